@@ -1,0 +1,39 @@
+//! Packs: the format git moves and stores objects in.
+//!
+//! - [`entry`]: entry headers (type, size, delta base).
+//! - [`delta`]: applying and creating deltas.
+//! - [`index_pack`]: reads a pack from any stream in bounded memory, spooling it to a
+//!   [`PackSpool`], then resolves deltas (in parallel, with a bounded base cache), completes
+//!   thin packs through [`BaseLookup`], verifies the trailer, and returns an index.
+//! - [`read_object_at`]: random access to objects of a stored pack.
+//! - [`PackWriter`]: writes packs entry by entry, copying stored compressed data as it is.
+//! - [`write_pack`]: writes a pack from whole objects, searching for deltas like
+//!   `git pack-objects` (window and depth).
+
+mod build;
+pub mod delta;
+mod entry;
+mod error;
+mod index;
+mod inflate;
+mod read;
+mod resolve;
+mod spool;
+mod stream;
+mod write;
+
+pub use build::{DeltaOptions, PackObject, name_hash, write_pack};
+pub use delta::{DeltaIndex, apply_delta, create_delta};
+pub use entry::{EntryHeader, EntryKind, HeaderError, decode_header, encode_header};
+pub use error::PackError;
+pub use index::{BaseLookup, IndexEntry, IndexOptions, NoBases, PackIndex, index_pack};
+pub use read::{read_entry_at, read_object_at};
+pub use spool::{PackRead, PackSpool};
+pub use write::PackWriter;
+
+/// The four bytes every pack starts with.
+pub const SIGNATURE: &[u8; 4] = b"PACK";
+/// The 12-byte header: signature, version 2, object count.
+pub const HEADER_LEN: u64 = 12;
+/// The trailing SHA-1 of everything before it.
+pub const TRAILER_LEN: u64 = 20;
