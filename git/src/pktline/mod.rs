@@ -50,3 +50,73 @@ pub enum PktError {
     #[error("reading pkt-lines failed")]
     Io(#[from] std::io::Error),
 }
+
+#[cfg(test)]
+mod proptests {
+    use super::*;
+    use proptest::prelude::*;
+
+    #[derive(Debug, Clone)]
+    enum Pkt {
+        Data(Vec<u8>),
+        Flush,
+        Delim,
+        End,
+    }
+
+    fn pkt() -> impl Strategy<Value = Pkt> {
+        prop_oneof![
+            8 => proptest::collection::vec(any::<u8>(), 0..300).prop_map(Pkt::Data),
+            1 => Just(Pkt::Flush),
+            1 => Just(Pkt::Delim),
+            1 => Just(Pkt::End),
+        ]
+    }
+
+    proptest! {
+        #[test]
+        fn any_packet_sequence_round_trips_through_encode_and_the_reader(
+            pkts in proptest::collection::vec(pkt(), 0..40),
+            chunk in 1usize..64,
+        ) {
+            let mut wire = Vec::new();
+            for p in &pkts {
+                match p {
+                    Pkt::Data(d) => write_data(&mut wire, d).unwrap(),
+                    Pkt::Flush => write_flush(&mut wire).unwrap(),
+                    Pkt::Delim => write_delim(&mut wire).unwrap(),
+                    Pkt::End => write_response_end(&mut wire).unwrap(),
+                }
+            }
+            // Feed the reader in small pieces to exercise partial frames.
+            struct Trickle<'a>(&'a [u8], usize);
+            impl std::io::Read for Trickle<'_> {
+                fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
+                    let n = self.0.len().min(self.1).min(buf.len());
+                    buf[..n].copy_from_slice(&self.0[..n]);
+                    self.0 = &self.0[n..];
+                    Ok(n)
+                }
+            }
+            let mut r = PktReader::new(Trickle(&wire, chunk));
+            for p in &pkts {
+                let line = r.read_line().unwrap().unwrap();
+                match (p, line) {
+                    (Pkt::Data(d), PacketLineRef::Data(got)) => prop_assert_eq!(d.as_slice(), got),
+                    (Pkt::Flush, PacketLineRef::Flush)
+                    | (Pkt::Delim, PacketLineRef::Delimiter)
+                    | (Pkt::End, PacketLineRef::ResponseEnd) => {}
+                    (want, got) => prop_assert!(false, "want {:?}, got {:?}", want, got),
+                }
+            }
+            prop_assert!(r.read_line().unwrap().is_none());
+        }
+
+        #[test]
+        fn decoding_arbitrary_bytes_never_panics_and_never_overreads(bytes in proptest::collection::vec(any::<u8>(), 0..100)) {
+            if let Ok(Decoded::Complete { consumed, .. }) = decode(&bytes) {
+                prop_assert!(consumed <= bytes.len());
+            }
+        }
+    }
+}
