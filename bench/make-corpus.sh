@@ -471,7 +471,7 @@ def remember_donor(path, data):
 # --------------------------------------------------------------------------
 # Plan
 # --------------------------------------------------------------------------
-EDIT_COMMITS = max(20, int(6000 * SCALE))
+EDIT_COMMITS = max(20, int(9000 * SCALE))
 AVG_BATCH = 140
 import_commits = max(1, total_files // AVG_BATCH)
 upgrade_files = sum(len(f) for s in series for _, f in s.versions[1:])
@@ -637,7 +637,7 @@ while True:
         elif r < 0.025:
             do_delete()
         else:
-            ops = edit_ops(R.choice((1, 1, 2, 2, 3, 3, 4, 5, 6, 8)))
+            ops = edit_ops(R.choice((1, 1, 2, 2, 3, 3, 4, 4, 5, 6, 8)))
             if ops:
                 emit(message('edit', [o[1] for o in ops]), ops)
     elif pending:
