@@ -19,7 +19,10 @@ fi
 (cd "$root" && cargo build --release -q -p guts-cli)
 guts="$root/target/release/guts"
 
-src=$(ls "$corpus"/.git/objects/pack/*.pack "$corpus"/objects/pack/*.pack 2>/dev/null | head -n1)
+shopt -s nullglob
+packs=("$corpus"/.git/objects/pack/*.pack "$corpus"/objects/pack/*.pack)
+[ ${#packs[@]} -gt 0 ] || { echo "no pack in $corpus" >&2; exit 1; }
+src=${packs[0]}
 pack="$work/bench.pack"
 cp "$src" "$pack"
 cat "$pack" > /dev/null # warm the page cache for both contenders
@@ -31,9 +34,8 @@ measure() {
   local label=$1; shift
   local best_wall="" best_cpu="" max_rss=0
   for _ in $(seq 1 "$runs"); do
-    local out
-    out=$( { /usr/bin/time -f '%e %U %S %M' "$@" >/dev/null 2>/dev/null; } 2>&1 | tail -n1)
-    read -r wall user sys rss <<<"$out"
+    /usr/bin/time -o "$work/time.txt" -f '%e %U %S %M' "$@" >/dev/null 2>&1
+    read -r wall user sys rss < "$work/time.txt"
     local cpu
     cpu=$(awk -v u="$user" -v s="$sys" 'BEGIN {print u + s}')
     if [ -z "$best_wall" ] || awk -v a="$wall" -v b="$best_wall" 'BEGIN {exit !(a < b)}'; then
@@ -53,5 +55,6 @@ for t in 1 2; do
   measure "git index-pack --threads=$t" git -C "$corpus" index-pack --threads="$t" -o "$work/git.idx" "$pack"
   measure "guts pack verify --threads $t" "$guts" pack verify --threads "$t" "$pack"
 done
+measure "git index-pack --threads=2 --strict" git -C "$corpus" index-pack --threads=2 --strict -o "$work/git.idx" "$pack"
 measure "guts pack verify --threads 2 --fast-hash (no collision detection)" "$guts" pack verify --threads 2 --fast-hash "$pack"
-rm -f "$work/git.idx"
+rm -f "$work/git.idx" "$work/git.rev" "$work/time.txt"
