@@ -233,3 +233,19 @@ fn connectivity_check_finds_a_missing_blob() {
     // Known-complete tips cut the walk short: only what is new since main~1 is checked.
     check_connected(&partial, &[main], &[common::rev(repo, "main")]).unwrap();
 }
+
+#[test]
+fn haves_the_server_cannot_resolve_are_ignored() {
+    let repo = common::fixture();
+    let odb = common::odb_of(repo);
+    let main = common::rev(repo, "main");
+    let none = HashSet::new();
+    let all = send(&odb, &[main], &[], &none, None);
+    // An unknown id, and a tag we have whose target we do not.
+    let dangling = odb.insert(
+        guts_git::Kind::Tag,
+        b"object 0123456789abcdef0123456789abcdef01234567\ntype commit\ntag gone\n\n".to_vec(),
+    );
+    let unknown = ObjectId::from_bytes([0x42; 20]);
+    assert_eq!(send(&odb, &[main], &[unknown, dangling], &none, None), all);
+}

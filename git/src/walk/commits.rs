@@ -79,7 +79,7 @@ pub fn commits_between(
         f.done = true;
         let excluded = f.excluded;
         if !excluded {
-            interesting_queued -= 1;
+            interesting_queued = interesting_queued.saturating_sub(1);
         }
         let parents = match info.get(&id) {
             Some((_, p)) => p.clone(),

@@ -39,7 +39,12 @@ pub fn objects_to_send(
         if !odb.contains(h)? {
             continue;
         }
-        let (id, kind) = peel(odb, h)?;
+        // A have that peels to something missing tells us nothing: ignore it.
+        let (id, kind) = match peel(odb, h) {
+            Ok(peeled) => peeled,
+            Err(OdbError::Missing { .. }) => continue,
+            Err(e) => return Err(e),
+        };
         match kind {
             Kind::Commit => have_commits.push(id),
             _ => {
