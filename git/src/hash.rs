@@ -89,8 +89,20 @@ pub fn object_header(kind: Kind, size: u64, out: &mut [u8; 32]) -> usize {
     let mut n = name.len();
     out[n] = b' ';
     n += 1;
-    let digits = size.to_string();
-    out[n..n + digits.len()].copy_from_slice(digits.as_bytes());
+    // Decimal digits without allocating (this runs once per object hashed).
+    let mut digits = [0u8; 20];
+    let mut i = digits.len();
+    let mut v = size;
+    loop {
+        i -= 1;
+        digits[i] = b'0' + (v % 10) as u8;
+        v /= 10;
+        if v == 0 {
+            break;
+        }
+    }
+    let digits = &digits[i..];
+    out[n..n + digits.len()].copy_from_slice(digits);
     n += digits.len();
     out[n] = 0;
     n + 1

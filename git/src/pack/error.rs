@@ -148,4 +148,10 @@ pub enum PackError {
     /// A worker thread panicked (a bug, reported rather than propagated).
     #[error("a delta resolution thread failed")]
     WorkerPanicked,
+    /// Delta resolution reached a state its invariants exclude (a bug, reported as an error).
+    #[error("delta resolution invariant broken: {reason}")]
+    Internal {
+        /// Which invariant.
+        reason: &'static str,
+    },
 }

@@ -288,7 +288,9 @@ impl<S: PackRead + ?Sized> Ctx<'_, S> {
                 held += self.materialize(&mut stack, top, scratch)?;
             }
             let Some(base) = stack.last().and_then(|f| f.data.as_deref()) else {
-                return Err(PackError::WorkerPanicked);
+                return Err(PackError::Internal {
+                    reason: "base data missing after rebuilding it",
+                });
             };
             let entry = &self.raw[child as usize];
             let result = self.apply(entry, base, scratch)?;
@@ -365,7 +367,9 @@ impl<S: PackRead + ?Sized> Ctx<'_, S> {
         };
         for frame in stack.iter().take(k + 1).skip(start) {
             let Some(i) = frame.index else {
-                return Err(PackError::WorkerPanicked);
+                return Err(PackError::Internal {
+                    reason: "an outside base above the root of a delta chain",
+                });
             };
             data = self.apply(&self.raw[i as usize], &data, scratch)?;
         }
