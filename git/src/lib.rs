@@ -8,6 +8,7 @@
 //! - [`pack`]: pack entries, delta apply and create, streaming indexing in bounded memory,
 //!   random access to stored packs, and pack writing with reuse and new deltas.
 //! - [`odb`]: the object and ref database traits the store implements.
+//! - [`refname`]: ref name rules (`git check-ref-format`).
 //! - [`walk`]: negotiation helpers over an object database: reachability, what a client
 //!   lacks, fast-forward checks, shallow boundaries and filters.
 
@@ -17,6 +18,7 @@ pub mod odb;
 pub mod oid;
 pub mod pack;
 pub mod pktline;
+pub mod refname;
 pub mod walk;
 
 pub use hash::{HashMode, hash_object};

@@ -1,8 +1,38 @@
 //! guts-store: sled-backed repositories (DESIGN.md section 4).
 //!
-//! Layout (arrives with the single-node work, issue 3):
-//! - packs stored in bounded chunks, an object index `(repo, oid) -> (pack, offset, kind, size)`,
-//! - refs with compare-and-swap, stamps and signatures in their own tree,
-//! - repository metadata, one key module and one codec module (bincode 2 with serde).
+//! Layout:
+//! - [`keys`]: every sled key, built in one place as ordered byte strings.
+//! - [`codec`]: every stored value, encoded in one place (bincode 2 with serde).
+//! - [`records`]: the stored value types (repositories, packs, object locations, refs).
+//! - [`names`]: owner, repository and ref name validation, before anything touches storage.
+//! - [`Store`] (`db.rs`): opening, crash recovery, flushing, repository metadata.
+//! - [`Repo`] (`repo.rs`), a handle on one repository: its refs (`refs.rs`, compare-and-swap,
+//!   atomic batches), its objects ([`RepoOdb`] in `odb.rs`, which implements guts-git's
+//!   `ObjectRead` over chunked packs in `chunks.rs`), pack ingestion (`ingest.rs`: index,
+//!   thicken, store in chunks) and pack sending that reuses stored entries (`send.rs`).
 //!
-//! It implements the object and ref database traits that `guts-git` defines.
+//! Durability: a pack is written under a pending marker, its objects indexed, and the store
+//! flushed before any ref may point into it; refs move by compare-and-swap and are flushed
+//! before a push is acknowledged. Recovery on open removes packs whose writing was cut short.
+
+mod chunks;
+pub mod codec;
+mod db;
+mod error;
+mod ingest;
+pub mod keys;
+pub mod names;
+mod odb;
+pub mod records;
+mod refs;
+mod repo;
+mod send;
+
+pub use db::{Store, StoreOptions, StoreTotals};
+pub use error::StoreError;
+pub use ingest::{IngestOptions, IngestProgress, Ingested, Overlay, Received};
+pub use odb::RepoOdb;
+pub use records::{ObjLoc, PackRecord, RefValue, RepoPatch, RepoRecord, NewRepo};
+pub use refs::{RefError, RefUpdate};
+pub use repo::Repo;
+pub use send::{SendOptions, SendProgress, SendStats, send_pack};

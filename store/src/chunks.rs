@@ -1,0 +1,116 @@
+//! Packs stored in bounded chunks: writing a spooled pack into sled, and reading any byte
+//! range back through a small cache of recently used chunks.
+
+use std::collections::{HashMap, VecDeque};
+use std::io::{self, Read, Seek, SeekFrom};
+use std::sync::Mutex;
+
+use guts_git::pack::PackRead;
+use sled::IVec;
+
+use crate::db::Trees;
+use crate::keys;
+
+/// Chunks kept per reader.
+const CACHED_CHUNKS: usize = 32;
+
+/// Copies `len` bytes of `file` (from its start) into the chunks of `(repo, pack)`.
+pub(crate) fn store_chunks(
+    t: &Trees,
+    repo: u64,
+    pack: u64,
+    file: &mut std::fs::File,
+    len: u64,
+) -> io::Result<()> {
+    file.seek(SeekFrom::Start(0))?;
+    let size = t.opts.chunk_size as usize;
+    let mut buf = vec![0u8; size];
+    let mut n = 0u32;
+    let mut left = len;
+    while left > 0 {
+        let want = size.min(usize::try_from(left).unwrap_or(size));
+        file.read_exact(&mut buf[..want])?;
+        t.chunks
+            .insert(keys::chunk(repo, pack, n), &buf[..want])
+            .map_err(io::Error::other)?;
+        left -= want as u64;
+        n += 1;
+    }
+    Ok(())
+}
+
+/// Recently read chunks, shared by the readers of one repository handle.
+#[derive(Debug, Default)]
+pub(crate) struct ChunkCache {
+    map: HashMap<(u64, u32), IVec>,
+    order: VecDeque<(u64, u32)>,
+}
+
+impl ChunkCache {
+    fn get(&mut self, key: (u64, u32)) -> Option<IVec> {
+        self.map.get(&key).cloned()
+    }
+
+    fn put(&mut self, key: (u64, u32), v: IVec) {
+        if self.map.insert(key, v).is_none() {
+            self.order.push_back(key);
+        }
+        while self.order.len() > CACHED_CHUNKS {
+            if let Some(old) = self.order.pop_front() {
+                self.map.remove(&old);
+            }
+        }
+    }
+}
+
+/// One stored pack, readable at any offset.
+pub(crate) struct PackView<'a> {
+    pub t: &'a Trees,
+    pub repo: u64,
+    pub pack: u64,
+    pub chunk_size: u32,
+    pub len: u64,
+    pub cache: &'a Mutex<ChunkCache>,
+}
+
+impl PackView<'_> {
+    fn chunk(&self, n: u32) -> io::Result<IVec> {
+        let key = (self.pack, n);
+        if let Some(c) = self.cache.lock().map_err(|_| poisoned())?.get(key) {
+            return Ok(c);
+        }
+        let c = self
+            .t
+            .chunks
+            .get(keys::chunk(self.repo, self.pack, n))
+            .map_err(io::Error::other)?
+            .ok_or_else(|| {
+                io::Error::new(
+                    io::ErrorKind::UnexpectedEof,
+                    format!("pack {} chunk {n} is missing", self.pack),
+                )
+            })?;
+        self.cache.lock().map_err(|_| poisoned())?.put(key, c.clone());
+        Ok(c)
+    }
+}
+
+impl PackRead for PackView<'_> {
+    fn read_at(&self, offset: u64, buf: &mut [u8]) -> io::Result<usize> {
+        if offset >= self.len || buf.is_empty() {
+            return Ok(0);
+        }
+        let size = u64::from(self.chunk_size);
+        let n = u32::try_from(offset / size).map_err(io::Error::other)?;
+        let chunk = self.chunk(n)?;
+        let at = usize::try_from(offset % size).map_err(io::Error::other)?;
+        let avail = chunk.get(at..).unwrap_or(&[]);
+        let k = avail.len().min(buf.len());
+        buf[..k].copy_from_slice(&avail[..k]);
+        Ok(k)
+    }
+}
+
+fn poisoned() -> io::Error {
+    io::Error::other("chunk cache lock poisoned")
+}

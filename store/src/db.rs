@@ -1,0 +1,389 @@
+//! Opening the store, crash recovery, flushing, and repository metadata.
+
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
+
+use sled::Tree;
+use tracing::{info, warn};
+
+use crate::keys::{self, tree};
+use crate::records::{NewRepo, RepoPatch, RepoRecord, now};
+use crate::{Repo, StoreError, codec, names};
+
+/// Store settings.
+#[derive(Debug, Clone)]
+pub struct StoreOptions {
+    /// sled's page cache, in bytes.
+    pub cache_bytes: u64,
+    /// Bytes per stored pack chunk.
+    pub chunk_size: u32,
+}
+
+impl Default for StoreOptions {
+    fn default() -> Self {
+        StoreOptions {
+            cache_bytes: 64 << 20,
+            chunk_size: 256 << 10,
+        }
+    }
+}
+
+/// The trees of the database.
+#[derive(Debug)]
+pub(crate) struct Trees {
+    pub db: sled::Db,
+    pub repos: Tree,
+    pub refs: Tree,
+    pub objects: Tree,
+    pub packs: Tree,
+    pub chunks: Tree,
+    pub pending: Tree,
+    pub deleting: Tree,
+    pub opts: StoreOptions,
+    /// Where packs are spooled while they are indexed.
+    pub tmp: PathBuf,
+    /// Totals kept in memory for metrics (sled's `len` is a full scan).
+    pub totals: Totals,
+    /// Held while a pack is committed (see `Repo::commit_pack`).
+    pub commit_lock: std::sync::Mutex<()>,
+}
+
+/// Running totals over all repositories.
+#[derive(Debug, Default)]
+pub(crate) struct Totals {
+    pub repos: AtomicU64,
+    pub objects: AtomicU64,
+    pub packs: AtomicU64,
+    pub pack_bytes: AtomicU64,
+}
+
+/// A snapshot of the store's totals.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct StoreTotals {
+    /// Repositories.
+    pub repos: u64,
+    /// Indexed objects.
+    pub objects: u64,
+    /// Stored packs.
+    pub packs: u64,
+    /// Bytes of stored packs.
+    pub pack_bytes: u64,
+}
+
+/// The node's store: every repository, in one sled database.
+#[derive(Debug, Clone)]
+pub struct Store {
+    pub(crate) t: Arc<Trees>,
+}
+
+impl Store {
+    /// Opens (or creates) the store under `dir`, then finishes or undoes whatever a crash
+    /// interrupted: half-written packs are removed and interrupted deletions completed.
+    pub fn open(dir: &Path, opts: StoreOptions) -> Result<Store, StoreError> {
+        std::fs::create_dir_all(dir)?;
+        let tmp = dir.join("tmp");
+        // Spooled packs of a previous run are garbage.
+        if tmp.exists() {
+            std::fs::remove_dir_all(&tmp)?;
+        }
+        std::fs::create_dir_all(&tmp)?;
+        let db = sled::Config::new()
+            .path(dir.join("db"))
+            .cache_capacity(opts.cache_bytes)
+            .open()?;
+        let open = |name: &str| db.open_tree(name);
+        let t = Trees {
+            repos: open(tree::REPOS)?,
+            refs: open(tree::REFS)?,
+            objects: open(tree::OBJECTS)?,
+            packs: open(tree::PACKS)?,
+            chunks: open(tree::CHUNKS)?,
+            pending: open(tree::PENDING)?,
+            deleting: open(tree::DELETING)?,
+            db,
+            opts,
+            tmp,
+            totals: Totals::default(),
+            commit_lock: std::sync::Mutex::new(()),
+        };
+        let store = Store { t: Arc::new(t) };
+        store.recover()?;
+        store.count_totals()?;
+        Ok(store)
+    }
+
+    fn recover(&self) -> Result<(), StoreError> {
+        let mut fixed = 0usize;
+        for item in self.t.pending.iter() {
+            let (key, _) = item?;
+            if let Some((repo, pack)) = keys::pack_ids(&key) {
+                warn!(repo, pack, "removing a pack whose writing was interrupted");
+                self.discard_pack(repo, pack)?;
+                fixed += 1;
+            }
+        }
+        for item in self.t.deleting.iter() {
+            let (key, _) = item?;
+            if let Some(repo) = keys::repo_id(&key) {
+                warn!(repo, "finishing an interrupted repository deletion");
+                self.purge(repo)?;
+                fixed += 1;
+            }
+        }
+        if fixed > 0 {
+            self.flush()?;
+            info!(fixed, "store recovered");
+        }
+        Ok(())
+    }
+
+    /// Makes everything written so far durable.
+    pub fn flush(&self) -> Result<(), StoreError> {
+        self.t.db.flush()?;
+        Ok(())
+    }
+
+    /// Removes a pack: its chunks, the object entries that point into it, its record.
+    pub(crate) fn discard_pack(&self, repo: u64, pack: u64) -> Result<(), StoreError> {
+        let pk = keys::pack(repo, pack);
+        // The pending marker is durable before the first chunk is written.
+        self.t.pending.insert(pk, &[][..])?;
+        for item in self.t.objects.scan_prefix(keys::repo_prefix(repo)) {
+            let (key, value) = item?;
+            let loc: crate::ObjLoc = codec::decode(tree::OBJECTS, &value)?;
+            if loc.pack == pack && self.t.objects.remove(key)?.is_some() {
+                self.t.totals.objects.fetch_sub(1, Ordering::Relaxed);
+            }
+        }
+        remove_prefix(&self.t.chunks, &pk)?;
+        if let Some(v) = self.t.packs.remove(pk)? {
+            let rec: crate::PackRecord = codec::decode(tree::PACKS, &v)?;
+            self.t.totals.packs.fetch_sub(1, Ordering::Relaxed);
+            self.t.totals.pack_bytes.fetch_sub(rec.len, Ordering::Relaxed);
+        }
+        self.t.pending.remove(pk)?;
+        Ok(())
+    }
+
+    /// Removes every key of a repository.
+    fn purge(&self, repo: u64) -> Result<(), StoreError> {
+        let p = keys::repo_prefix(repo);
+        let tt = &self.t.totals;
+        for item in self.t.packs.scan_prefix(p) {
+            let (_, v) = item?;
+            let rec: crate::PackRecord = codec::decode(tree::PACKS, &v)?;
+            tt.packs.fetch_sub(1, Ordering::Relaxed);
+            tt.pack_bytes.fetch_sub(rec.len, Ordering::Relaxed);
+        }
+        let objects = remove_prefix(&self.t.objects, &p)?;
+        tt.objects.fetch_sub(objects, Ordering::Relaxed);
+        for t in [&self.t.refs, &self.t.packs, &self.t.chunks, &self.t.pending] {
+            remove_prefix(t, &p)?;
+        }
+        self.t.deleting.remove(p)?;
+        Ok(())
+    }
+
+    /// Creates a repository.
+    pub fn create_repo(&self, new: &NewRepo) -> Result<RepoRecord, StoreError> {
+        names::check_name("owner", &new.owner)?;
+        names::check_name("repository", &new.name)?;
+        let default_branch = if new.default_branch.is_empty() {
+            "main".to_string()
+        } else {
+            names::check_branch(&new.default_branch)?;
+            new.default_branch.clone()
+        };
+        check_description(&new.description)?;
+        let at = now();
+        let record = RepoRecord {
+            id: self.t.db.generate_id()?,
+            owner: new.owner.clone(),
+            name: new.name.clone(),
+            description: new.description.clone(),
+            private: new.private,
+            default_branch,
+            created_at: at,
+            updated_at: at,
+        };
+        let key = keys::repo(&new.owner, &new.name);
+        let value = codec::encode(&record)?;
+        if self
+            .t
+            .repos
+            .compare_and_swap(key, None as Option<&[u8]>, Some(value))?
+            .is_err()
+        {
+            return Err(StoreError::Exists);
+        }
+        self.flush()?;
+        self.t.totals.repos.fetch_add(1, Ordering::Relaxed);
+        Ok(record)
+    }
+
+    /// A repository's metadata.
+    pub fn repo_record(&self, owner: &str, name: &str) -> Result<Option<RepoRecord>, StoreError> {
+        names::check_name("owner", owner)?;
+        names::check_name("repository", name)?;
+        match self.t.repos.get(keys::repo(owner, name))? {
+            Some(v) => Ok(Some(codec::decode(tree::REPOS, &v)?)),
+            None => Ok(None),
+        }
+    }
+
+    /// A handle on a repository, if it exists.
+    pub fn repo(&self, owner: &str, name: &str) -> Result<Option<Repo>, StoreError> {
+        Ok(self
+            .repo_record(owner, name)?
+            .map(|record| Repo::new(self.clone(), record)))
+    }
+
+    /// Repositories in (owner, name) order, starting after `after`, at most `limit`.
+    pub fn list_repos(
+        &self,
+        after: Option<(&str, &str)>,
+        limit: usize,
+    ) -> Result<Vec<RepoRecord>, StoreError> {
+        let iter = match after {
+            Some((o, n)) => {
+                let mut start = keys::repo(o, n);
+                start.push(0);
+                self.t.repos.range(start..)
+            }
+            None => self.t.repos.iter(),
+        };
+        let mut out = Vec::new();
+        for item in iter.take(limit) {
+            let (_, v) = item?;
+            out.push(codec::decode(tree::REPOS, &v)?);
+        }
+        Ok(out)
+    }
+
+    /// The number of repositories.
+    pub fn repo_count(&self) -> usize {
+        self.t.repos.len()
+    }
+
+    /// Updates a repository's metadata.
+    pub fn update_repo(
+        &self,
+        owner: &str,
+        name: &str,
+        patch: &RepoPatch,
+    ) -> Result<RepoRecord, StoreError> {
+        if let Some(b) = &patch.default_branch {
+            names::check_branch(b)?;
+        }
+        if let Some(d) = &patch.description {
+            check_description(d)?;
+        }
+        let key = keys::repo(owner, name);
+        loop {
+            let Some(old) = self.repo_record(owner, name)? else {
+                return Err(StoreError::NotFound);
+            };
+            let mut new = old.clone();
+            if let Some(d) = &patch.description {
+                new.description.clone_from(d);
+            }
+            if let Some(p) = patch.private {
+                new.private = p;
+            }
+            if let Some(b) = &patch.default_branch {
+                new.default_branch.clone_from(b);
+            }
+            new.updated_at = now();
+            let swapped = self.t.repos.compare_and_swap(
+                &key,
+                Some(codec::encode(&old)?),
+                Some(codec::encode(&new)?),
+            )?;
+            if swapped.is_ok() {
+                self.flush()?;
+                return Ok(new);
+            }
+        }
+    }
+
+    /// Deletes a repository and everything in it. Returns false if it did not exist.
+    pub fn delete_repo(&self, owner: &str, name: &str) -> Result<bool, StoreError> {
+        let Some(record) = self.repo_record(owner, name)? else {
+            return Ok(false);
+        };
+        let p = keys::repo_prefix(record.id);
+        self.t.deleting.insert(p, &[][..])?;
+        self.flush()?;
+        self.t.repos.remove(keys::repo(owner, name))?;
+        self.purge(record.id)?;
+        self.flush()?;
+        self.t.totals.repos.fetch_sub(1, Ordering::Relaxed);
+        Ok(true)
+    }
+
+    fn count_totals(&self) -> Result<(), StoreError> {
+        let (mut bytes, mut packs) = (0, 0);
+        for item in self.t.packs.iter() {
+            let (_, v) = item?;
+            let rec: crate::PackRecord = codec::decode(tree::PACKS, &v)?;
+            bytes += rec.len;
+            packs += 1;
+        }
+        let tt = &self.t.totals;
+        tt.packs.store(packs, Ordering::Relaxed);
+        tt.pack_bytes.store(bytes, Ordering::Relaxed);
+        tt.objects.store(self.t.objects.len() as u64, Ordering::Relaxed);
+        tt.repos.store(self.t.repos.len() as u64, Ordering::Relaxed);
+        Ok(())
+    }
+
+    /// Totals over all repositories, for metrics.
+    pub fn totals(&self) -> StoreTotals {
+        let tt = &self.t.totals;
+        StoreTotals {
+            repos: tt.repos.load(Ordering::Relaxed),
+            objects: tt.objects.load(Ordering::Relaxed),
+            packs: tt.packs.load(Ordering::Relaxed),
+            pack_bytes: tt.pack_bytes.load(Ordering::Relaxed),
+        }
+    }
+
+    /// Checks that the database answers (for health probes).
+    pub fn ping(&self) -> Result<(), StoreError> {
+        self.t.repos.first()?;
+        Ok(())
+    }
+
+    /// sled's size on disk.
+    pub fn size_on_disk(&self) -> Result<u64, StoreError> {
+        Ok(self.t.db.size_on_disk()?)
+    }
+}
+
+fn check_description(d: &str) -> Result<(), StoreError> {
+    if d.len() > 4096 {
+        return Err(StoreError::Invalid("description longer than 4096 bytes".into()));
+    }
+    if d.chars().any(|c| c.is_control() && c != '\n' && c != '\t') {
+        return Err(StoreError::Invalid("description has control characters".into()));
+    }
+    Ok(())
+}
+
+/// Removes every key under `prefix`; returns how many there were.
+fn remove_prefix(t: &Tree, prefix: &[u8]) -> Result<u64, StoreError> {
+    let mut batch = sled::Batch::default();
+    let (mut n, mut total) = (0, 0);
+    for item in t.scan_prefix(prefix).keys() {
+        batch.remove(item?);
+        n += 1;
+        total += 1;
+        if n == 1024 {
+            t.apply_batch(std::mem::take(&mut batch))?;
+            n = 0;
+        }
+    }
+    t.apply_batch(batch)?;
+    Ok(total)
+}

@@ -1,0 +1,69 @@
+//! A handle on one repository.
+
+use guts_git::ObjectId;
+use guts_git::odb::{OdbError, RefRead};
+
+use crate::keys::{self, tree};
+use crate::{PackRecord, RepoOdb, RepoRecord, Store, StoreError, codec};
+
+/// One repository: its metadata as read when the handle was made, its refs, its objects.
+#[derive(Debug, Clone)]
+pub struct Repo {
+    pub(crate) store: Store,
+    record: RepoRecord,
+}
+
+impl Repo {
+    pub(crate) fn new(store: Store, record: RepoRecord) -> Self {
+        Repo { store, record }
+    }
+
+    /// The metadata.
+    pub fn record(&self) -> &RepoRecord {
+        &self.record
+    }
+
+    /// The internal id.
+    pub fn id(&self) -> u64 {
+        self.record.id
+    }
+
+    /// A reader for the repository's objects (each reader has its own caches).
+    pub fn odb(&self) -> RepoOdb {
+        RepoOdb::new(self.store.clone(), self.record.id)
+    }
+
+    /// The full name HEAD points at.
+    pub fn head_ref(&self) -> String {
+        format!("refs/heads/{}", self.record.default_branch)
+    }
+
+    /// The stored packs, oldest first.
+    pub fn packs(&self) -> Result<Vec<(u64, PackRecord)>, StoreError> {
+        let mut out = Vec::new();
+        for item in self.store.t.packs.scan_prefix(keys::repo_prefix(self.record.id)) {
+            let (k, v) = item?;
+            let (_, pack) = keys::pack_ids(&k).ok_or_else(|| StoreError::Corrupt {
+                tree: tree::PACKS,
+                reason: "short key".into(),
+            })?;
+            out.push((pack, codec::decode(tree::PACKS, &v)?));
+        }
+        Ok(out)
+    }
+
+    /// Bytes of stored packs.
+    pub fn size(&self) -> Result<u64, StoreError> {
+        Ok(self.packs()?.iter().map(|(_, p)| p.len).sum())
+    }
+}
+
+impl RefRead for Repo {
+    fn refs(&self) -> Result<Vec<(String, ObjectId)>, OdbError> {
+        Ok(self.list_refs()?)
+    }
+
+    fn head_target(&self) -> Result<Option<String>, OdbError> {
+        Ok(Some(self.head_ref()))
+    }
+}
