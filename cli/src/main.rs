@@ -2,9 +2,11 @@
 //!
 //! Layout:
 //! - `main.rs`: argument parsing and error reporting (`run() -> anyhow::Result`).
+//! - `cmd/node.rs`: `guts node`, run one node until Ctrl-C or SIGTERM.
+//! - `cmd/client.rs`: `guts repo create|list` and `guts health`, through a node's REST API.
 //! - `cmd/pack.rs`: `guts pack verify`, index and verify a pack file with guts-git.
 //!
-//! The node, devnet, repo and health commands arrive with the node (DESIGN.md section 7).
+//! Every flag also reads a `GUTS_*` environment variable. `devnet` arrives with replication.
 
 mod cmd;
 
@@ -22,12 +24,26 @@ struct Cli {
 
 #[derive(Debug, Subcommand)]
 enum Command {
+    /// Run a node.
+    Node(cmd::node::NodeArgs),
+    /// Manage repositories on a node.
+    #[command(subcommand)]
+    Repo(cmd::client::RepoCommand),
+    /// Show a node's health.
+    Health(cmd::client::NodeUrl),
     /// Work with pack files.
     #[command(subcommand)]
     Pack(cmd::pack::PackCommand),
 }
 
 fn main() -> ExitCode {
+    tracing_subscriber::fmt()
+        .with_env_filter(
+            tracing_subscriber::EnvFilter::try_from_env("GUTS_LOG")
+                .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info")),
+        )
+        .with_writer(std::io::stderr)
+        .init();
     match run(Cli::parse()) {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => {
@@ -39,6 +55,9 @@ fn main() -> ExitCode {
 
 fn run(cli: Cli) -> anyhow::Result<()> {
     match cli.command {
+        Command::Node(args) => cmd::node::run(args),
+        Command::Repo(cmd) => cmd::client::repo(cmd),
+        Command::Health(node) => cmd::client::health(node),
         Command::Pack(cmd) => cmd::pack::run(cmd),
     }
 }

@@ -1,4 +1,30 @@
-//! guts-node: the HTTP edge of a node (DESIGN.md section 5): Smart HTTP, REST, health,
-//! metrics and the WebSocket hub, wired to the store and the network.
+//! guts-node: one Guts node's HTTP surface (DESIGN.md section 5) and its wiring.
 //!
-//! Layout: arrives with the single-node work (issue 3).
+//! Layout:
+//! - [`config`]: what a node is started with.
+//! - [`Node`] (`server.rs`): binds the listener, opens the store in the background (the
+//!   startup probe answers 503 until it is open and recovered), serves with a connection
+//!   limit and graceful shutdown.
+//! - `state.rs`: the shared state handlers see; `error.rs`: JSON errors that never leak
+//!   internals; `metrics.rs`: the Prometheus registry and the request middleware.
+//! - `health.rs`: `/health` and the live, ready and startup probes.
+//! - `rest.rs`: `/api/repos` and `/api/v1/repos`.
+//! - `git/`: Git Smart HTTP: routes and path forms (`mod.rs`), body streaming between async
+//!   and blocking code (`body.rs`), ref advertisements (`advertise.rs`), upload-pack v2
+//!   (`upload_v2.rs`) and v0 (`upload_v0.rs`) over shared negotiation and pack sending
+//!   (`upload.rs`), and receive-pack (`receive.rs`).
+
+pub mod config;
+mod error;
+mod git;
+mod health;
+mod metrics;
+mod rest;
+mod server;
+mod state;
+
+pub use config::NodeConfig;
+pub use server::{Node, NodeError};
+
+/// The agent string sent to clients.
+pub const AGENT: &str = concat!("guts/", env!("CARGO_PKG_VERSION"));

@@ -52,6 +52,11 @@ impl Repo {
         Ok(out)
     }
 
+    /// Makes everything written so far durable.
+    pub fn store_flush(&self) -> Result<(), StoreError> {
+        self.store.flush()
+    }
+
     /// Bytes of stored packs.
     pub fn size(&self) -> Result<u64, StoreError> {
         Ok(self.packs()?.iter().map(|(_, p)| p.len).sum())

@@ -1,3 +1,5 @@
 //! One module per command group.
 
+pub mod client;
+pub mod node;
 pub mod pack;

@@ -1,0 +1,39 @@
+//! What a node is started with.
+
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::time::Duration;
+
+/// A node's settings.
+#[derive(Debug, Clone)]
+pub struct NodeConfig {
+    /// Where the store lives.
+    pub data_dir: PathBuf,
+    /// The HTTP listen address (port 0 picks one).
+    pub http: SocketAddr,
+    /// Open connections at most; more wait until one closes.
+    pub max_connections: usize,
+    /// Time limit for REST, health and metrics requests.
+    pub request_timeout: Duration,
+    /// Time a Git request may go without receiving any body data.
+    pub idle_timeout: Duration,
+    /// The largest pack a push may send.
+    pub max_pack_bytes: u64,
+    /// Git requests (clones, fetches, pushes) served at once; more get 503.
+    pub max_git_requests: usize,
+}
+
+impl NodeConfig {
+    /// Defaults for a node storing its data in `data_dir` and listening on `http`.
+    pub fn new(data_dir: impl Into<PathBuf>, http: SocketAddr) -> Self {
+        NodeConfig {
+            data_dir: data_dir.into(),
+            http,
+            max_connections: 1024,
+            request_timeout: Duration::from_secs(30),
+            idle_timeout: Duration::from_secs(120),
+            max_pack_bytes: 8 << 30,
+            max_git_requests: 64,
+        }
+    }
+}

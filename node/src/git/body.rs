@@ -1,0 +1,143 @@
+//! Moving bodies between the async server and blocking Git code, in bounded memory: a
+//! request body becomes a blocking `Read` fed through a small channel (gzip decoded when
+//! the client compressed it; an idle client times out), and a blocking `Write` feeds a
+//! streamed response body through another small channel, so a slow reader slows the writer.
+
+use std::io::{self, Read, Write};
+use std::time::Duration;
+
+use axum::body::Body;
+use bytes::Bytes;
+use prometheus_client::metrics::counter::Counter;
+use tokio::sync::mpsc;
+use tokio_stream::StreamExt;
+use tokio_stream::wrappers::ReceiverStream;
+
+/// Body chunks in flight between the two sides.
+const IN_FLIGHT: usize = 8;
+/// Bytes gathered before a response chunk is sent.
+const OUT_CHUNK: usize = 64 << 10;
+
+type Chunk = Result<Bytes, io::Error>;
+
+/// A request body read from blocking code.
+pub struct BodyReader {
+    rx: mpsc::Receiver<Chunk>,
+    cur: Bytes,
+    counter: Option<Counter>,
+}
+
+impl BodyReader {
+    /// Starts pumping `body`; each chunk must arrive within `idle`.
+    pub fn new(body: Body, idle: Duration, counter: Option<Counter>) -> Self {
+        let (tx, rx) = mpsc::channel(IN_FLIGHT);
+        tokio::spawn(async move {
+            let mut stream = body.into_data_stream();
+            loop {
+                let item = match tokio::time::timeout(idle, stream.next()).await {
+                    Ok(Some(Ok(b))) => Ok(b),
+                    Ok(Some(Err(e))) => Err(io::Error::other(e)),
+                    Ok(None) => break,
+                    Err(_) => Err(io::Error::new(io::ErrorKind::TimedOut, "request body stalled")),
+                };
+                let stop = item.is_err();
+                if tx.send(item).await.is_err() || stop {
+                    break;
+                }
+            }
+        });
+        BodyReader {
+            rx,
+            cur: Bytes::new(),
+            counter,
+        }
+    }
+
+    /// This reader, gzip-decoded if `gzip`.
+    pub fn decoded(self, gzip: bool) -> Box<dyn Read + Send> {
+        if gzip {
+            Box::new(flate2::read::MultiGzDecoder::new(self))
+        } else {
+            Box::new(self)
+        }
+    }
+}
+
+impl Read for BodyReader {
+    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+        while self.cur.is_empty() {
+            match self.rx.blocking_recv() {
+                Some(Ok(b)) => {
+                    if let Some(c) = &self.counter {
+                        c.inc_by(b.len() as u64);
+                    }
+                    self.cur = b;
+                }
+                Some(Err(e)) => return Err(e),
+                None => return Ok(0),
+            }
+        }
+        let n = buf.len().min(self.cur.len());
+        buf[..n].copy_from_slice(&self.cur[..n]);
+        bytes::Buf::advance(&mut self.cur, n);
+        Ok(n)
+    }
+}
+
+/// A response body written from blocking code.
+pub struct BodyWriter {
+    tx: mpsc::Sender<Chunk>,
+    buf: Vec<u8>,
+    counter: Counter,
+}
+
+impl BodyWriter {
+    /// A writer and the body it feeds.
+    pub fn new(counter: Counter) -> (Self, Body) {
+        let (tx, rx) = mpsc::channel(IN_FLIGHT);
+        let w = BodyWriter {
+            tx,
+            buf: Vec::with_capacity(OUT_CHUNK),
+            counter,
+        };
+        (w, Body::from_stream(ReceiverStream::new(rx)))
+    }
+
+    fn send(&mut self) -> io::Result<()> {
+        if self.buf.is_empty() {
+            return Ok(());
+        }
+        let chunk = Bytes::from(std::mem::replace(&mut self.buf, Vec::with_capacity(OUT_CHUNK)));
+        self.counter.inc_by(chunk.len() as u64);
+        self.tx
+            .blocking_send(Ok(chunk))
+            .map_err(|_| io::Error::new(io::ErrorKind::BrokenPipe, "the client went away"))
+    }
+
+    /// Ends the body with an error (the client sees a broken transfer, not a clean end).
+    pub fn abort(self, reason: &str) {
+        let _ = self
+            .tx
+            .blocking_send(Err(io::Error::other(reason.to_string())));
+    }
+}
+
+impl Write for BodyWriter {
+    fn write(&mut self, data: &[u8]) -> io::Result<usize> {
+        self.buf.extend_from_slice(data);
+        if self.buf.len() >= OUT_CHUNK {
+            self.send()?;
+        }
+        Ok(data.len())
+    }
+
+    fn flush(&mut self) -> io::Result<()> {
+        self.send()
+    }
+}
+
+impl Drop for BodyWriter {
+    fn drop(&mut self) {
+        let _ = self.send();
+    }
+}

@@ -1,0 +1,303 @@
+//! Git Smart HTTP: the routes (`/{owner}/{repo}[.git]/…` and the same under `/git/` and
+//! `/repos/`), content types and no-cache headers, and the handlers that hand the request
+//! to blocking code for the protocol work.
+
+mod advertise;
+mod body;
+mod receive;
+mod sideband;
+mod upload;
+mod upload_v0;
+mod upload_v2;
+
+use std::io::Read;
+
+use axum::Router;
+use axum::body::Body;
+use axum::extract::{Path, Query, State};
+use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
+use axum::response::{IntoResponse, Response};
+use axum::routing::{get, post};
+use guts_git::odb::OdbError;
+use guts_git::pktline::{PktError, PktReader, write_error};
+use guts_store::{Repo, StoreError};
+use serde::Deserialize;
+
+use crate::error::ApiError;
+use crate::state::AppState;
+use body::{BodyReader, BodyWriter};
+
+/// Why a Git request failed.
+#[derive(Debug, thiserror::Error)]
+pub enum GitError {
+    /// The client broke the protocol.
+    #[error("{0}")]
+    Protocol(String),
+    /// Malformed pkt-lines.
+    #[error("{0}")]
+    Pkt(#[from] PktError),
+    /// The store failed.
+    #[error("{0}")]
+    Store(#[from] StoreError),
+    /// An object lookup failed.
+    #[error("{0}")]
+    Odb(#[from] OdbError),
+    /// Writing the response failed (the client went away).
+    #[error("{0}")]
+    Io(#[from] std::io::Error),
+}
+
+impl GitError {
+    /// True for errors the client caused; their message is shown to it.
+    fn is_client(&self) -> bool {
+        matches!(self, GitError::Protocol(_) | GitError::Pkt(_))
+    }
+
+    /// The message a client may see.
+    fn public(&self) -> String {
+        if self.is_client() { self.to_string() } else { "internal error".into() }
+    }
+}
+
+/// The routes, under every path form.
+pub fn routes() -> Router<AppState> {
+    let mut r = Router::new();
+    for prefix in ["", "/git", "/repos"] {
+        r = r
+            .route(&format!("{prefix}/{{owner}}/{{repo}}/info/refs"), get(info_refs))
+            .route(&format!("{prefix}/{{owner}}/{{repo}}/HEAD"), get(head))
+            .route(&format!("{prefix}/{{owner}}/{{repo}}/git-upload-pack"), post(upload_pack))
+            .route(&format!("{prefix}/{{owner}}/{{repo}}/git-receive-pack"), post(receive_pack));
+    }
+    r
+}
+
+fn no_cache(mut resp: Response, content_type: &'static str) -> Response {
+    let h = resp.headers_mut();
+    h.insert(header::CONTENT_TYPE, HeaderValue::from_static(content_type));
+    h.insert(header::EXPIRES, HeaderValue::from_static("Fri, 01 Jan 1980 00:00:00 GMT"));
+    h.insert(header::PRAGMA, HeaderValue::from_static("no-cache"));
+    h.insert(
+        header::CACHE_CONTROL,
+        HeaderValue::from_static("no-cache, max-age=0, must-revalidate"),
+    );
+    resp
+}
+
+async fn find_repo(state: &AppState, owner: &str, repo: &str) -> Result<Repo, ApiError> {
+    let store = state.store()?.clone();
+    let name = repo.strip_suffix(".git").unwrap_or(repo).to_string();
+    let owner = owner.to_string();
+    tokio::task::spawn_blocking(move || match store.repo(&owner, &name) {
+        Ok(Some(r)) => Ok(r),
+        Ok(None) | Err(StoreError::InvalidName(_)) => Err(ApiError::not_found("repository")),
+        Err(e) => Err(e.into()),
+    })
+    .await?
+}
+
+fn wants_v2(headers: &HeaderMap) -> bool {
+    headers
+        .get_all("git-protocol")
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .flat_map(|v| v.split(':'))
+        .any(|p| p.trim() == "version=2")
+}
+
+fn check_content_type(headers: &HeaderMap, expected: &str) -> Result<(), ApiError> {
+    let got = headers.get(header::CONTENT_TYPE).and_then(|v| v.to_str().ok());
+    if got != Some(expected) {
+        return Err(ApiError::new(
+            StatusCode::UNSUPPORTED_MEDIA_TYPE,
+            format!("expected Content-Type: {expected}"),
+        ));
+    }
+    Ok(())
+}
+
+fn gzip(headers: &HeaderMap) -> Result<bool, ApiError> {
+    match headers.get(header::CONTENT_ENCODING).map(|v| v.to_str().unwrap_or("?")) {
+        None | Some("identity") => Ok(false),
+        Some("gzip" | "x-gzip") => Ok(true),
+        Some(other) => Err(ApiError::new(
+            StatusCode::UNSUPPORTED_MEDIA_TYPE,
+            format!("unsupported Content-Encoding {other}"),
+        )),
+    }
+}
+
+fn git_slot(state: &AppState) -> Result<tokio::sync::OwnedSemaphorePermit, ApiError> {
+    state
+        .inner
+        .git_slots
+        .clone()
+        .try_acquire_owned()
+        .map_err(|_| ApiError::new(StatusCode::SERVICE_UNAVAILABLE, "too many Git requests; retry later"))
+}
+
+#[derive(Debug, Deserialize)]
+struct ServiceQuery {
+    service: Option<String>,
+}
+
+async fn info_refs(
+    State(state): State<AppState>,
+    Path((owner, repo)): Path<(String, String)>,
+    Query(q): Query<ServiceQuery>,
+    headers: HeaderMap,
+) -> Result<Response, ApiError> {
+    let service = match q.service.as_deref() {
+        Some(s @ ("git-upload-pack" | "git-receive-pack")) => s.to_string(),
+        Some(_) => return Err(ApiError::new(StatusCode::FORBIDDEN, "unknown service")),
+        None => {
+            return Err(ApiError::new(
+                StatusCode::FORBIDDEN,
+                "the dumb HTTP protocol is not supported; use a smart Git client",
+            ));
+        }
+    };
+    let repo = find_repo(&state, &owner, &repo).await?;
+    let v2 = service == "git-upload-pack" && wants_v2(&headers);
+    let svc = service.clone();
+    let body = tokio::task::spawn_blocking(move || -> Result<Vec<u8>, GitError> {
+        let mut out = Vec::new();
+        if v2 {
+            advertise::v2_capabilities(&mut out)?;
+        } else {
+            advertise::v0_refs(&repo, &svc, &mut out)?;
+        }
+        Ok(out)
+    })
+    .await?
+    .map_err(|e| ApiError::internal(&e))?;
+    let ct = if service == "git-upload-pack" {
+        "application/x-git-upload-pack-advertisement"
+    } else {
+        "application/x-git-receive-pack-advertisement"
+    };
+    Ok(no_cache(body.into_response(), ct))
+}
+
+async fn head(
+    State(state): State<AppState>,
+    Path((owner, repo)): Path<(String, String)>,
+) -> Result<Response, ApiError> {
+    let repo = find_repo(&state, &owner, &repo).await?;
+    let body = format!("ref: {}\n", repo.head_ref());
+    Ok(no_cache(body.into_response(), "text/plain"))
+}
+
+/// Parses the request in blocking code; a malformed request is a 400 before any response.
+async fn parse<T: Send + 'static>(
+    reader: Box<dyn Read + Send>,
+    f: impl FnOnce(&mut PktReader<Box<dyn Read + Send>>) -> Result<T, GitError> + Send + 'static,
+) -> Result<(T, PktReader<Box<dyn Read + Send>>), ApiError> {
+    tokio::task::spawn_blocking(move || {
+        let mut r = PktReader::new(reader);
+        match f(&mut r) {
+            Ok(t) => Ok((t, r)),
+            Err(e) if e.is_client() => Err(ApiError::new(StatusCode::BAD_REQUEST, e.to_string())),
+            Err(GitError::Io(e)) => Err(ApiError::new(StatusCode::BAD_REQUEST, format!("reading the request: {e}"))),
+            Err(e) => Err(ApiError::internal(&e)),
+        }
+    })
+    .await?
+}
+
+async fn upload_pack(
+    State(state): State<AppState>,
+    Path((owner, repo)): Path<(String, String)>,
+    headers: HeaderMap,
+    body: Body,
+) -> Result<Response, ApiError> {
+    let repo = find_repo(&state, &owner, &repo).await?;
+    check_content_type(&headers, "application/x-git-upload-pack-request")?;
+    let permit = git_slot(&state)?;
+    let reader = BodyReader::new(body, state.config().idle_timeout, None).decoded(gzip(&headers)?);
+    let v2 = wants_v2(&headers);
+    let (writer, resp_body) = BodyWriter::new(state.metrics().bytes_out.clone());
+    let metrics_state = state.clone();
+    if v2 {
+        let (req, _) = parse(reader, |r| upload_v2::read_request(r)).await?;
+        tokio::task::spawn_blocking(move || {
+            let _permit = permit;
+            run_upload(&metrics_state, writer, |out| upload_v2::serve(&repo, &req, out));
+        });
+    } else {
+        let (req, _) = parse(reader, |r| upload_v0::read_request(r)).await?;
+        tokio::task::spawn_blocking(move || {
+            let _permit = permit;
+            run_upload(&metrics_state, writer, |out| upload_v0::serve(&repo, &req, out));
+        });
+    }
+    Ok(no_cache(resp_body.into_response(), "application/x-git-upload-pack-result"))
+}
+
+fn run_upload(
+    state: &AppState,
+    mut writer: BodyWriter,
+    f: impl FnOnce(&mut BodyWriter) -> Result<bool, GitError>,
+) {
+    match f(&mut writer) {
+        Ok(true) => state.metrics().fetch("ok"),
+        Ok(false) => {}
+        Err(GitError::Io(e)) => {
+            tracing::info!(error = %e, "upload-pack: client went away");
+            state.metrics().fetch("aborted");
+            writer.abort("client went away");
+        }
+        Err(e) => {
+            if e.is_client() {
+                tracing::info!(error = %e, "upload-pack refused");
+            } else {
+                tracing::error!(error = %e, "upload-pack failed");
+            }
+            state.metrics().fetch("error");
+            let mut msg = Vec::new();
+            let _ = write_error(&mut msg, &e.public());
+            let _ = std::io::Write::write_all(&mut writer, &msg);
+        }
+    }
+}
+
+async fn receive_pack(
+    State(state): State<AppState>,
+    Path((owner, repo)): Path<(String, String)>,
+    headers: HeaderMap,
+    body: Body,
+) -> Result<Response, ApiError> {
+    let repo = find_repo(&state, &owner, &repo).await?;
+    check_content_type(&headers, "application/x-git-receive-pack-request")?;
+    let permit = git_slot(&state)?;
+    let counter = state.metrics().bytes_in.clone();
+    let reader = BodyReader::new(body, state.config().idle_timeout, Some(counter)).decoded(gzip(&headers)?);
+    let (push, rest) = parse(reader, |r| receive::read_commands(r)).await?;
+    let (mut writer, resp_body) = BodyWriter::new(state.metrics().bytes_out.clone());
+    let max_pack = state.config().max_pack_bytes;
+    let st = state.clone();
+    let name = format!("{}/{}", repo.record().owner, repo.record().name);
+    tokio::task::spawn_blocking(move || {
+        let _permit = permit;
+        if push.commands.is_empty() {
+            return;
+        }
+        match receive::serve(&repo, &push, rest.into_rest(), max_pack, &mut writer) {
+            Ok(outcome) => {
+                let label = match outcome {
+                    receive::Outcome::Ok => "ok",
+                    receive::Outcome::Rejected => "rejected",
+                    receive::Outcome::Failed => "bad_pack",
+                };
+                st.metrics().push(label);
+                tracing::info!(repo = %name, refs = push.commands.len(), result = label, "push");
+            }
+            Err(e) => {
+                tracing::error!(repo = %name, error = %e, "push failed");
+                st.metrics().push("error");
+                writer.abort("push failed");
+            }
+        }
+    });
+    Ok(no_cache(resp_body.into_response(), "application/x-git-receive-pack-result"))
+}

@@ -1,0 +1,323 @@
+//! receive-pack: commands (and push options), then the pack, streamed into the store and
+//! verified; new tips must be connected before any ref moves; the store is flushed before
+//! the report is sent.
+
+use std::io::{Read, Write};
+
+use guts_git::odb::ObjectRead;
+use guts_git::pack::IndexOptions;
+use guts_git::pktline::{PacketLineRef, PktReader, SidebandKind, encode_band, write_flush, write_text};
+use guts_git::walk::check_connected;
+use guts_git::{Kind, ObjectId, refname};
+use guts_store::{IngestOptions, IngestProgress, Overlay, RefUpdate, Repo, StoreError};
+
+use super::GitError;
+
+/// Commands accepted per push.
+const MAX_COMMANDS: usize = 100_000;
+/// Push options accepted per push.
+const MAX_OPTIONS: usize = 100;
+
+/// One command.
+#[derive(Debug, Clone)]
+pub struct Command {
+    pub old: ObjectId,
+    pub new: ObjectId,
+    pub name: String,
+}
+
+/// The commands and capabilities of a push.
+#[derive(Debug, Default)]
+pub struct Push {
+    pub commands: Vec<Command>,
+    pub report_status: bool,
+    pub sideband: bool,
+    pub quiet: bool,
+    pub atomic: bool,
+    pub push_options: Vec<String>,
+}
+
+/// Reads the commands (and push options). An empty request (the 4-byte probe) has none.
+pub fn read_commands<R: Read>(r: &mut PktReader<R>) -> Result<Push, GitError> {
+    let mut push = Push::default();
+    let mut want_options = false;
+    loop {
+        let line = match r.read_line()? {
+            None if push.commands.is_empty() => return Ok(push),
+            None => return Err(GitError::Protocol("commands ended before their flush".into())),
+            Some(PacketLineRef::Flush) => break,
+            Some(PacketLineRef::Data(d)) => d,
+            Some(other) => return Err(GitError::Protocol(format!("unexpected packet {other:?}"))),
+        };
+        let line = line.strip_suffix(b"\n").unwrap_or(line);
+        let (cmd, caps) = match line.iter().position(|&b| b == 0) {
+            Some(i) => (&line[..i], Some(&line[i + 1..])),
+            None => (line, None),
+        };
+        if let Some(caps) = caps {
+            if !push.commands.is_empty() {
+                return Err(GitError::Protocol("capabilities after the first command".into()));
+            }
+            let caps = std::str::from_utf8(caps)
+                .map_err(|_| GitError::Protocol("capabilities are not UTF-8".into()))?;
+            for c in caps.split_ascii_whitespace() {
+                match c {
+                    "report-status" | "report-status-v2" => push.report_status = true,
+                    "side-band-64k" => push.sideband = true,
+                    "quiet" => push.quiet = true,
+                    "atomic" => push.atomic = true,
+                    "push-options" => want_options = true,
+                    "ofs-delta" | "delete-refs" | "object-format=sha1" => {}
+                    c if c.starts_with("agent=") || c.starts_with("session-id=") => {}
+                    c => return Err(GitError::Protocol(format!("unknown capability {c:?}"))),
+                }
+            }
+        }
+        push.commands.push(parse_command(cmd)?);
+        if push.commands.len() > MAX_COMMANDS {
+            return Err(GitError::Protocol("too many commands".into()));
+        }
+    }
+    if want_options {
+        loop {
+            match r.read_line()? {
+                Some(PacketLineRef::Flush) => break,
+                Some(PacketLineRef::Data(d)) => {
+                    let o = String::from_utf8_lossy(d.strip_suffix(b"\n").unwrap_or(d)).into_owned();
+                    push.push_options.push(o);
+                    if push.push_options.len() > MAX_OPTIONS {
+                        return Err(GitError::Protocol("too many push options".into()));
+                    }
+                }
+                _ => return Err(GitError::Protocol("push options ended before their flush".into())),
+            }
+        }
+    }
+    Ok(push)
+}
+
+fn parse_command(cmd: &[u8]) -> Result<Command, GitError> {
+    let bad = || GitError::Protocol(format!("malformed command {:?}", String::from_utf8_lossy(cmd)));
+    if cmd.len() < 83 || cmd[40] != b' ' || cmd[81] != b' ' {
+        return Err(bad());
+    }
+    let old = ObjectId::from_hex(&cmd[..40]).map_err(|_| bad())?;
+    let new = ObjectId::from_hex(&cmd[41..81]).map_err(|_| bad())?;
+    let name = std::str::from_utf8(&cmd[82..]).map_err(|_| bad())?.to_string();
+    Ok(Command { old, new, name })
+}
+
+/// The outcome of a push, for metrics and the log.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Outcome {
+    /// Every ref was updated.
+    Ok,
+    /// Some or all refs were refused.
+    Rejected,
+    /// The pack was refused.
+    Failed,
+}
+
+struct Sideband<'a> {
+    out: &'a mut dyn Write,
+    on: bool,
+    quiet: bool,
+}
+
+impl Sideband<'_> {
+    fn progress(&mut self, msg: &str) {
+        if self.on && !self.quiet {
+            let _ = encode_band(&mut self.out, SidebandKind::Large, 2, msg.as_bytes());
+            let _ = self.out.flush();
+        }
+    }
+}
+
+impl IngestProgress for Sideband<'_> {
+    fn indexed(&mut self, objects: u32, deltas: u32) {
+        self.progress(&format!("Unpacking objects: 100% ({objects}/{objects}), done.\n"));
+        if deltas > 0 {
+            self.progress(&format!("Resolving deltas: 100% ({deltas}/{deltas}), done.\n"));
+        }
+    }
+}
+
+/// Receives the pack (if any), applies the commands, flushes, and writes the report.
+pub fn serve(
+    repo: &Repo,
+    push: &Push,
+    pack: impl Read,
+    max_pack: u64,
+    out: &mut dyn Write,
+) -> Result<Outcome, GitError> {
+    let mut sb = Sideband {
+        out,
+        on: push.sideband,
+        quiet: push.quiet,
+    };
+    let mut results: Vec<Result<(), String>> = push
+        .commands
+        .iter()
+        .map(|c| check_command(c))
+        .collect();
+    let needs_pack = push.commands.iter().any(|c| !c.new.is_zero());
+    let opts = IngestOptions {
+        index: IndexOptions {
+            max_pack_size: max_pack,
+            ..IndexOptions::default()
+        },
+    };
+    let (unpack, outcome) = if needs_pack {
+        match repo.receive_pack(pack, &opts, &mut sb) {
+            Ok(rx) => {
+                let odb = repo.odb();
+                let overlay = rx.overlay(&odb);
+                check_objects(repo, &overlay, &push.commands, &mut results)?;
+                if push.atomic && results.iter().any(Result::is_err) {
+                    fail_atomic(&mut results);
+                }
+                if results.iter().any(Result::is_ok) {
+                    drop(overlay);
+                    repo.commit_pack(rx)?;
+                }
+                (Ok(()), None)
+            }
+            Err(e @ (StoreError::Pack(_) | StoreError::Odb(_))) => {
+                tracing::info!(error = %e, "push refused: bad pack");
+                for r in &mut results {
+                    *r = Err("unpacker error".into());
+                }
+                (Err(e.to_string()), Some(Outcome::Failed))
+            }
+            Err(e) => return Err(e.into()),
+        }
+    } else {
+        // Deletes only: no pack follows (read what is left, bounded, and ignore it).
+        let _ = std::io::copy(&mut pack.take(1 << 16), &mut std::io::sink());
+        (Ok(()), None)
+    };
+    if unpack.is_ok() {
+        apply(repo, push, &mut results)?;
+        repo.store_flush()?;
+    }
+    let outcome = outcome.unwrap_or(if results.iter().all(Result::is_ok) {
+        Outcome::Ok
+    } else {
+        Outcome::Rejected
+    });
+    if push.report_status {
+        let mut report = Vec::new();
+        match &unpack {
+            Ok(()) => write_text(&mut report, b"unpack ok")?,
+            Err(e) => write_text(&mut report, format!("unpack {}", one_line(e)).as_bytes())?,
+        }
+        for (c, r) in push.commands.iter().zip(&results) {
+            match r {
+                Ok(()) => write_text(&mut report, format!("ok {}", c.name).as_bytes())?,
+                Err(why) => write_text(&mut report, format!("ng {} {}", c.name, one_line(why)).as_bytes())?,
+            }
+        }
+        write_flush(&mut report)?;
+        if sb.on {
+            encode_band(&mut sb.out, SidebandKind::Large, 1, &report)?;
+            write_flush(&mut sb.out)?;
+        } else {
+            sb.out.write_all(&report)?;
+        }
+    }
+    sb.out.flush()?;
+    Ok(outcome)
+}
+
+fn one_line(s: &str) -> String {
+    s.replace(['\n', '\r'], " ")
+}
+
+fn check_command(c: &Command) -> Result<(), String> {
+    if refname::check(&c.name).is_err() {
+        return Err("funny refname".into());
+    }
+    if c.old.is_zero() && c.new.is_zero() {
+        return Err("nothing to do".into());
+    }
+    Ok(())
+}
+
+/// New tips must exist, branches must be commits, and everything they reach must be here.
+fn check_objects(
+    repo: &Repo,
+    odb: &Overlay<'_>,
+    commands: &[Command],
+    results: &mut [Result<(), String>],
+) -> Result<(), GitError> {
+    let existing: Vec<ObjectId> = repo.list_refs()?.into_iter().map(|(_, id)| id).collect();
+    let mut tips = Vec::new();
+    for (c, r) in commands.iter().zip(results.iter()) {
+        if r.is_ok() && !c.new.is_zero() && odb.contains(&c.new)? {
+            tips.push(c.new);
+        }
+    }
+    // Usually all tips are connected: one walk. Otherwise find the culprits one by one.
+    let all_connected = check_connected(odb, &tips, &existing).is_ok();
+    for (c, r) in commands.iter().zip(results.iter_mut()) {
+        if r.is_err() || c.new.is_zero() {
+            continue;
+        }
+        match odb.object_header(&c.new)? {
+            None => *r = Err("missing necessary objects".into()),
+            Some((kind, _)) if c.name.starts_with("refs/heads/") && kind != Kind::Commit => {
+                *r = Err("not a commit".into());
+            }
+            Some(_) if all_connected => {}
+            Some(_) => {
+                if let Err(e) = check_connected(odb, &[c.new], &existing) {
+                    tracing::info!(error = %e, r#ref = %c.name, "push refused: not connected");
+                    *r = Err("missing necessary objects".into());
+                }
+            }
+        }
+    }
+    Ok(())
+}
+
+fn fail_atomic(results: &mut [Result<(), String>]) {
+    for r in results.iter_mut() {
+        if r.is_ok() {
+            *r = Err("atomic push failure".into());
+        }
+    }
+}
+
+fn apply(repo: &Repo, push: &Push, results: &mut [Result<(), String>]) -> Result<(), GitError> {
+    let updates: Vec<(usize, RefUpdate)> = push
+        .commands
+        .iter()
+        .enumerate()
+        .filter(|(i, _)| results[*i].is_ok())
+        .map(|(i, c)| {
+            (i, RefUpdate {
+                name: c.name.clone(),
+                old: c.old,
+                new: c.new,
+            })
+        })
+        .collect();
+    if push.atomic {
+        if results.iter().any(Result::is_err) {
+            fail_atomic(results);
+            return Ok(());
+        }
+        let batch: Vec<RefUpdate> = updates.iter().map(|(_, u)| u.clone()).collect();
+        if let Err((failed, e)) = repo.update_refs_atomic(&batch)? {
+            fail_atomic(results);
+            results[updates[failed].0] = Err(e.to_string());
+        }
+    } else {
+        for (i, u) in &updates {
+            if let Err(e) = repo.update_ref(u)? {
+                results[*i] = Err(e.to_string());
+            }
+        }
+    }
+    Ok(())
+}

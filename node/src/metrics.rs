@@ -1,0 +1,153 @@
+//! Prometheus metrics (prometheus-client), names prefixed `guts_`, and the middleware that
+//! counts and times every request by route and status.
+
+use std::time::Instant;
+
+use axum::extract::{MatchedPath, Request, State};
+use axum::http::header;
+use axum::middleware::Next;
+use axum::response::{IntoResponse, Response};
+use prometheus_client::encoding::EncodeLabelSet;
+use prometheus_client::encoding::text::encode;
+use prometheus_client::metrics::counter::Counter;
+use prometheus_client::metrics::family::Family;
+use prometheus_client::metrics::gauge::Gauge;
+use prometheus_client::metrics::histogram::{Histogram, exponential_buckets};
+use prometheus_client::registry::Registry;
+
+use crate::error::ApiError;
+use crate::state::AppState;
+
+#[derive(Debug, Clone, Hash, PartialEq, Eq, EncodeLabelSet)]
+pub struct RequestLabels {
+    pub route: String,
+    pub method: String,
+    pub status: u16,
+}
+
+#[derive(Debug, Clone, Hash, PartialEq, Eq, EncodeLabelSet)]
+pub struct RouteLabels {
+    pub route: String,
+}
+
+#[derive(Debug, Clone, Hash, PartialEq, Eq, EncodeLabelSet)]
+pub struct ResultLabels {
+    pub result: String,
+}
+
+/// Every metric the node exports.
+#[derive(Debug)]
+pub struct Metrics {
+    registry: Registry,
+    pub requests: Family<RequestLabels, Counter>,
+    pub durations: Family<RouteLabels, Histogram>,
+    pub pushes: Family<ResultLabels, Counter>,
+    pub fetches: Family<ResultLabels, Counter>,
+    pub bytes_in: Counter,
+    pub bytes_out: Counter,
+    pub objects: Gauge,
+    pub packs: Gauge,
+    pub pack_bytes: Gauge,
+    pub repositories: Gauge,
+}
+
+impl Metrics {
+    pub fn new() -> Self {
+        let mut registry = Registry::with_prefix("guts");
+        let requests = Family::<RequestLabels, Counter>::default();
+        registry.register("http_requests", "HTTP requests by route, method and status", requests.clone());
+        let durations = Family::<RouteLabels, Histogram>::new_with_constructor(
+            (|| Histogram::new(exponential_buckets(0.0005, 2.0, 18))) as fn() -> Histogram,
+        );
+        registry.register("http_request_duration_seconds", "HTTP request duration by route", durations.clone());
+        let pushes = Family::<ResultLabels, Counter>::default();
+        registry.register("pushes", "Pushes (receive-pack requests) by result", pushes.clone());
+        let fetches = Family::<ResultLabels, Counter>::default();
+        registry.register("fetches", "Clones and fetches that sent a pack, by result", fetches.clone());
+        let bytes_in = Counter::default();
+        registry.register("git_received_bytes", "Pack bytes received by pushes", bytes_in.clone());
+        let bytes_out = Counter::default();
+        registry.register("git_sent_bytes", "Bytes sent to Git clients", bytes_out.clone());
+        let objects = Gauge::default();
+        registry.register("objects_stored", "Objects indexed over all repositories", objects.clone());
+        let packs = Gauge::default();
+        registry.register("packs_stored", "Packs stored over all repositories", packs.clone());
+        let pack_bytes = Gauge::default();
+        registry.register("pack_bytes_stored", "Bytes of stored packs", pack_bytes.clone());
+        let repositories = Gauge::default();
+        registry.register("repositories", "Repositories on this node", repositories.clone());
+        Metrics {
+            registry,
+            requests,
+            durations,
+            pushes,
+            fetches,
+            bytes_in,
+            bytes_out,
+            objects,
+            packs,
+            pack_bytes,
+            repositories,
+        }
+    }
+
+    pub fn push(&self, result: &str) {
+        self.pushes.get_or_create(&ResultLabels { result: result.into() }).inc();
+    }
+
+    pub fn fetch(&self, result: &str) {
+        self.fetches.get_or_create(&ResultLabels { result: result.into() }).inc();
+    }
+}
+
+impl Default for Metrics {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+fn gauge(v: u64) -> i64 {
+    i64::try_from(v).unwrap_or(i64::MAX)
+}
+
+/// `GET /metrics`.
+pub async fn metrics(State(state): State<AppState>) -> Result<Response, ApiError> {
+    let m = state.metrics();
+    if let Some(store) = state.inner.store.get() {
+        let t = store.totals();
+        m.objects.set(gauge(t.objects));
+        m.packs.set(gauge(t.packs));
+        m.pack_bytes.set(gauge(t.pack_bytes));
+        m.repositories.set(gauge(t.repos));
+    }
+    let mut out = String::new();
+    encode(&mut out, &m.registry).map_err(|e| ApiError::internal(&e))?;
+    Ok((
+        [(header::CONTENT_TYPE, "application/openmetrics-text; version=1.0.0; charset=utf-8")],
+        out,
+    )
+        .into_response())
+}
+
+/// Counts and times every request.
+pub async fn track(State(state): State<AppState>, req: Request, next: Next) -> Response {
+    let route = req
+        .extensions()
+        .get::<MatchedPath>()
+        .map_or_else(|| "unmatched".to_string(), |p| p.as_str().to_string());
+    let method = req.method().to_string();
+    let start = Instant::now();
+    let response = next.run(req).await;
+    let m = state.metrics();
+    m.requests
+        .get_or_create(&RequestLabels {
+            route: route.clone(),
+            method,
+            status: response.status().as_u16(),
+        })
+        .inc();
+    m.durations
+        .get_or_create(&RouteLabels { route })
+        .observe(start.elapsed().as_secs_f64());
+    response
+}

@@ -1,0 +1,65 @@
+//! The state every handler sees.
+
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, OnceLock};
+use std::time::Instant;
+
+use guts_store::Store;
+use tokio::sync::Semaphore;
+
+use crate::NodeConfig;
+use crate::error::ApiError;
+use crate::metrics::Metrics;
+
+/// Shared by all handlers.
+#[derive(Debug, Clone)]
+pub struct AppState {
+    pub inner: Arc<Inner>,
+}
+
+#[derive(Debug)]
+pub struct Inner {
+    /// Set once the store is open and recovered.
+    pub store: OnceLock<Store>,
+    /// Set when opening the store failed.
+    pub store_error: OnceLock<String>,
+    pub metrics: Metrics,
+    pub started: Instant,
+    pub config: NodeConfig,
+    pub shutting_down: AtomicBool,
+    /// Git requests served at once.
+    pub git_slots: Arc<Semaphore>,
+}
+
+impl AppState {
+    pub fn new(config: NodeConfig) -> Self {
+        AppState {
+            inner: Arc::new(Inner {
+                store: OnceLock::new(),
+                store_error: OnceLock::new(),
+                metrics: Metrics::new(),
+                started: Instant::now(),
+                git_slots: Arc::new(Semaphore::new(config.max_git_requests)),
+                config,
+                shutting_down: AtomicBool::new(false),
+            }),
+        }
+    }
+
+    /// The store, or 503 while it is opening.
+    pub fn store(&self) -> Result<&Store, ApiError> {
+        self.inner.store.get().ok_or_else(ApiError::unavailable)
+    }
+
+    pub fn metrics(&self) -> &Metrics {
+        &self.inner.metrics
+    }
+
+    pub fn config(&self) -> &NodeConfig {
+        &self.inner.config
+    }
+
+    pub fn is_shutting_down(&self) -> bool {
+        self.inner.shutting_down.load(Ordering::Relaxed)
+    }
+}
