@@ -1,2 +1,229 @@
-//! guts-tests: end-to-end tests that start real nodes on 127.0.0.1 and drive them with real
-//! git clients and real sockets. The tests arrive with the node (issue 3).
+//! guts-tests: end-to-end tests that start real nodes on 127.0.0.1 (port 0, temp dirs) and
+//! drive them with real clients: the git CLI, dulwich, pygit2, plain HTTP.
+//!
+//! This library holds the helpers: [`TestNode`] (a node in this process with its own
+//! runtime), [`git`] and friends (run the git CLI and check its status), and [`http`] (a
+//! plain HTTP client that returns statuses instead of failing on them).
+
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output, Stdio};
+use std::time::{Duration, Instant};
+
+use guts_node::{Node, NodeConfig};
+use serde_json::{Value, json};
+
+/// A node running in this process, on 127.0.0.1 port 0, with its data in a temp dir.
+pub struct TestNode {
+    /// The base URL.
+    pub url: String,
+    /// Its data directory.
+    pub dir: tempfile::TempDir,
+    node: Option<Node>,
+    rt: tokio::runtime::Runtime,
+}
+
+impl TestNode {
+    /// Starts a node and waits until its store is open.
+    pub fn start() -> TestNode {
+        let dir = tempfile::tempdir().expect("tempdir");
+        Self::start_in(dir)
+    }
+
+    /// Starts a node on an existing data dir.
+    pub fn start_in(dir: tempfile::TempDir) -> TestNode {
+        let rt = tokio::runtime::Builder::new_multi_thread()
+            .worker_threads(2)
+            .enable_all()
+            .build()
+            .expect("runtime");
+        let config = NodeConfig::new(dir.path(), "127.0.0.1:0".parse().expect("addr"));
+        let node = rt.block_on(Node::start(config)).expect("start node");
+        rt.block_on(node.wait_started()).expect("store opens");
+        TestNode {
+            url: node.url(),
+            dir,
+            node: Some(node),
+            rt,
+        }
+    }
+
+    /// Creates a repository through the REST API and returns its clone URL.
+    pub fn create_repo(&self, owner: &str, name: &str) -> String {
+        let (status, body) = http(
+            "POST",
+            &format!("{}/api/v1/repos", self.url),
+            Some(json!({ "owner": owner, "name": name })),
+        );
+        assert_eq!(status, 201, "create {owner}/{name}: {body}");
+        format!("{}/{owner}/{name}.git", self.url)
+    }
+
+    /// Stops the node gracefully and returns its data dir.
+    pub fn stop(mut self) -> tempfile::TempDir {
+        if let Some(n) = self.node.take() {
+            self.rt.block_on(n.shutdown()).expect("shutdown");
+        }
+        let dir = tempfile::tempdir().expect("tempdir");
+        std::mem::replace(&mut self.dir, dir)
+    }
+}
+
+impl Drop for TestNode {
+    fn drop(&mut self) {
+        if let Some(n) = self.node.take() {
+            let _ = self.rt.block_on(n.shutdown());
+        }
+    }
+}
+
+/// A plain HTTP request; returns the status and the body (JSON if it parses, else a string).
+pub fn http(method: &str, url: &str, body: Option<Value>) -> (u16, Value) {
+    let agent: ureq::Agent = ureq::Agent::config_builder()
+        .http_status_as_error(false)
+        .timeout_global(Some(Duration::from_secs(60)))
+        .build()
+        .into();
+    let resp = match (method, body) {
+        ("GET", _) => agent.get(url).call(),
+        ("DELETE", _) => agent.delete(url).call(),
+        ("POST", Some(b)) => agent.post(url).send_json(b),
+        ("PATCH", Some(b)) => agent.patch(url).send_json(b),
+        (m, b) => panic!("unsupported request {m} {b:?}"),
+    };
+    let mut resp = resp.expect("request");
+    let status = resp.status().as_u16();
+    let text = resp.body_mut().read_to_string().unwrap_or_default();
+    let v = serde_json::from_str(&text).unwrap_or(Value::String(text));
+    (status, v)
+}
+
+/// A raw POST with a content type; returns the status, headers and body bytes.
+pub fn post_raw(url: &str, content_type: &str, extra: &[(&str, &str)], body: &[u8]) -> (u16, Vec<(String, String)>, Vec<u8>) {
+    let agent: ureq::Agent = ureq::Agent::config_builder()
+        .http_status_as_error(false)
+        .timeout_global(Some(Duration::from_secs(60)))
+        .build()
+        .into();
+    let mut req = agent.post(url).header("Content-Type", content_type);
+    for (k, v) in extra {
+        req = req.header(*k, *v);
+    }
+    let mut resp = req.send(body).expect("request");
+    let status = resp.status().as_u16();
+    let headers = resp
+        .headers()
+        .iter()
+        .map(|(k, v)| (k.to_string(), v.to_str().unwrap_or("").to_string()))
+        .collect();
+    let bytes = resp.body_mut().with_config().limit(1 << 30).read_to_vec().unwrap_or_default();
+    (status, headers, bytes)
+}
+
+/// Runs git in `dir` with a clean environment; returns its output.
+pub fn git_output(dir: &Path, args: &[&str]) -> Output {
+    Command::new("git")
+        .args(args)
+        .current_dir(dir)
+        .env("GIT_CONFIG_NOSYSTEM", "1")
+        .env("GIT_CONFIG_GLOBAL", "/dev/null")
+        .env("GIT_TERMINAL_PROMPT", "0")
+        .env("GIT_AUTHOR_NAME", "Test Author")
+        .env("GIT_AUTHOR_EMAIL", "author@example.com")
+        .env("GIT_COMMITTER_NAME", "Test Committer")
+        .env("GIT_COMMITTER_EMAIL", "committer@example.com")
+        .stdin(Stdio::null())
+        .output()
+        .expect("run git")
+}
+
+/// Runs git and panics with its stderr if it fails; returns stdout.
+pub fn git(dir: &Path, args: &[&str]) -> String {
+    let out = git_output(dir, args);
+    assert!(
+        out.status.success(),
+        "git {args:?} failed in {}:\n{}",
+        dir.display(),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    String::from_utf8_lossy(&out.stdout).into_owned()
+}
+
+/// Runs git expecting failure; returns stderr.
+pub fn git_fails(dir: &Path, args: &[&str]) -> String {
+    let out = git_output(dir, args);
+    assert!(!out.status.success(), "git {args:?} should have failed");
+    String::from_utf8_lossy(&out.stderr).into_owned()
+}
+
+/// `git for-each-ref` of a repository as (ref, id) lines, sorted.
+pub fn local_refs(dir: &Path, pattern: &str) -> Vec<String> {
+    let out = git(dir, &["for-each-ref", "--format=%(objectname) %(refname)", pattern]);
+    let mut v: Vec<String> = out.lines().map(str::to_string).collect();
+    v.sort();
+    v
+}
+
+/// `git ls-remote URL` as (id ref) lines for refs/*, sorted.
+pub fn remote_refs(url: &str, proto: &str) -> Vec<String> {
+    let out = git(Path::new("."), &["-c", &format!("protocol.version={proto}"), "ls-remote", "--refs", url]);
+    let mut v: Vec<String> = out.lines().map(|l| l.replace('\t', " ")).collect();
+    v.sort();
+    v
+}
+
+/// Every object id of a repository (`git cat-file --batch-all-objects`), sorted.
+pub fn all_objects(dir: &Path) -> Vec<String> {
+    let out = git(dir, &["cat-file", "--batch-all-objects", "--batch-check=%(objectname)"]);
+    out.lines().map(str::to_string).collect()
+}
+
+/// Makes a work tree with `commits` commits on main, a branch and tags.
+pub fn make_repo(dir: &Path, commits: usize) {
+    git(dir, &["init", "-q", "-b", "main"]);
+    commit_files(dir, "main", 0, commits);
+}
+
+/// Adds `n` commits, numbered from `from`, each changing a few files.
+pub fn commit_files(dir: &Path, tag: &str, from: usize, n: usize) {
+    for i in from..from + n {
+        let body: String = (0..50).map(|l| format!("{tag} line {l} version {i}\n")).collect();
+        std::fs::write(dir.join(format!("file-{}.txt", i % 7)), body).expect("write");
+        std::fs::create_dir_all(dir.join("sub/dir")).expect("mkdir");
+        std::fs::write(dir.join("sub/dir/notes.md"), format!("notes {i}\n")).expect("write");
+        git(dir, &["add", "-A"]);
+        let date = format!("{} +0000", 1_700_000_000 + i * 3600);
+        let out = Command::new("git")
+            .args(["commit", "-q", "-m", &format!("{tag} commit {i}")])
+            .current_dir(dir)
+            .env("GIT_CONFIG_NOSYSTEM", "1")
+            .env("GIT_CONFIG_GLOBAL", "/dev/null")
+            .env("GIT_AUTHOR_NAME", "A")
+            .env("GIT_AUTHOR_EMAIL", "a@example.com")
+            .env("GIT_COMMITTER_NAME", "C")
+            .env("GIT_COMMITTER_EMAIL", "c@example.com")
+            .env("GIT_AUTHOR_DATE", &date)
+            .env("GIT_COMMITTER_DATE", &date)
+            .output()
+            .expect("commit");
+        assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    }
+}
+
+/// Polls `f` until it returns true or `timeout` passes.
+pub fn wait_for(what: &str, timeout: Duration, mut f: impl FnMut() -> bool) {
+    let start = Instant::now();
+    while !f() {
+        assert!(start.elapsed() < timeout, "timed out waiting for {what}");
+        std::thread::sleep(Duration::from_millis(20));
+    }
+}
+
+/// A fresh temp dir.
+pub fn tmp() -> tempfile::TempDir {
+    tempfile::tempdir().expect("tempdir")
+}
+
+/// `dir/name` as a string.
+pub fn sub(dir: &Path, name: &str) -> PathBuf {
+    dir.join(name)
+}

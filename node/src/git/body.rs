@@ -53,12 +53,34 @@ impl BodyReader {
         }
     }
 
-    /// This reader, gzip-decoded if `gzip`.
+    /// This reader, gzip-decoded if `gzip`. The decoder is made on the first read, because
+    /// making it reads the gzip header (which must happen in blocking code).
     pub fn decoded(self, gzip: bool) -> Box<dyn Read + Send> {
         if gzip {
-            Box::new(flate2::read::MultiGzDecoder::new(self))
+            Box::new(LazyGz::Pending(Some(self)))
         } else {
             Box::new(self)
+        }
+    }
+}
+
+/// A gzip decoder made on first use.
+enum LazyGz {
+    Pending(Option<BodyReader>),
+    Ready(Box<flate2::read::MultiGzDecoder<BodyReader>>),
+}
+
+impl Read for LazyGz {
+    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+        if let LazyGz::Pending(r) = self {
+            let Some(r) = r.take() else {
+                return Err(io::Error::other("gzip decoder failed to start"));
+            };
+            *self = LazyGz::Ready(Box::new(flate2::read::MultiGzDecoder::new(r)));
+        }
+        match self {
+            LazyGz::Ready(d) => d.read(buf),
+            LazyGz::Pending(_) => Err(io::Error::other("gzip decoder failed to start")),
         }
     }
 }

@@ -147,7 +147,10 @@ pub fn serve(repo: &Repo, req: &V0Request, out: &mut dyn Write) -> Result<bool, 
             _ => false,
         }
     };
-    let plan = plan(repo, &odb, args, send_pack)?;
+    // A request that ended right after its wants (a stateless client asking for the
+    // shallow list before it sends haves) gets only the shallow list.
+    let shallow_only = !args.done && !req.flushed;
+    let plan = plan(repo, &odb, args, send_pack && !shallow_only)?;
     let mut head = Vec::new();
     if let Some(s) = &plan.shallow {
         for id in &s.shallow {
@@ -157,6 +160,10 @@ pub fn serve(repo: &Repo, req: &V0Request, out: &mut dyn Write) -> Result<bool, 
             write_text(&mut head, format!("unshallow {id}").as_bytes())?;
         }
         write_flush(&mut head)?;
+    }
+    if shallow_only {
+        out.write_all(&head)?;
+        return Ok(false);
     }
     head.extend_from_slice(&acks);
     out.write_all(&head)?;
