@@ -32,6 +32,9 @@ pub fn read_request(r: &mut PktReader<impl Read>) -> Result<V2Request, GitError>
                 let line = std::str::from_utf8(d.strip_suffix(b"\n").unwrap_or(d))
                     .map_err(|_| GitError::Protocol("capability line is not UTF-8".into()))?;
                 if let Some(c) = line.strip_prefix("command=") {
+                    if !matches!(c, "ls-refs" | "fetch" | "object-info") {
+                        return Err(GitError::Protocol(format!("unknown command {c:?}")));
+                    }
                     if !req.command.is_empty() {
                         return Err(GitError::Protocol("two commands in one request".into()));
                     }
