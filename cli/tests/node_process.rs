@@ -58,7 +58,11 @@ fn guts(args: &[&str]) -> (bool, String) {
     let out = Command::new(GUTS).args(args).output().expect("run guts");
     (
         out.status.success(),
-        format!("{}{}", String::from_utf8_lossy(&out.stdout), String::from_utf8_lossy(&out.stderr)),
+        format!(
+            "{}{}",
+            String::from_utf8_lossy(&out.stdout),
+            String::from_utf8_lossy(&out.stderr)
+        ),
     )
 }
 
@@ -78,7 +82,11 @@ fn git(dir: &Path, args: &[&str]) -> std::process::Output {
 
 fn git_ok(dir: &Path, args: &[&str]) -> String {
     let out = git(dir, args);
-    assert!(out.status.success(), "git {args:?}: {}", String::from_utf8_lossy(&out.stderr));
+    assert!(
+        out.status.success(),
+        "git {args:?}: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     String::from_utf8_lossy(&out.stdout).trim().to_string()
 }
 
@@ -92,9 +100,19 @@ fn cli_commands() {
     assert!(!ok && out.contains("already exists"), "{out}");
     let (ok, out) = guts(&["repo", "create", "bad/../name", "--node", &node.url]);
     assert!(!ok, "{out}");
-    let out = Command::new(GUTS).args(["repo", "list"]).env("GUTS_NODE", &node.url).output().expect("list");
+    let out = Command::new(GUTS)
+        .args(["repo", "list"])
+        .env("GUTS_NODE", &node.url)
+        .output()
+        .expect("list");
     assert!(out.status.success());
-    assert_eq!(String::from_utf8_lossy(&out.stdout).lines().next().map(|l| l.split('\t').next()), Some(Some("alice/app")));
+    assert_eq!(
+        String::from_utf8_lossy(&out.stdout)
+            .lines()
+            .next()
+            .map(|l| l.split('\t').next()),
+        Some(Some("alice/app"))
+    );
     let (ok, out) = guts(&["health", "--node", &node.url]);
     assert!(ok && out.contains("\"status\": \"ok\""), "{out}");
     drop(node);
@@ -103,7 +121,9 @@ fn cli_commands() {
 }
 
 fn received_bytes(url: &str) -> u64 {
-    let out = Command::new("curl").args(["-s", &format!("{url}/metrics")]).output();
+    let out = Command::new("curl")
+        .args(["-s", &format!("{url}/metrics")])
+        .output();
     let Ok(out) = out else { return 0 };
     String::from_utf8_lossy(&out.stdout)
         .lines()
@@ -127,7 +147,11 @@ fn sigkill_mid_push_loses_nothing_acknowledged() {
     for round in 0..3 {
         // A few small pushes, each acknowledged.
         for i in 0..3 {
-            std::fs::write(src.join(format!("f{i}.txt")), format!("round {round} file {i}\n")).expect("write");
+            std::fs::write(
+                src.join(format!("f{i}.txt")),
+                format!("round {round} file {i}\n"),
+            )
+            .expect("write");
             git_ok(&src, &["add", "-A"]);
             git_ok(&src, &["commit", "-q", "-m", &format!("r{round} c{i}")]);
             let url = format!("{}/alice/crash.git", node.url);
@@ -169,13 +193,29 @@ fn sigkill_mid_push_loses_nothing_acknowledged() {
         // Every acknowledged commit is there; the ref is the last acknowledged tip or the
         // killed push's tip (if it got through before the kill).
         let check = work.path().join(format!("check{round}"));
-        let out = git(work.path(), &["clone", "-q", "--mirror", &url, check.to_str().expect("utf-8")]);
-        assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+        let out = git(
+            work.path(),
+            &[
+                "clone",
+                "-q",
+                "--mirror",
+                &url,
+                check.to_str().expect("utf-8"),
+            ],
+        );
+        assert!(
+            out.status.success(),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
         git_ok(&check, &["fsck", "--strict", "--no-progress"]);
         let tip = git_ok(&check, &["rev-parse", "main"]);
         let last = acked.last().expect("acked").clone();
         let killed_tip = git_ok(&src, &["rev-parse", "main"]);
-        assert!(tip == last || tip == killed_tip, "tip {tip}, last acknowledged {last}");
+        assert!(
+            tip == last || tip == killed_tip,
+            "tip {tip}, last acknowledged {last}"
+        );
         for c in &acked {
             git_ok(&check, &["cat-file", "-e", &format!("{c}^{{commit}}")]);
         }

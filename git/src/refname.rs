@@ -64,7 +64,12 @@ mod tests {
 
     #[test]
     fn follows_check_ref_format() {
-        for ok in ["refs/heads/main", "refs/tags/v1.0", "refs/heads/a/b-c_d", "refs/x/@"] {
+        for ok in [
+            "refs/heads/main",
+            "refs/tags/v1.0",
+            "refs/heads/a/b-c_d",
+            "refs/x/@",
+        ] {
             assert!(check(ok).is_ok(), "{ok}");
         }
         for bad in [

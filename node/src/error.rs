@@ -47,7 +47,10 @@ impl From<StoreError> for ApiError {
         match e {
             StoreError::NotFound => Self::not_found("repository"),
             StoreError::Exists => Self::new(StatusCode::CONFLICT, "repository already exists"),
-            StoreError::InvalidName(m) => Self::new(StatusCode::UNPROCESSABLE_ENTITY, format!("invalid name: {m}")),
+            StoreError::InvalidName(m) => Self::new(
+                StatusCode::UNPROCESSABLE_ENTITY,
+                format!("invalid name: {m}"),
+            ),
             StoreError::Invalid(m) => Self::new(StatusCode::UNPROCESSABLE_ENTITY, m),
             other => Self::internal(&other),
         }

@@ -72,7 +72,9 @@ pub async fn health(State(state): State<AppState>) -> Response {
                 "pack_bytes": t.pack_bytes,
             })
         }
-        None => json!({ "status": if state.inner.store_error.get().is_some() { "failed" } else { "starting" } }),
+        None => {
+            json!({ "status": if state.inner.store_error.get().is_some() { "failed" } else { "starting" } })
+        }
     };
     let body = json!({
         "status": if ok { "ok" } else { "unavailable" },
@@ -84,6 +86,10 @@ pub async fn health(State(state): State<AppState>) -> Response {
             "p2p": { "status": "disabled", "peers": 0 },
         },
     });
-    let status = if ok { StatusCode::OK } else { StatusCode::SERVICE_UNAVAILABLE };
+    let status = if ok {
+        StatusCode::OK
+    } else {
+        StatusCode::SERVICE_UNAVAILABLE
+    };
     (status, Json(body)).into_response()
 }

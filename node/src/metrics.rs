@@ -55,27 +55,67 @@ impl Metrics {
     pub fn new() -> Self {
         let mut registry = Registry::with_prefix("guts");
         let requests = Family::<RequestLabels, Counter>::default();
-        registry.register("http_requests", "HTTP requests by route, method and status", requests.clone());
+        registry.register(
+            "http_requests",
+            "HTTP requests by route, method and status",
+            requests.clone(),
+        );
         let durations = Family::<RouteLabels, Histogram>::new_with_constructor(
             (|| Histogram::new(exponential_buckets(0.0005, 2.0, 18))) as fn() -> Histogram,
         );
-        registry.register("http_request_duration_seconds", "HTTP request duration by route", durations.clone());
+        registry.register(
+            "http_request_duration_seconds",
+            "HTTP request duration by route",
+            durations.clone(),
+        );
         let pushes = Family::<ResultLabels, Counter>::default();
-        registry.register("pushes", "Pushes (receive-pack requests) by result", pushes.clone());
+        registry.register(
+            "pushes",
+            "Pushes (receive-pack requests) by result",
+            pushes.clone(),
+        );
         let fetches = Family::<ResultLabels, Counter>::default();
-        registry.register("fetches", "Clones and fetches that sent a pack, by result", fetches.clone());
+        registry.register(
+            "fetches",
+            "Clones and fetches that sent a pack, by result",
+            fetches.clone(),
+        );
         let bytes_in = Counter::default();
-        registry.register("git_received_bytes", "Pack bytes received by pushes", bytes_in.clone());
+        registry.register(
+            "git_received_bytes",
+            "Pack bytes received by pushes",
+            bytes_in.clone(),
+        );
         let bytes_out = Counter::default();
-        registry.register("git_sent_bytes", "Bytes sent to Git clients", bytes_out.clone());
+        registry.register(
+            "git_sent_bytes",
+            "Bytes sent to Git clients",
+            bytes_out.clone(),
+        );
         let objects = Gauge::default();
-        registry.register("objects_stored", "Objects indexed over all repositories", objects.clone());
+        registry.register(
+            "objects_stored",
+            "Objects indexed over all repositories",
+            objects.clone(),
+        );
         let packs = Gauge::default();
-        registry.register("packs_stored", "Packs stored over all repositories", packs.clone());
+        registry.register(
+            "packs_stored",
+            "Packs stored over all repositories",
+            packs.clone(),
+        );
         let pack_bytes = Gauge::default();
-        registry.register("pack_bytes_stored", "Bytes of stored packs", pack_bytes.clone());
+        registry.register(
+            "pack_bytes_stored",
+            "Bytes of stored packs",
+            pack_bytes.clone(),
+        );
         let repositories = Gauge::default();
-        registry.register("repositories", "Repositories on this node", repositories.clone());
+        registry.register(
+            "repositories",
+            "Repositories on this node",
+            repositories.clone(),
+        );
         Metrics {
             registry,
             requests,
@@ -92,11 +132,19 @@ impl Metrics {
     }
 
     pub fn push(&self, result: &str) {
-        self.pushes.get_or_create(&ResultLabels { result: result.into() }).inc();
+        self.pushes
+            .get_or_create(&ResultLabels {
+                result: result.into(),
+            })
+            .inc();
     }
 
     pub fn fetch(&self, result: &str) {
-        self.fetches.get_or_create(&ResultLabels { result: result.into() }).inc();
+        self.fetches
+            .get_or_create(&ResultLabels {
+                result: result.into(),
+            })
+            .inc();
     }
 }
 
@@ -123,7 +171,10 @@ pub async fn metrics(State(state): State<AppState>) -> Result<Response, ApiError
     let mut out = String::new();
     encode(&mut out, &m.registry).map_err(|e| ApiError::internal(&e))?;
     Ok((
-        [(header::CONTENT_TYPE, "application/openmetrics-text; version=1.0.0; charset=utf-8")],
+        [(
+            header::CONTENT_TYPE,
+            "application/openmetrics-text; version=1.0.0; charset=utf-8",
+        )],
         out,
     )
         .into_response())

@@ -55,8 +55,12 @@ fn parse_json<T: DeserializeOwned>(headers: &HeaderMap, body: &Bytes) -> Result<
             "expected Content-Type: application/json",
         ));
     }
-    serde_json::from_slice(body)
-        .map_err(|e| ApiError::new(StatusCode::UNPROCESSABLE_ENTITY, format!("invalid body: {e}")))
+    serde_json::from_slice(body).map_err(|e| {
+        ApiError::new(
+            StatusCode::UNPROCESSABLE_ENTITY,
+            format!("invalid body: {e}"),
+        )
+    })
 }
 
 fn summary(r: &RepoRecord) -> Value {
@@ -104,7 +108,10 @@ pub async fn list(
     let body: Vec<Value> = items.iter().map(summary).collect();
     let mut resp = Json(body).into_response();
     if more {
-        let link = format!("</api/v1/repos?page={}&per_page={per_page}>; rel=\"next\"", page + 1);
+        let link = format!(
+            "</api/v1/repos?page={}&per_page={per_page}>; rel=\"next\"",
+            page + 1
+        );
         if let Ok(v) = HeaderValue::from_str(&link) {
             resp.headers_mut().insert(header::LINK, v);
         }
@@ -139,12 +146,17 @@ pub async fn get(
     Path((owner, name)): Path<(String, String)>,
 ) -> Result<Response, ApiError> {
     let body = blocking(&state, move |store| {
-        let repo = store.repo(&owner, &name)?.ok_or_else(|| ApiError::not_found("repository"))?;
+        let repo = store
+            .repo(&owner, &name)?
+            .ok_or_else(|| ApiError::not_found("repository"))?;
         let refs = repo.list_refs()?;
         let size = repo.size()?;
         let head = repo.head_ref();
         let mut v = summary(repo.record());
-        let head_id = refs.iter().find(|(n, _)| *n == head).map(|(_, id)| id.to_hex());
+        let head_id = refs
+            .iter()
+            .find(|(n, _)| *n == head)
+            .map(|(_, id)| id.to_hex());
         v["size"] = json!(size);
         v["empty"] = json!(refs.is_empty());
         v["head"] = json!({ "ref": head, "id": head_id });

@@ -51,7 +51,10 @@ impl Node {
     pub async fn start(config: NodeConfig) -> Result<Node, NodeError> {
         let listener = TcpListener::bind(config.http)
             .await
-            .map_err(|source| NodeError::Bind { addr: config.http, source })?;
+            .map_err(|source| NodeError::Bind {
+                addr: config.http,
+                source,
+            })?;
         let addr = listener.local_addr()?;
         let state = AppState::new(config.clone());
 
@@ -83,7 +86,12 @@ impl Node {
                 .await
         });
         tracing::info!(%addr, "listening");
-        Ok(Node { addr, state, stop, task })
+        Ok(Node {
+            addr,
+            state,
+            stop,
+            task,
+        })
     }
 
     /// The address the node listens on.
@@ -111,7 +119,10 @@ impl Node {
 
     /// Stops accepting, lets requests in progress finish, flushes the store.
     pub async fn shutdown(self) -> Result<(), NodeError> {
-        self.state.inner.shutting_down.store(true, Ordering::Relaxed);
+        self.state
+            .inner
+            .shutting_down
+            .store(true, Ordering::Relaxed);
         let _ = self.stop.send(true);
         let served = self.task.await.map_err(io::Error::other)?;
         if let Some(store) = self.state.inner.store.get().cloned() {
@@ -128,7 +139,10 @@ impl Node {
 fn router(state: AppState, config: &NodeConfig) -> Router {
     let api = |prefix: &str| {
         Router::new()
-            .route(&format!("{prefix}/repos"), get(rest::list).post(rest::create))
+            .route(
+                &format!("{prefix}/repos"),
+                get(rest::list).post(rest::create),
+            )
             .route(
                 &format!("{prefix}/repos/{{owner}}/{{name}}"),
                 get(rest::get).patch(rest::update).delete(rest::delete),
@@ -151,7 +165,10 @@ fn router(state: AppState, config: &NodeConfig) -> Router {
         .merge(short)
         .merge(git::routes())
         .fallback(|| async { crate::error::ApiError::not_found("route") })
-        .layer(axum::middleware::from_fn_with_state(state.clone(), metrics::track))
+        .layer(axum::middleware::from_fn_with_state(
+            state.clone(),
+            metrics::track,
+        ))
         .layer(TraceLayer::new_for_http())
         .with_state(state)
 }
@@ -175,7 +192,13 @@ impl axum::serve::Listener for Limited {
             match self.inner.accept().await {
                 Ok((stream, addr)) => {
                     let _ = stream.set_nodelay(true);
-                    return (LimitedStream { stream, _permit: permit }, addr);
+                    return (
+                        LimitedStream {
+                            stream,
+                            _permit: permit,
+                        },
+                        addr,
+                    );
                 }
                 Err(e) => {
                     tracing::warn!(error = %e, "accept failed");
@@ -197,13 +220,21 @@ struct LimitedStream {
 }
 
 impl AsyncRead for LimitedStream {
-    fn poll_read(self: Pin<&mut Self>, cx: &mut Context<'_>, buf: &mut ReadBuf<'_>) -> Poll<io::Result<()>> {
+    fn poll_read(
+        self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        buf: &mut ReadBuf<'_>,
+    ) -> Poll<io::Result<()>> {
         Pin::new(&mut self.get_mut().stream).poll_read(cx, buf)
     }
 }
 
 impl AsyncWrite for LimitedStream {
-    fn poll_write(self: Pin<&mut Self>, cx: &mut Context<'_>, buf: &[u8]) -> Poll<io::Result<usize>> {
+    fn poll_write(
+        self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        buf: &[u8],
+    ) -> Poll<io::Result<usize>> {
         Pin::new(&mut self.get_mut().stream).poll_write(cx, buf)
     }
 

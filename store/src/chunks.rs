@@ -90,7 +90,10 @@ impl PackView<'_> {
                     format!("pack {} chunk {n} is missing", self.pack),
                 )
             })?;
-        self.cache.lock().map_err(|_| poisoned())?.put(key, c.clone());
+        self.cache
+            .lock()
+            .map_err(|_| poisoned())?
+            .put(key, c.clone());
         Ok(c)
     }
 }

@@ -43,7 +43,10 @@ mod tests {
     fn round_trips_and_refuses_garbage() {
         let v = (7u64, String::from("x"), vec![1u8, 2]);
         let bytes = encode(&v).expect("encode");
-        assert_eq!(decode::<(u64, String, Vec<u8>)>("t", &bytes).expect("decode"), v);
+        assert_eq!(
+            decode::<(u64, String, Vec<u8>)>("t", &bytes).expect("decode"),
+            v
+        );
         assert!(decode::<(u64, String)>("t", &[]).is_err());
         assert!(decode::<(u64, String)>("t", &[9, 1]).is_err());
         let mut long = bytes.clone();

@@ -160,7 +160,10 @@ impl Store {
         if let Some(v) = self.t.packs.remove(pk)? {
             let rec: crate::PackRecord = codec::decode(tree::PACKS, &v)?;
             self.t.totals.packs.fetch_sub(1, Ordering::Relaxed);
-            self.t.totals.pack_bytes.fetch_sub(rec.len, Ordering::Relaxed);
+            self.t
+                .totals
+                .pack_bytes
+                .fetch_sub(rec.len, Ordering::Relaxed);
         }
         self.t.pending.remove(pk)?;
         Ok(())
@@ -333,7 +336,8 @@ impl Store {
         let tt = &self.t.totals;
         tt.packs.store(packs, Ordering::Relaxed);
         tt.pack_bytes.store(bytes, Ordering::Relaxed);
-        tt.objects.store(self.t.objects.len() as u64, Ordering::Relaxed);
+        tt.objects
+            .store(self.t.objects.len() as u64, Ordering::Relaxed);
         tt.repos.store(self.t.repos.len() as u64, Ordering::Relaxed);
         Ok(())
     }
@@ -363,10 +367,14 @@ impl Store {
 
 fn check_description(d: &str) -> Result<(), StoreError> {
     if d.len() > 4096 {
-        return Err(StoreError::Invalid("description longer than 4096 bytes".into()));
+        return Err(StoreError::Invalid(
+            "description longer than 4096 bytes".into(),
+        ));
     }
     if d.chars().any(|c| c.is_control() && c != '\n' && c != '\t') {
-        return Err(StoreError::Invalid("description has control characters".into()));
+        return Err(StoreError::Invalid(
+            "description has control characters".into(),
+        ));
     }
     Ok(())
 }

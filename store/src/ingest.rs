@@ -6,8 +6,8 @@ use std::collections::HashMap;
 use std::fs::File;
 use std::io::{Read, Seek, SeekFrom, Write};
 use std::os::unix::fs::FileExt;
-use std::sync::{Arc, Mutex};
 use std::sync::atomic::Ordering;
+use std::sync::{Arc, Mutex};
 
 use flate2::Compression;
 use flate2::write::ZlibEncoder;
@@ -248,8 +248,8 @@ fn thicken(
         });
         at = end;
     }
-    let count = u32::try_from(entries.len())
-        .map_err(|_| StoreError::Invalid("too many objects".into()))?;
+    let count =
+        u32::try_from(entries.len()).map_err(|_| StoreError::Invalid("too many objects".into()))?;
     spool.write_all_at(&count.to_be_bytes(), 8)?;
     // The new trailer: SHA-1 over everything before it.
     let mut h = Sha1::new();
@@ -275,17 +275,22 @@ pub struct Overlay<'a> {
 }
 
 impl Overlay<'_> {
-    fn read_new(&self, i: usize) -> Result<(Kind, Arc<Vec<u8>>), StoreError> {
+    fn read_new(&self, i: usize) -> Result<crate::odb::SharedObject, StoreError> {
         let e = &self.rx.entries[i];
-        read_chain(&self.rx.spool, u64::MAX, e.offset, 1 << 31, &self.cache, &|b| {
-            match self.rx.by_id.get(b) {
+        read_chain(
+            &self.rx.spool,
+            u64::MAX,
+            e.offset,
+            1 << 31,
+            &self.cache,
+            &|b| match self.rx.by_id.get(b) {
                 Some(&j) => Ok(RefBase::InPack(self.rx.entries[j].offset)),
                 None => match self.base.read_shared(b)? {
                     Some((k, d)) => Ok(RefBase::Object(k, d)),
                     None => Err(OdbError::Missing { id: *b }.into()),
                 },
-            }
-        })
+            },
+        )
     }
 }
 

@@ -109,9 +109,15 @@ mod tests {
         assert!(pack(1, u64::MAX) < pack(2, 0));
         assert!(chunk(1, 2, 9) < chunk(1, 2, 10));
         assert_eq!(pack_ids(&pack(7, 9)), Some((7, 9)));
-        assert_eq!(ref_name(&ref_key(3, "refs/heads/main")), Some("refs/heads/main"));
+        assert_eq!(
+            ref_name(&ref_key(3, "refs/heads/main")),
+            Some("refs/heads/main")
+        );
         let id = ObjectId::from_bytes([5; 20]);
         assert_eq!(object_id(&object(3, &id)), Some(id));
-        assert!(repo("a", "b") < repo("a-", "a"), "owner ends before name starts");
+        assert!(
+            repo("a", "b") < repo("a-", "a"),
+            "owner ends before name starts"
+        );
     }
 }

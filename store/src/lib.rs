@@ -32,7 +32,7 @@ pub use db::{Store, StoreOptions, StoreTotals};
 pub use error::StoreError;
 pub use ingest::{IngestOptions, IngestProgress, Ingested, Overlay, Received};
 pub use odb::RepoOdb;
-pub use records::{ObjLoc, PackRecord, RefValue, RepoPatch, RepoRecord, NewRepo};
+pub use records::{NewRepo, ObjLoc, PackRecord, RefValue, RepoPatch, RepoRecord};
 pub use refs::{RefError, RefUpdate};
 pub use repo::Repo;
 pub use send::{SendOptions, SendProgress, SendStats, send_pack};

@@ -49,7 +49,9 @@ mod tests {
             assert!(check_name("repo", ok).is_ok(), "{ok}");
         }
         let long = "a".repeat(101);
-        for bad in ["", ".", "..", "a/b", "a b", "-x", ".hidden", "x.git", "é", "a\0", &long] {
+        for bad in [
+            "", ".", "..", "a/b", "a b", "-x", ".hidden", "x.git", "é", "a\0", &long,
+        ] {
             assert!(check_name("repo", bad).is_err(), "{bad:?}");
         }
         assert!(check_branch("main").is_ok());

@@ -18,6 +18,9 @@ use crate::{ObjLoc, PackRecord, Store, StoreError, codec};
 const MAX_CHAIN: usize = 10_000;
 const MAX_REF_NESTING: usize = 64;
 
+/// An object built once and shared: its kind and bytes.
+pub type SharedObject = (Kind, Arc<Vec<u8>>);
+
 /// Where a REF_DELTA's base comes from.
 pub(crate) enum RefBase {
     /// An entry of the same pack.
@@ -29,7 +32,7 @@ pub(crate) enum RefBase {
 /// A bounded cache of built objects, keyed by (pack, offset).
 #[derive(Debug)]
 pub(crate) struct BaseCache {
-    map: HashMap<(u64, u64), (Kind, Arc<Vec<u8>>)>,
+    map: HashMap<(u64, u64), SharedObject>,
     order: VecDeque<(u64, u64)>,
     bytes: usize,
     cap: usize,
@@ -45,7 +48,7 @@ impl BaseCache {
         }
     }
 
-    fn get(&self, key: (u64, u64)) -> Option<(Kind, Arc<Vec<u8>>)> {
+    fn get(&self, key: (u64, u64)) -> Option<SharedObject> {
         self.map.get(&key).cloned()
     }
 
@@ -57,7 +60,9 @@ impl BaseCache {
         self.map.insert(key, (kind, data));
         self.order.push_back(key);
         while self.bytes > self.cap {
-            let Some(old) = self.order.pop_front() else { break };
+            let Some(old) = self.order.pop_front() else {
+                break;
+            };
             if let Some((_, d)) = self.map.remove(&old) {
                 self.bytes -= d.len();
             }
@@ -73,8 +78,12 @@ pub(crate) fn read_chain(
     max_size: u64,
     cache: &Mutex<BaseCache>,
     ref_base: &dyn Fn(&ObjectId) -> Result<RefBase, StoreError>,
-) -> Result<(Kind, Arc<Vec<u8>>), StoreError> {
-    let lock = || cache.lock().map_err(|_| StoreError::Invalid("base cache poisoned".into()));
+) -> Result<SharedObject, StoreError> {
+    let lock = || {
+        cache
+            .lock()
+            .map_err(|_| StoreError::Invalid("base cache poisoned".into()))
+    };
     let mut z = Decompress::new(true);
     let mut chain: Vec<(u64, Vec<u8>)> = Vec::new();
     let mut at = offset;
@@ -104,8 +113,10 @@ pub(crate) fn read_chain(
         lock()?.put((pack, offset), kind, data.clone());
     }
     for (at, delta) in chain.iter().rev() {
-        let built = apply_delta(&data, delta, max_size)
-            .map_err(|source| PackError::BadDelta { offset: *at, source })?;
+        let built = apply_delta(&data, delta, max_size).map_err(|source| PackError::BadDelta {
+            offset: *at,
+            source,
+        })?;
         data = Arc::new(built);
         lock()?.put((pack, *at), kind, data.clone());
     }
@@ -179,29 +190,36 @@ impl RepoOdb {
     }
 
     /// Reads the object stored at `loc`.
-    pub fn read_loc(&self, loc: &ObjLoc) -> Result<(Kind, Arc<Vec<u8>>), StoreError> {
+    pub fn read_loc(&self, loc: &ObjLoc) -> Result<SharedObject, StoreError> {
         self.read_nested(loc, 0)
     }
 
-    fn read_nested(&self, loc: &ObjLoc, nesting: usize) -> Result<(Kind, Arc<Vec<u8>>), StoreError> {
+    fn read_nested(&self, loc: &ObjLoc, nesting: usize) -> Result<SharedObject, StoreError> {
         let view = self.view(loc.pack)?;
-        read_chain(&view, loc.pack, loc.offset, self.max_object, &self.bases, &|base| {
-            if nesting >= MAX_REF_NESTING {
-                return Err(PackError::DeltaCycle { offset: loc.offset }.into());
-            }
-            let Some(bl) = self.locate(base)? else {
-                return Err(OdbError::Missing { id: *base }.into());
-            };
-            if bl.pack == loc.pack {
-                return Ok(RefBase::InPack(bl.offset));
-            }
-            let (k, d) = self.read_nested(&bl, nesting + 1)?;
-            Ok(RefBase::Object(k, d))
-        })
+        read_chain(
+            &view,
+            loc.pack,
+            loc.offset,
+            self.max_object,
+            &self.bases,
+            &|base| {
+                if nesting >= MAX_REF_NESTING {
+                    return Err(PackError::DeltaCycle { offset: loc.offset }.into());
+                }
+                let Some(bl) = self.locate(base)? else {
+                    return Err(OdbError::Missing { id: *base }.into());
+                };
+                if bl.pack == loc.pack {
+                    return Ok(RefBase::InPack(bl.offset));
+                }
+                let (k, d) = self.read_nested(&bl, nesting + 1)?;
+                Ok(RefBase::Object(k, d))
+            },
+        )
     }
 
     /// Reads an object, shared.
-    pub fn read_shared(&self, id: &ObjectId) -> Result<Option<(Kind, Arc<Vec<u8>>)>, StoreError> {
+    pub fn read_shared(&self, id: &ObjectId) -> Result<Option<SharedObject>, StoreError> {
         match self.locate(id)? {
             Some(loc) => self.read_loc(&loc).map(Some),
             None => Ok(None),
@@ -219,9 +237,7 @@ impl RepoOdb {
     }
 
     /// Every object of the repository with its location, in id order.
-    pub fn all_objects(
-        &self,
-    ) -> impl Iterator<Item = Result<(ObjectId, ObjLoc), StoreError>> + '_ {
+    pub fn all_objects(&self) -> impl Iterator<Item = Result<(ObjectId, ObjLoc), StoreError>> + '_ {
         self.store
             .t
             .objects

@@ -84,7 +84,10 @@ impl Repo {
                 match matches_old(current.as_deref(), &u.old) {
                     Ok(true) => {}
                     Ok(false) => {
-                        return Err(ConflictableTransactionError::Abort(Ok((i, RefError::Stale))));
+                        return Err(ConflictableTransactionError::Abort(Ok((
+                            i,
+                            RefError::Stale,
+                        ))));
                     }
                     Err(e) => return Err(ConflictableTransactionError::Abort(Err(e.to_string()))),
                 }
@@ -120,5 +123,8 @@ fn encode_new(new: &ObjectId) -> Result<Option<Vec<u8>>, StoreError> {
     if new.is_zero() {
         return Ok(None);
     }
-    codec::encode(&RefValue { id: *new.as_bytes() }).map(Some)
+    codec::encode(&RefValue {
+        id: *new.as_bytes(),
+    })
+    .map(Some)
 }

@@ -41,7 +41,12 @@ impl Repo {
     /// The stored packs, oldest first.
     pub fn packs(&self) -> Result<Vec<(u64, PackRecord)>, StoreError> {
         let mut out = Vec::new();
-        for item in self.store.t.packs.scan_prefix(keys::repo_prefix(self.record.id)) {
+        for item in self
+            .store
+            .t
+            .packs
+            .scan_prefix(keys::repo_prefix(self.record.id))
+        {
             let (k, v) = item?;
             let (_, pack) = keys::pack_ids(&k).ok_or_else(|| StoreError::Corrupt {
                 tree: tree::PACKS,

@@ -59,8 +59,11 @@ pub fn send_pack<W: Write>(
     drop(seen);
     // Stored order: good locality, and OFS bases before their deltas.
     locs.sort_unstable_by_key(|(l, _)| (l.pack, l.offset));
-    let index: HashMap<ObjectId, usize> =
-        locs.iter().enumerate().map(|(i, (_, id))| (*id, i)).collect();
+    let index: HashMap<ObjectId, usize> = locs
+        .iter()
+        .enumerate()
+        .map(|(i, (_, id))| (*id, i))
+        .collect();
     let total = u32::try_from(locs.len()).map_err(|_| PackError::TooManyObjects {
         count: u32::MAX,
         max: u32::MAX,
@@ -128,7 +131,9 @@ fn split_entry<'a>(raw: &'a [u8], loc: &ObjLoc) -> Result<(EntryKind, u64, &'a [
         offset: loc.offset,
         reason: "stored entry header",
     })?;
-    let data = raw.get(h.header_len..).ok_or(PackError::Truncated { offset: loc.offset })?;
+    let data = raw
+        .get(h.header_len..)
+        .ok_or(PackError::Truncated { offset: loc.offset })?;
     Ok((h.kind, h.size, data))
 }
 

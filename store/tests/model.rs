@@ -15,9 +15,21 @@ enum Op {
     Delete(u8),
     /// Push blobs (seeds) to a repository; `thin` makes the last one a REF_DELTA against an
     /// object the repository already has.
-    Push { repo: u8, seeds: Vec<u16>, thin: bool },
-    SetRef { repo: u8, name: u8, old: Option<u16>, new: Option<u16> },
-    Atomic { repo: u8, updates: Vec<(u8, Option<u16>, Option<u16>)> },
+    Push {
+        repo: u8,
+        seeds: Vec<u16>,
+        thin: bool,
+    },
+    SetRef {
+        repo: u8,
+        name: u8,
+        old: Option<u16>,
+        new: Option<u16>,
+    },
+    Atomic {
+        repo: u8,
+        updates: Vec<(u8, Option<u16>, Option<u16>)>,
+    },
     Reopen,
 }
 
@@ -37,8 +49,8 @@ fn op() -> impl Strategy<Value = Op> {
 
 fn blob(seed: u16) -> Vec<u8> {
     // Similar contents, so that deltas between them make sense.
-    let mut v = b"shared prefix of every blob in this test, long enough to delta against\n"
-        .repeat(8);
+    let mut v =
+        b"shared prefix of every blob in this test, long enough to delta against\n".repeat(8);
     v.extend_from_slice(format!("seed {seed}\n").as_bytes());
     v
 }
@@ -64,10 +76,12 @@ fn pack_of(seeds: &[u16], thin_base: Option<u16>) -> Vec<u8> {
         let data = blob(*s);
         match (i, thin_base, first) {
             (0, Some(b), _) => {
-                w.write_ref_delta(blob_id(b), &create_delta(&blob(b), &data)).expect("ref");
+                w.write_ref_delta(blob_id(b), &create_delta(&blob(b), &data))
+                    .expect("ref");
             }
             (_, _, Some((at, base))) if i % 2 == 1 => {
-                w.write_ofs_delta(at, &create_delta(&blob(base), &data)).expect("ofs");
+                w.write_ofs_delta(at, &create_delta(&blob(base), &data))
+                    .expect("ofs");
             }
             _ => {
                 let at = w.write_whole(Kind::Blob, &data).expect("whole");
@@ -99,8 +113,12 @@ fn check(store: &Store, model: &HashMap<u8, ModelRepo>) {
     expected.sort();
     assert_eq!(listed, expected);
     for (r, m) in model {
-        let repo = store.repo("o", &format!("r{r}")).expect("get").expect("exists");
-        let refs: BTreeMap<String, ObjectId> = repo.list_refs().expect("refs").into_iter().collect();
+        let repo = store
+            .repo("o", &format!("r{r}"))
+            .expect("get")
+            .expect("exists");
+        let refs: BTreeMap<String, ObjectId> =
+            repo.list_refs().expect("refs").into_iter().collect();
         assert_eq!(refs, m.refs);
         let odb = repo.odb();
         for seed in 0..40u16 {
@@ -124,7 +142,10 @@ fn check(store: &Store, model: &HashMap<u8, ModelRepo>) {
 
 fn opts() -> StoreOptions {
     // Tiny chunks, so entries straddle chunk boundaries.
-    StoreOptions { cache_bytes: 4 << 20, chunk_size: 97 }
+    StoreOptions {
+        cache_bytes: 4 << 20,
+        chunk_size: 97,
+    }
 }
 
 proptest! {

@@ -98,7 +98,12 @@ pub fn http(method: &str, url: &str, body: Option<Value>) -> (u16, Value) {
 }
 
 /// A raw POST with a content type; returns the status, headers and body bytes.
-pub fn post_raw(url: &str, content_type: &str, extra: &[(&str, &str)], body: &[u8]) -> (u16, Vec<(String, String)>, Vec<u8>) {
+pub fn post_raw(
+    url: &str,
+    content_type: &str,
+    extra: &[(&str, &str)],
+    body: &[u8],
+) -> (u16, Vec<(String, String)>, Vec<u8>) {
     let agent: ureq::Agent = ureq::Agent::config_builder()
         .http_status_as_error(false)
         .timeout_global(Some(Duration::from_secs(60)))
@@ -115,7 +120,12 @@ pub fn post_raw(url: &str, content_type: &str, extra: &[(&str, &str)], body: &[u
         .iter()
         .map(|(k, v)| (k.to_string(), v.to_str().unwrap_or("").to_string()))
         .collect();
-    let bytes = resp.body_mut().with_config().limit(1 << 30).read_to_vec().unwrap_or_default();
+    let bytes = resp
+        .body_mut()
+        .with_config()
+        .limit(1 << 30)
+        .read_to_vec()
+        .unwrap_or_default();
     (status, headers, bytes)
 }
 
@@ -157,7 +167,10 @@ pub fn git_fails(dir: &Path, args: &[&str]) -> String {
 
 /// `git for-each-ref` of a repository as (ref, id) lines, sorted.
 pub fn local_refs(dir: &Path, pattern: &str) -> Vec<String> {
-    let out = git(dir, &["for-each-ref", "--format=%(objectname) %(refname)", pattern]);
+    let out = git(
+        dir,
+        &["for-each-ref", "--format=%(objectname) %(refname)", pattern],
+    );
     let mut v: Vec<String> = out.lines().map(str::to_string).collect();
     v.sort();
     v
@@ -165,7 +178,16 @@ pub fn local_refs(dir: &Path, pattern: &str) -> Vec<String> {
 
 /// `git ls-remote URL` as (id ref) lines for refs/*, sorted.
 pub fn remote_refs(url: &str, proto: &str) -> Vec<String> {
-    let out = git(Path::new("."), &["-c", &format!("protocol.version={proto}"), "ls-remote", "--refs", url]);
+    let out = git(
+        Path::new("."),
+        &[
+            "-c",
+            &format!("protocol.version={proto}"),
+            "ls-remote",
+            "--refs",
+            url,
+        ],
+    );
     let mut v: Vec<String> = out.lines().map(|l| l.replace('\t', " ")).collect();
     v.sort();
     v
@@ -173,7 +195,14 @@ pub fn remote_refs(url: &str, proto: &str) -> Vec<String> {
 
 /// Every object id of a repository (`git cat-file --batch-all-objects`), sorted.
 pub fn all_objects(dir: &Path) -> Vec<String> {
-    let out = git(dir, &["cat-file", "--batch-all-objects", "--batch-check=%(objectname)"]);
+    let out = git(
+        dir,
+        &[
+            "cat-file",
+            "--batch-all-objects",
+            "--batch-check=%(objectname)",
+        ],
+    );
     out.lines().map(str::to_string).collect()
 }
 
@@ -186,7 +215,9 @@ pub fn make_repo(dir: &Path, commits: usize) {
 /// Adds `n` commits, numbered from `from`, each changing a few files.
 pub fn commit_files(dir: &Path, tag: &str, from: usize, n: usize) {
     for i in from..from + n {
-        let body: String = (0..50).map(|l| format!("{tag} line {l} version {i}\n")).collect();
+        let body: String = (0..50)
+            .map(|l| format!("{tag} line {l} version {i}\n"))
+            .collect();
         std::fs::write(dir.join(format!("file-{}.txt", i % 7)), body).expect("write");
         std::fs::create_dir_all(dir.join("sub/dir")).expect("mkdir");
         std::fs::write(dir.join("sub/dir/notes.md"), format!("notes {i}\n")).expect("write");
@@ -205,7 +236,11 @@ pub fn commit_files(dir: &Path, tag: &str, from: usize, n: usize) {
             .env("GIT_COMMITTER_DATE", &date)
             .output()
             .expect("commit");
-        assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+        assert!(
+            out.status.success(),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
     }
 }
 

@@ -5,7 +5,8 @@
 use std::path::Path;
 
 use guts_tests::{
-    TestNode, all_objects, commit_files, git, git_fails, local_refs, make_repo, remote_refs, sub, tmp,
+    TestNode, all_objects, commit_files, git, git_fails, local_refs, make_repo, remote_refs, sub,
+    tmp,
 };
 
 fn pv(proto: &str) -> String {
@@ -61,37 +62,78 @@ fn clone_push_fetch_pull(proto: &str) {
 
     let a = sub(t.path(), "a");
     clone(proto, &url, &a, &[]);
-    assert_eq!(git(&a, &["rev-parse", "HEAD"]), git(&src, &["rev-parse", "main"]));
-    assert_eq!(git(&a, &["rev-parse", "v1-of-v1^{tag}"]), git(&src, &["rev-parse", "v1-of-v1"]));
-    assert_eq!(all_objects(&a).len(), all_objects(&src).len(), "the clone has every object");
+    assert_eq!(
+        git(&a, &["rev-parse", "HEAD"]),
+        git(&src, &["rev-parse", "main"])
+    );
+    assert_eq!(
+        git(&a, &["rev-parse", "v1-of-v1^{tag}"]),
+        git(&src, &["rev-parse", "v1-of-v1"])
+    );
+    assert_eq!(
+        all_objects(&a).len(),
+        all_objects(&src).len(),
+        "the clone has every object"
+    );
 
     // Incremental: push more, fetch and pull.
     commit_files(&src, "main", 30, 4);
     push(proto, &src, &["-q", &url, "main"]);
     git(&a, &["-c", &pv(proto), "fetch", "-q", "origin"]);
-    assert_eq!(git(&a, &["rev-parse", "origin/main"]), git(&src, &["rev-parse", "main"]));
-    git(&a, &["-c", &pv(proto), "pull", "-q", "--ff-only", "origin", "main"]);
-    assert_eq!(git(&a, &["rev-parse", "HEAD"]), git(&src, &["rev-parse", "main"]));
+    assert_eq!(
+        git(&a, &["rev-parse", "origin/main"]),
+        git(&src, &["rev-parse", "main"])
+    );
+    git(
+        &a,
+        &[
+            "-c",
+            &pv(proto),
+            "pull",
+            "-q",
+            "--ff-only",
+            "origin",
+            "main",
+        ],
+    );
+    assert_eq!(
+        git(&a, &["rev-parse", "HEAD"]),
+        git(&src, &["rev-parse", "main"])
+    );
     git(&a, &["fsck", "--strict", "--no-progress"]);
 
     // Update from the clone, then force-push a rewritten history from src.
     commit_files(&a, "from-a", 200, 2);
     push(proto, &a, &["-q", "origin", "main"]);
-    assert!(remote_refs(&url, proto).contains(&format!("{} refs/heads/main", git(&a, &["rev-parse", "main"]).trim())));
+    assert!(remote_refs(&url, proto).contains(&format!(
+        "{} refs/heads/main",
+        git(&a, &["rev-parse", "main"]).trim()
+    )));
     git(&src, &["reset", "-q", "--hard", "HEAD~2"]);
     commit_files(&src, "rewrite", 300, 1);
     let err = git_fails(&src, &["-c", &pv(proto), "push", &url, "main"]);
     assert!(err.contains("rejected"), "{err}");
     push(proto, &src, &["-q", "--force", &url, "main"]);
     assert_eq!(
-        remote_refs(&url, proto).iter().find(|l| l.ends_with(" refs/heads/main")).cloned(),
-        Some(format!("{} refs/heads/main", git(&src, &["rev-parse", "main"]).trim()))
+        remote_refs(&url, proto)
+            .iter()
+            .find(|l| l.ends_with(" refs/heads/main"))
+            .cloned(),
+        Some(format!(
+            "{} refs/heads/main",
+            git(&src, &["rev-parse", "main"]).trim()
+        ))
     );
 
     // Delete a branch and a tag.
     push(proto, &src, &["-q", &url, ":topic", ":refs/tags/light"]);
     let refs = remote_refs(&url, proto);
-    assert!(!refs.iter().any(|l| l.ends_with("refs/heads/topic") || l.ends_with("refs/tags/light")), "{refs:?}");
+    assert!(
+        !refs
+            .iter()
+            .any(|l| l.ends_with("refs/heads/topic") || l.ends_with("refs/tags/light")),
+        "{refs:?}"
+    );
     let b = sub(t.path(), "b");
     clone(proto, &url, &b, &["--mirror"]);
     git(&b, &["fsck", "--strict", "--no-progress"]);
@@ -129,14 +171,36 @@ fn atomic_and_options(proto: &str) {
     commit_files(&src, "m", 60, 1);
     git(&src, &["checkout", "-q", "other"]);
     commit_files(&src, "o", 70, 1);
-    let err = git_fails(&src, &["-c", &pv(proto), "push", "--atomic", &url, "main", "other"]);
+    let err = git_fails(
+        &src,
+        &["-c", &pv(proto), "push", "--atomic", &url, "main", "other"],
+    );
     assert!(err.contains("rejected") || err.contains("atomic"), "{err}");
-    assert_eq!(remote_refs(&url, proto), before, "a rejected atomic push changes nothing");
+    assert_eq!(
+        remote_refs(&url, proto),
+        before,
+        "a rejected atomic push changes nothing"
+    );
 
     // Push options are accepted.
     git(&src, &["checkout", "-q", "main"]);
-    push(proto, &src, &["-q", "-o", "ci.skip", "-o", "note=hello world", &url, "main"]);
-    assert!(remote_refs(&url, proto).contains(&format!("{} refs/heads/main", git(&src, &["rev-parse", "main"]).trim())));
+    push(
+        proto,
+        &src,
+        &[
+            "-q",
+            "-o",
+            "ci.skip",
+            "-o",
+            "note=hello world",
+            &url,
+            "main",
+        ],
+    );
+    assert!(remote_refs(&url, proto).contains(&format!(
+        "{} refs/heads/main",
+        git(&src, &["rev-parse", "main"]).trim()
+    )));
 }
 
 #[test]
@@ -157,12 +221,20 @@ fn shallow(proto: &str) {
     std::fs::create_dir(&src).expect("mkdir");
     make_repo(&src, 20);
     push(proto, &src, &["-q", &url, "main"]);
-    let count = |d: &Path| git(d, &["rev-list", "--count", "HEAD"]).trim().parse::<u32>().expect("count");
+    let count = |d: &Path| {
+        git(d, &["rev-list", "--count", "HEAD"])
+            .trim()
+            .parse::<u32>()
+            .expect("count")
+    };
 
     let s = sub(t.path(), "s");
     clone(proto, &url, &s, &["--depth", "3"]);
     assert_eq!(count(&s), 3);
-    assert_eq!(git(&s, &["rev-parse", "--is-shallow-repository"]).trim(), "true");
+    assert_eq!(
+        git(&s, &["rev-parse", "--is-shallow-repository"]).trim(),
+        "true"
+    );
     git(&s, &["-c", &pv(proto), "fetch", "-q", "--deepen", "4"]);
     assert_eq!(count(&s), 7);
     git(&s, &["fsck", "--no-progress"]);
@@ -175,7 +247,10 @@ fn shallow(proto: &str) {
 
     git(&s, &["-c", &pv(proto), "fetch", "-q", "--unshallow"]);
     assert_eq!(count(&s), 20);
-    assert_eq!(git(&s, &["rev-parse", "--is-shallow-repository"]).trim(), "false");
+    assert_eq!(
+        git(&s, &["rev-parse", "--is-shallow-repository"]).trim(),
+        "false"
+    );
     git(&s, &["fsck", "--strict", "--no-progress"]);
 
     // New commits reach a shallow clone by fetch.
@@ -184,7 +259,10 @@ fn shallow(proto: &str) {
     commit_files(&src, "main", 20, 2);
     push(proto, &src, &["-q", &url, "main"]);
     git(&e, &["-c", &pv(proto), "fetch", "-q", "origin"]);
-    assert_eq!(git(&e, &["rev-parse", "origin/main"]), git(&src, &["rev-parse", "main"]));
+    assert_eq!(
+        git(&e, &["rev-parse", "origin/main"]),
+        git(&src, &["rev-parse", "main"])
+    );
     git(&e, &["fsck", "--no-progress"]);
 }
 
@@ -211,7 +289,16 @@ fn partial(proto: &str) {
     for filter in ["--filter=blob:none", "--filter=tree:0"] {
         let p = sub(t.path(), &format!("p{}", filter.len()));
         let pc = pv(proto);
-        let args = ["-c", pc.as_str(), "clone", "-q", "--no-checkout", filter, &url, p.to_str().expect("utf-8")];
+        let args = [
+            "-c",
+            pc.as_str(),
+            "clone",
+            "-q",
+            "--no-checkout",
+            filter,
+            &url,
+            p.to_str().expect("utf-8"),
+        ];
         git(Path::new("."), &args);
         let fewer = all_objects(&p).len();
         assert!(fewer < full, "{filter}: {fewer} objects of {full}");
@@ -219,7 +306,9 @@ fn partial(proto: &str) {
         git(&p, &["-c", &pc, "checkout", "-q", "main"]);
         git(&p, &["-c", &pc, "checkout", "-q", "HEAD~5"]);
         assert_eq!(std::fs::read(p.join("file-4.txt")).ok(), {
-            git(&src, &["show", "HEAD~5:file-4.txt"]).into_bytes().into()
+            git(&src, &["show", "HEAD~5:file-4.txt"])
+                .into_bytes()
+                .into()
         });
         git(&p, &["fsck", "--no-progress"]);
     }

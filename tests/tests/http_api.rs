@@ -12,13 +12,25 @@ use serde_json::json;
 fn rest_repositories() {
     let node = TestNode::start();
     let api = format!("{}/api/v1/repos", node.url);
-    let (s, body) = http("POST", &api, Some(json!({"owner": "alice", "name": "app", "description": "d", "default_branch": "trunk"})));
+    let (s, body) = http(
+        "POST",
+        &api,
+        Some(
+            json!({"owner": "alice", "name": "app", "description": "d", "default_branch": "trunk"}),
+        ),
+    );
     assert_eq!(s, 201, "{body}");
     assert_eq!(body["default_branch"], "trunk");
     let (s, body) = http("POST", &api, Some(json!({"owner": "alice", "name": "app"})));
     assert_eq!(s, 409);
     assert!(body["error"].is_string());
-    for bad in [json!({"owner": "alice", "name": "../x"}), json!({"owner": "a/b", "name": "x"}), json!({"owner": "alice", "name": ""}), json!({"owner": "alice"}), json!({"owner": "alice", "name": "x", "bogus": 1})] {
+    for bad in [
+        json!({"owner": "alice", "name": "../x"}),
+        json!({"owner": "a/b", "name": "x"}),
+        json!({"owner": "alice", "name": ""}),
+        json!({"owner": "alice"}),
+        json!({"owner": "alice", "name": "x", "bogus": 1}),
+    ] {
         let (s, body) = http("POST", &api, Some(bad.clone()));
         assert_eq!(s, 422, "{bad} -> {body}");
         assert!(body["error"].is_string());
@@ -30,18 +42,45 @@ fn rest_repositories() {
     let (s, page1) = http("GET", &format!("{api}?per_page=4"), None);
     assert_eq!(s, 200);
     let (_, page2) = http("GET", &format!("{api}?per_page=4&page=2"), None);
-    let names: Vec<String> = page1.as_array().expect("array").iter().chain(page2.as_array().expect("array")).map(|r| r["full_name"].as_str().expect("name").to_string()).collect();
-    assert_eq!(names, ["alice/app", "bob/r0", "bob/r1", "bob/r2", "bob/r3", "bob/r4"]);
+    let names: Vec<String> = page1
+        .as_array()
+        .expect("array")
+        .iter()
+        .chain(page2.as_array().expect("array"))
+        .map(|r| r["full_name"].as_str().expect("name").to_string())
+        .collect();
+    assert_eq!(
+        names,
+        [
+            "alice/app",
+            "bob/r0",
+            "bob/r1",
+            "bob/r2",
+            "bob/r3",
+            "bob/r4"
+        ]
+    );
     assert_eq!(http("GET", &format!("{api}?per_page=1000"), None).0, 422);
     // The same under /api.
-    assert_eq!(http("GET", &format!("{}/api/repos/alice/app", node.url), None).0, 200);
+    assert_eq!(
+        http("GET", &format!("{}/api/repos/alice/app", node.url), None).0,
+        200
+    );
 
     // Get, with refs after a push.
     let t = tmp();
     let src = sub(t.path(), "src");
     std::fs::create_dir(&src).expect("mkdir");
     make_repo(&src, 2);
-    git(&src, &["push", "-q", &format!("{}/alice/app.git", node.url), "main:trunk"]);
+    git(
+        &src,
+        &[
+            "push",
+            "-q",
+            &format!("{}/alice/app.git", node.url),
+            "main:trunk",
+        ],
+    );
     let (s, repo) = http("GET", &format!("{api}/alice/app"), None);
     assert_eq!(s, 200);
     let head = git(&src, &["rev-parse", "main"]);
@@ -50,15 +89,42 @@ fn rest_repositories() {
     assert!(repo["size"].as_u64().expect("size") > 0);
 
     // Update and delete.
-    let (s, upd) = http("PATCH", &format!("{api}/alice/app"), Some(json!({"description": "new", "private": true})));
+    let (s, upd) = http(
+        "PATCH",
+        &format!("{api}/alice/app"),
+        Some(json!({"description": "new", "private": true})),
+    );
     assert_eq!(s, 200, "{upd}");
     assert_eq!(upd["description"], "new");
-    assert_eq!(http("PATCH", &format!("{api}/alice/app"), Some(json!({"default_branch": "a..b"}))).0, 422);
-    assert_eq!(http("PATCH", &format!("{api}/alice/nope"), Some(json!({"description": "x"}))).0, 404);
+    assert_eq!(
+        http(
+            "PATCH",
+            &format!("{api}/alice/app"),
+            Some(json!({"default_branch": "a..b"}))
+        )
+        .0,
+        422
+    );
+    assert_eq!(
+        http(
+            "PATCH",
+            &format!("{api}/alice/nope"),
+            Some(json!({"description": "x"}))
+        )
+        .0,
+        404
+    );
     assert_eq!(http("DELETE", &format!("{api}/alice/app"), None).0, 204);
     assert_eq!(http("GET", &format!("{api}/alice/app"), None).0, 404);
     assert_eq!(http("DELETE", &format!("{api}/alice/app"), None).0, 404);
-    let (s, body) = http("GET", &format!("{}/alice/app.git/info/refs?service=git-upload-pack", node.url), None);
+    let (s, body) = http(
+        "GET",
+        &format!(
+            "{}/alice/app.git/info/refs?service=git-upload-pack",
+            node.url
+        ),
+        None,
+    );
     assert_eq!(s, 404, "{body}");
 }
 
@@ -78,7 +144,15 @@ fn health_and_metrics() {
     std::fs::create_dir(&src).expect("mkdir");
     make_repo(&src, 3);
     git(&src, &["push", "-q", &url, "main"]);
-    git(Path::new("."), &["clone", "-q", &url, sub(t.path(), "c").to_str().expect("utf-8")]);
+    git(
+        Path::new("."),
+        &[
+            "clone",
+            "-q",
+            &url,
+            sub(t.path(), "c").to_str().expect("utf-8"),
+        ],
+    );
     let (s, m) = http("GET", &format!("{}/metrics", node.url), None);
     assert_eq!(s, 200);
     let m = m.as_str().expect("text").to_string();
@@ -107,25 +181,82 @@ fn smart_http_headers_and_paths() {
     make_repo(&src, 2);
     git(&src, &["push", "-q", &url, "main"]);
     let expected = remote_refs(&url, "2");
-    for form in ["/alice/paths", "/alice/paths.git", "/git/alice/paths", "/repos/alice/paths.git"] {
+    for form in [
+        "/alice/paths",
+        "/alice/paths.git",
+        "/git/alice/paths",
+        "/repos/alice/paths.git",
+    ] {
         for proto in ["2", "0"] {
-            assert_eq!(remote_refs(&format!("{}{form}", node.url), proto), expected, "{form} v{proto}");
+            assert_eq!(
+                remote_refs(&format!("{}{form}", node.url), proto),
+                expected,
+                "{form} v{proto}"
+            );
         }
     }
-    let agent: ureq::Agent = ureq::Agent::config_builder().http_status_as_error(false).build().into();
-    let resp = agent.get(&format!("{url}/info/refs?service=git-upload-pack")).call().expect("get");
+    let agent: ureq::Agent = ureq::Agent::config_builder()
+        .http_status_as_error(false)
+        .build()
+        .into();
+    let resp = agent
+        .get(&format!("{url}/info/refs?service=git-upload-pack"))
+        .call()
+        .expect("get");
     assert_eq!(resp.status().as_u16(), 200);
     let h = resp.headers();
-    assert_eq!(h["content-type"], "application/x-git-upload-pack-advertisement");
+    assert_eq!(
+        h["content-type"],
+        "application/x-git-upload-pack-advertisement"
+    );
     assert_eq!(h["cache-control"], "no-cache, max-age=0, must-revalidate");
     assert_eq!(h["pragma"], "no-cache");
     let mut resp = agent.get(&format!("{url}/HEAD")).call().expect("get");
-    assert_eq!(resp.body_mut().read_to_string().expect("body"), "ref: refs/heads/main\n");
-    let resp = agent.get(&format!("{url}/info/refs?service=git-receive-pack")).call().expect("get");
-    assert_eq!(resp.headers()["content-type"], "application/x-git-receive-pack-advertisement");
-    assert_eq!(agent.get(&format!("{url}/info/refs")).call().expect("get").status().as_u16(), 403);
-    assert_eq!(agent.get(&format!("{}/alice/nope.git/info/refs?service=git-upload-pack", node.url)).call().expect("get").status().as_u16(), 404);
-    assert_eq!(agent.get(&format!("{}/al..ice/x.git/info/refs?service=git-upload-pack", node.url)).call().expect("get").status().as_u16(), 404);
+    assert_eq!(
+        resp.body_mut().read_to_string().expect("body"),
+        "ref: refs/heads/main\n"
+    );
+    let resp = agent
+        .get(&format!("{url}/info/refs?service=git-receive-pack"))
+        .call()
+        .expect("get");
+    assert_eq!(
+        resp.headers()["content-type"],
+        "application/x-git-receive-pack-advertisement"
+    );
+    assert_eq!(
+        agent
+            .get(&format!("{url}/info/refs"))
+            .call()
+            .expect("get")
+            .status()
+            .as_u16(),
+        403
+    );
+    assert_eq!(
+        agent
+            .get(&format!(
+                "{}/alice/nope.git/info/refs?service=git-upload-pack",
+                node.url
+            ))
+            .call()
+            .expect("get")
+            .status()
+            .as_u16(),
+        404
+    );
+    assert_eq!(
+        agent
+            .get(&format!(
+                "{}/al..ice/x.git/info/refs?service=git-upload-pack",
+                node.url
+            ))
+            .call()
+            .expect("get")
+            .status()
+            .as_u16(),
+        404
+    );
 }
 
 fn pkt(s: &str) -> String {
@@ -156,7 +287,12 @@ fn bad_input_changes_nothing() {
         let (s, _, _) = post_raw(&format!("{url}/git-upload-pack"), up_type, &[], body);
         assert_eq!(s, 400);
     }
-    let (s, _, _) = post_raw(&format!("{url}/git-upload-pack"), up_type, &[("Git-Protocol", "version=2")], format!("{}0000", pkt("command=frobnicate\n")).as_bytes());
+    let (s, _, _) = post_raw(
+        &format!("{url}/git-upload-pack"),
+        up_type,
+        &[("Git-Protocol", "version=2")],
+        format!("{}0000", pkt("command=frobnicate\n")).as_bytes(),
+    );
     assert_eq!(s, 400);
     // Wrong content type.
     assert_eq!(post_raw(&rp, "text/plain", &[], b"0000").0, 415);
@@ -170,7 +306,11 @@ fn bad_input_changes_nothing() {
         String::from_utf8_lossy(&out).into_owned()
     };
     let command = |old: &str, new: &str, name: &str| -> Vec<u8> {
-        format!("{}0000", pkt(&format!("{old} {new} {name}\0report-status\n"))).into_bytes()
+        format!(
+            "{}0000",
+            pkt(&format!("{old} {new} {name}\0report-status\n"))
+        )
+        .into_bytes()
     };
     let pack = std::process::Command::new("git")
         .args(["pack-objects", "--stdout", "-q", "--revs"])
@@ -199,7 +339,10 @@ fn bad_input_changes_nothing() {
     let mut b = command(&zero, &head, "refs/heads/new");
     b.extend_from_slice(b"PACK garbage");
     let r = report(b);
-    assert!(r.contains("unpack ") && !r.contains("unpack ok") && r.contains("ng refs/heads/new"), "{r}");
+    assert!(
+        r.contains("unpack ") && !r.contains("unpack ok") && r.contains("ng refs/heads/new"),
+        "{r}"
+    );
     let mut flipped = pack.clone();
     let mid = flipped.len() / 2;
     flipped[mid] ^= 0x40;
@@ -223,7 +366,10 @@ fn bad_input_changes_nothing() {
     let mut b = command(&zero, &other_head, "refs/heads/thin");
     b.extend_from_slice(&thin);
     let r = report(b);
-    assert!(!r.contains("unpack ok") || r.contains("ng refs/heads/thin"), "{r}");
+    assert!(
+        !r.contains("unpack ok") || r.contains("ng refs/heads/thin"),
+        "{r}"
+    );
     // A ref to an object that is not there (no pack at all for it).
     let r = report({
         let mut b = command(&zero, &"1".repeat(40), "refs/heads/ghost");
@@ -233,12 +379,29 @@ fn bad_input_changes_nothing() {
     assert!(r.contains("ng refs/heads/ghost"), "{r}");
     assert_eq!(remote_refs(&url, "2"), before, "nothing changed");
     let c = sub(t.path(), "c");
-    git(Path::new("."), &["clone", "-q", &url, c.to_str().expect("utf-8")]);
+    git(
+        Path::new("."),
+        &["clone", "-q", &url, c.to_str().expect("utf-8")],
+    );
     git(&c, &["fsck", "--strict", "--no-progress"]);
     // Upload-pack: a want that is not here.
-    let (s, _, out) = post_raw(&format!("{url}/git-upload-pack"), up_type, &[], format!("{}0000{}", pkt(&format!("want {} side-band-64k\n", "2".repeat(40))), pkt("done\n")).as_bytes());
+    let (s, _, out) = post_raw(
+        &format!("{url}/git-upload-pack"),
+        up_type,
+        &[],
+        format!(
+            "{}0000{}",
+            pkt(&format!("want {} side-band-64k\n", "2".repeat(40))),
+            pkt("done\n")
+        )
+        .as_bytes(),
+    );
     assert_eq!(s, 200);
-    assert!(String::from_utf8_lossy(&out).contains("ERR upload-pack: not our ref"), "{}", String::from_utf8_lossy(&out));
+    assert!(
+        String::from_utf8_lossy(&out).contains("ERR upload-pack: not our ref"),
+        "{}",
+        String::from_utf8_lossy(&out)
+    );
 }
 
 #[test]
@@ -253,7 +416,10 @@ fn concurrent_pushes_to_one_ref() {
     let clones: Vec<_> = (0..6)
         .map(|i| {
             let d = sub(t.path(), &format!("c{i}"));
-            git(Path::new("."), &["clone", "-q", &url, d.to_str().expect("utf-8")]);
+            git(
+                Path::new("."),
+                &["clone", "-q", &url, d.to_str().expect("utf-8")],
+            );
             guts_tests::commit_files(&d, &format!("c{i}"), 10 + i, 1);
             d
         })
@@ -261,15 +427,33 @@ fn concurrent_pushes_to_one_ref() {
     let results: Vec<bool> = std::thread::scope(|s| {
         let hs: Vec<_> = clones
             .iter()
-            .map(|d| s.spawn(move || guts_tests::git_output(d, &["push", "-q", "origin", "main"]).status.success()))
+            .map(|d| {
+                s.spawn(move || {
+                    guts_tests::git_output(d, &["push", "-q", "origin", "main"])
+                        .status
+                        .success()
+                })
+            })
             .collect();
         hs.into_iter().map(|h| h.join().expect("join")).collect()
     });
-    assert_eq!(results.iter().filter(|ok| **ok).count(), 1, "exactly one wins: {results:?}");
-    let winner = clones.iter().zip(&results).find(|(_, ok)| **ok).map(|(d, _)| d).expect("winner");
+    assert_eq!(
+        results.iter().filter(|ok| **ok).count(),
+        1,
+        "exactly one wins: {results:?}"
+    );
+    let winner = clones
+        .iter()
+        .zip(&results)
+        .find(|(_, ok)| **ok)
+        .map(|(d, _)| d)
+        .expect("winner");
     let tip = git(winner, &["rev-parse", "main"]).trim().to_string();
     assert!(remote_refs(&url, "2").contains(&format!("{tip} refs/heads/main")));
     let c = sub(t.path(), "check");
-    git(Path::new("."), &["clone", "-q", &url, c.to_str().expect("utf-8")]);
+    git(
+        Path::new("."),
+        &["clone", "-q", &url, c.to_str().expect("utf-8")],
+    );
     git(&c, &["fsck", "--strict", "--no-progress"]);
 }

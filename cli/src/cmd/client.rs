@@ -45,13 +45,18 @@ fn agent() -> ureq::Agent {
 
 fn read(mut resp: ureq::http::Response<ureq::Body>) -> anyhow::Result<(u16, Value)> {
     let status = resp.status().as_u16();
-    let text = resp.body_mut().read_to_string().context("reading the response")?;
+    let text = resp
+        .body_mut()
+        .read_to_string()
+        .context("reading the response")?;
     let v = serde_json::from_str(&text).unwrap_or(Value::String(text));
     Ok((status, v))
 }
 
 fn error_of(v: &Value) -> String {
-    v.get("error").and_then(Value::as_str).map_or_else(|| v.to_string(), str::to_string)
+    v.get("error")
+        .and_then(Value::as_str)
+        .map_or_else(|| v.to_string(), str::to_string)
 }
 
 pub fn repo(cmd: RepoCommand) -> anyhow::Result<()> {
@@ -78,14 +83,20 @@ pub fn repo(cmd: RepoCommand) -> anyhow::Result<()> {
                 bail!("{} (HTTP {status})", error_of(&v));
             }
             println!("created {owner}/{name}");
-            println!("clone URL: {}/{owner}/{name}.git", node.node.trim_end_matches('/'));
+            println!(
+                "clone URL: {}/{owner}/{name}.git",
+                node.node.trim_end_matches('/')
+            );
         }
         RepoCommand::List { node } => {
             let base = node.node.trim_end_matches('/');
             let mut page = 1;
             loop {
                 let url = format!("{base}/api/v1/repos?page={page}&per_page=100");
-                let resp = agent().get(&url).call().with_context(|| format!("GET {url}"))?;
+                let resp = agent()
+                    .get(&url)
+                    .call()
+                    .with_context(|| format!("GET {url}"))?;
                 let (status, v) = read(resp)?;
                 if status != 200 {
                     bail!("{} (HTTP {status})", error_of(&v));
@@ -110,7 +121,10 @@ pub fn repo(cmd: RepoCommand) -> anyhow::Result<()> {
 
 pub fn health(node: NodeUrl) -> anyhow::Result<()> {
     let url = format!("{}/health", node.node.trim_end_matches('/'));
-    let resp = agent().get(&url).call().with_context(|| format!("GET {url}"))?;
+    let resp = agent()
+        .get(&url)
+        .call()
+        .with_context(|| format!("GET {url}"))?;
     let (status, v) = read(resp)?;
     println!("{}", serde_json::to_string_pretty(&v)?);
     if status != 200 {

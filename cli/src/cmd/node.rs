@@ -29,9 +29,9 @@ pub fn run(args: NodeArgs) -> anyhow::Result<()> {
         let node = Node::start(config).await?;
         // Printed for people and for scripts that start nodes on port 0.
         println!("guts node listening on {}", node.url());
-        node.wait_started()
-            .await
-            .map_err(|e| anyhow::anyhow!("opening the store in {}: {e}", args.data_dir.display()))?;
+        node.wait_started().await.map_err(|e| {
+            anyhow::anyhow!("opening the store in {}: {e}", args.data_dir.display())
+        })?;
         println!("guts node ready (data in {})", args.data_dir.display());
         shutdown_signal().await;
         tracing::info!("shutting down");

@@ -46,7 +46,11 @@ pub fn v0_refs(repo: &Repo, service: &str, out: &mut Vec<u8>) -> Result<(), GitE
     let refs = repo.list_refs()?;
     let odb = repo.odb();
     let head = repo.head_ref();
-    let mut caps = String::from(if service == "git-upload-pack" { UPLOAD_CAPS } else { RECEIVE_CAPS });
+    let mut caps = String::from(if service == "git-upload-pack" {
+        UPLOAD_CAPS
+    } else {
+        RECEIVE_CAPS
+    });
     let head_id = refs.iter().find(|(n, _)| *n == head).map(|(_, id)| *id);
     if service == "git-upload-pack" && head_id.is_some() {
         caps.push_str(&format!(" symref=HEAD:{head}"));

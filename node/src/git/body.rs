@@ -38,7 +38,10 @@ impl BodyReader {
                     Ok(Some(Ok(b))) => Ok(b),
                     Ok(Some(Err(e))) => Err(io::Error::other(e)),
                     Ok(None) => break,
-                    Err(_) => Err(io::Error::new(io::ErrorKind::TimedOut, "request body stalled")),
+                    Err(_) => Err(io::Error::new(
+                        io::ErrorKind::TimedOut,
+                        "request body stalled",
+                    )),
                 };
                 let stop = item.is_err();
                 if tx.send(item).await.is_err() || stop {
@@ -129,7 +132,10 @@ impl BodyWriter {
         if self.buf.is_empty() {
             return Ok(());
         }
-        let chunk = Bytes::from(std::mem::replace(&mut self.buf, Vec::with_capacity(OUT_CHUNK)));
+        let chunk = Bytes::from(std::mem::replace(
+            &mut self.buf,
+            Vec::with_capacity(OUT_CHUNK),
+        ));
         self.counter.inc_by(chunk.len() as u64);
         self.tx
             .blocking_send(Ok(chunk))

@@ -55,7 +55,11 @@ impl GitError {
 
     /// The message a client may see.
     fn public(&self) -> String {
-        if self.is_client() { self.to_string() } else { "internal error".into() }
+        if self.is_client() {
+            self.to_string()
+        } else {
+            "internal error".into()
+        }
     }
 }
 
@@ -64,10 +68,19 @@ pub fn routes() -> Router<AppState> {
     let mut r = Router::new();
     for prefix in ["", "/git", "/repos"] {
         r = r
-            .route(&format!("{prefix}/{{owner}}/{{repo}}/info/refs"), get(info_refs))
+            .route(
+                &format!("{prefix}/{{owner}}/{{repo}}/info/refs"),
+                get(info_refs),
+            )
             .route(&format!("{prefix}/{{owner}}/{{repo}}/HEAD"), get(head))
-            .route(&format!("{prefix}/{{owner}}/{{repo}}/git-upload-pack"), post(upload_pack))
-            .route(&format!("{prefix}/{{owner}}/{{repo}}/git-receive-pack"), post(receive_pack));
+            .route(
+                &format!("{prefix}/{{owner}}/{{repo}}/git-upload-pack"),
+                post(upload_pack),
+            )
+            .route(
+                &format!("{prefix}/{{owner}}/{{repo}}/git-receive-pack"),
+                post(receive_pack),
+            );
     }
     r
 }
@@ -75,7 +88,10 @@ pub fn routes() -> Router<AppState> {
 fn no_cache(mut resp: Response, content_type: &'static str) -> Response {
     let h = resp.headers_mut();
     h.insert(header::CONTENT_TYPE, HeaderValue::from_static(content_type));
-    h.insert(header::EXPIRES, HeaderValue::from_static("Fri, 01 Jan 1980 00:00:00 GMT"));
+    h.insert(
+        header::EXPIRES,
+        HeaderValue::from_static("Fri, 01 Jan 1980 00:00:00 GMT"),
+    );
     h.insert(header::PRAGMA, HeaderValue::from_static("no-cache"));
     h.insert(
         header::CACHE_CONTROL,
@@ -106,7 +122,9 @@ fn wants_v2(headers: &HeaderMap) -> bool {
 }
 
 fn check_content_type(headers: &HeaderMap, expected: &str) -> Result<(), ApiError> {
-    let got = headers.get(header::CONTENT_TYPE).and_then(|v| v.to_str().ok());
+    let got = headers
+        .get(header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok());
     if got != Some(expected) {
         return Err(ApiError::new(
             StatusCode::UNSUPPORTED_MEDIA_TYPE,
@@ -117,7 +135,10 @@ fn check_content_type(headers: &HeaderMap, expected: &str) -> Result<(), ApiErro
 }
 
 fn gzip(headers: &HeaderMap) -> Result<bool, ApiError> {
-    match headers.get(header::CONTENT_ENCODING).map(|v| v.to_str().unwrap_or("?")) {
+    match headers
+        .get(header::CONTENT_ENCODING)
+        .map(|v| v.to_str().unwrap_or("?"))
+    {
         None | Some("identity") => Ok(false),
         Some("gzip" | "x-gzip") => Ok(true),
         Some(other) => Err(ApiError::new(
@@ -133,7 +154,12 @@ fn git_slot(state: &AppState) -> Result<tokio::sync::OwnedSemaphorePermit, ApiEr
         .git_slots
         .clone()
         .try_acquire_owned()
-        .map_err(|_| ApiError::new(StatusCode::SERVICE_UNAVAILABLE, "too many Git requests; retry later"))
+        .map_err(|_| {
+            ApiError::new(
+                StatusCode::SERVICE_UNAVAILABLE,
+                "too many Git requests; retry later",
+            )
+        })
 }
 
 #[derive(Debug, Deserialize)]
@@ -198,7 +224,10 @@ async fn parse<T: Send + 'static>(
         match f(&mut r) {
             Ok(t) => Ok((t, r)),
             Err(e) if e.is_client() => Err(ApiError::new(StatusCode::BAD_REQUEST, e.to_string())),
-            Err(GitError::Io(e)) => Err(ApiError::new(StatusCode::BAD_REQUEST, format!("reading the request: {e}"))),
+            Err(GitError::Io(e)) => Err(ApiError::new(
+                StatusCode::BAD_REQUEST,
+                format!("reading the request: {e}"),
+            )),
             Err(e) => Err(ApiError::internal(&e)),
         }
     })
@@ -219,19 +248,26 @@ async fn upload_pack(
     let (writer, resp_body) = BodyWriter::new(state.metrics().bytes_out.clone());
     let metrics_state = state.clone();
     if v2 {
-        let (req, _) = parse(reader, |r| upload_v2::read_request(r)).await?;
+        let (req, _) = parse(reader, upload_v2::read_request).await?;
         tokio::task::spawn_blocking(move || {
             let _permit = permit;
-            run_upload(&metrics_state, writer, |out| upload_v2::serve(&repo, &req, out));
+            run_upload(&metrics_state, writer, |out| {
+                upload_v2::serve(&repo, &req, out)
+            });
         });
     } else {
-        let (req, _) = parse(reader, |r| upload_v0::read_request(r)).await?;
+        let (req, _) = parse(reader, upload_v0::read_request).await?;
         tokio::task::spawn_blocking(move || {
             let _permit = permit;
-            run_upload(&metrics_state, writer, |out| upload_v0::serve(&repo, &req, out));
+            run_upload(&metrics_state, writer, |out| {
+                upload_v0::serve(&repo, &req, out)
+            });
         });
     }
-    Ok(no_cache(resp_body.into_response(), "application/x-git-upload-pack-result"))
+    Ok(no_cache(
+        resp_body.into_response(),
+        "application/x-git-upload-pack-result",
+    ))
 }
 
 fn run_upload(
@@ -271,8 +307,9 @@ async fn receive_pack(
     check_content_type(&headers, "application/x-git-receive-pack-request")?;
     let permit = git_slot(&state)?;
     let counter = state.metrics().bytes_in.clone();
-    let reader = BodyReader::new(body, state.config().idle_timeout, Some(counter)).decoded(gzip(&headers)?);
-    let (push, rest) = parse(reader, |r| receive::read_commands(r)).await?;
+    let reader =
+        BodyReader::new(body, state.config().idle_timeout, Some(counter)).decoded(gzip(&headers)?);
+    let (push, rest) = parse(reader, receive::read_commands).await?;
     let (mut writer, resp_body) = BodyWriter::new(state.metrics().bytes_out.clone());
     let max_pack = state.config().max_pack_bytes;
     let st = state.clone();
@@ -299,5 +336,8 @@ async fn receive_pack(
             }
         }
     });
-    Ok(no_cache(resp_body.into_response(), "application/x-git-receive-pack-result"))
+    Ok(no_cache(
+        resp_body.into_response(),
+        "application/x-git-receive-pack-result",
+    ))
 }

@@ -6,7 +6,9 @@ use std::io::{Read, Write};
 
 use guts_git::odb::ObjectRead;
 use guts_git::pack::IndexOptions;
-use guts_git::pktline::{PacketLineRef, PktReader, SidebandKind, encode_band, write_flush, write_text};
+use guts_git::pktline::{
+    PacketLineRef, PktReader, SidebandKind, encode_band, write_flush, write_text,
+};
 use guts_git::walk::check_connected;
 use guts_git::{Kind, ObjectId, refname};
 use guts_store::{IngestOptions, IngestProgress, Overlay, RefUpdate, Repo, StoreError};
@@ -44,7 +46,11 @@ pub fn read_commands<R: Read>(r: &mut PktReader<R>) -> Result<Push, GitError> {
     loop {
         let line = match r.read_line()? {
             None if push.commands.is_empty() => return Ok(push),
-            None => return Err(GitError::Protocol("commands ended before their flush".into())),
+            None => {
+                return Err(GitError::Protocol(
+                    "commands ended before their flush".into(),
+                ));
+            }
             Some(PacketLineRef::Flush) => break,
             Some(PacketLineRef::Data(d)) => d,
             Some(other) => return Err(GitError::Protocol(format!("unexpected packet {other:?}"))),
@@ -56,7 +62,9 @@ pub fn read_commands<R: Read>(r: &mut PktReader<R>) -> Result<Push, GitError> {
         };
         if let Some(caps) = caps {
             if !push.commands.is_empty() {
-                return Err(GitError::Protocol("capabilities after the first command".into()));
+                return Err(GitError::Protocol(
+                    "capabilities after the first command".into(),
+                ));
             }
             let caps = std::str::from_utf8(caps)
                 .map_err(|_| GitError::Protocol("capabilities are not UTF-8".into()))?;
@@ -83,13 +91,18 @@ pub fn read_commands<R: Read>(r: &mut PktReader<R>) -> Result<Push, GitError> {
             match r.read_line()? {
                 Some(PacketLineRef::Flush) => break,
                 Some(PacketLineRef::Data(d)) => {
-                    let o = String::from_utf8_lossy(d.strip_suffix(b"\n").unwrap_or(d)).into_owned();
+                    let o =
+                        String::from_utf8_lossy(d.strip_suffix(b"\n").unwrap_or(d)).into_owned();
                     push.push_options.push(o);
                     if push.push_options.len() > MAX_OPTIONS {
                         return Err(GitError::Protocol("too many push options".into()));
                     }
                 }
-                _ => return Err(GitError::Protocol("push options ended before their flush".into())),
+                _ => {
+                    return Err(GitError::Protocol(
+                        "push options ended before their flush".into(),
+                    ));
+                }
             }
         }
     }
@@ -97,13 +110,20 @@ pub fn read_commands<R: Read>(r: &mut PktReader<R>) -> Result<Push, GitError> {
 }
 
 fn parse_command(cmd: &[u8]) -> Result<Command, GitError> {
-    let bad = || GitError::Protocol(format!("malformed command {:?}", String::from_utf8_lossy(cmd)));
+    let bad = || {
+        GitError::Protocol(format!(
+            "malformed command {:?}",
+            String::from_utf8_lossy(cmd)
+        ))
+    };
     if cmd.len() < 83 || cmd[40] != b' ' || cmd[81] != b' ' {
         return Err(bad());
     }
     let old = ObjectId::from_hex(&cmd[..40]).map_err(|_| bad())?;
     let new = ObjectId::from_hex(&cmd[41..81]).map_err(|_| bad())?;
-    let name = std::str::from_utf8(&cmd[82..]).map_err(|_| bad())?.to_string();
+    let name = std::str::from_utf8(&cmd[82..])
+        .map_err(|_| bad())?
+        .to_string();
     Ok(Command { old, new, name })
 }
 
@@ -135,9 +155,13 @@ impl Sideband<'_> {
 
 impl IngestProgress for Sideband<'_> {
     fn indexed(&mut self, objects: u32, deltas: u32) {
-        self.progress(&format!("Unpacking objects: 100% ({objects}/{objects}), done.\n"));
+        self.progress(&format!(
+            "Unpacking objects: 100% ({objects}/{objects}), done.\n"
+        ));
         if deltas > 0 {
-            self.progress(&format!("Resolving deltas: 100% ({deltas}/{deltas}), done.\n"));
+            self.progress(&format!(
+                "Resolving deltas: 100% ({deltas}/{deltas}), done.\n"
+            ));
         }
     }
 }
@@ -155,11 +179,7 @@ pub fn serve(
         on: push.sideband,
         quiet: push.quiet,
     };
-    let mut results: Vec<Result<(), String>> = push
-        .commands
-        .iter()
-        .map(|c| check_command(c))
-        .collect();
+    let mut results: Vec<Result<(), String>> = push.commands.iter().map(check_command).collect();
     let needs_pack = push.commands.iter().any(|c| !c.new.is_zero());
     let opts = IngestOptions {
         index: IndexOptions {
@@ -214,7 +234,10 @@ pub fn serve(
         for (c, r) in push.commands.iter().zip(&results) {
             match r {
                 Ok(()) => write_text(&mut report, format!("ok {}", c.name).as_bytes())?,
-                Err(why) => write_text(&mut report, format!("ng {} {}", c.name, one_line(why)).as_bytes())?,
+                Err(why) => write_text(
+                    &mut report,
+                    format!("ng {} {}", c.name, one_line(why)).as_bytes(),
+                )?,
             }
         }
         write_flush(&mut report)?;
@@ -295,11 +318,14 @@ fn apply(repo: &Repo, push: &Push, results: &mut [Result<(), String>]) -> Result
         .enumerate()
         .filter(|(i, _)| results[*i].is_ok())
         .map(|(i, c)| {
-            (i, RefUpdate {
-                name: c.name.clone(),
-                old: c.old,
-                new: c.new,
-            })
+            (
+                i,
+                RefUpdate {
+                    name: c.name.clone(),
+                    old: c.old,
+                    new: c.new,
+                },
+            )
         })
         .collect();
     if push.atomic {

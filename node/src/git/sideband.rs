@@ -48,7 +48,11 @@ impl SendProgress for Progress {
             return;
         }
         let now = Instant::now();
-        if done == total || self.last.is_none_or(|t| now - t > Duration::from_millis(500)) {
+        if done == total
+            || self
+                .last
+                .is_none_or(|t| now - t > Duration::from_millis(500))
+        {
             self.last = Some(now);
             let pct = u64::from(done) * 100 / u64::from(total.max(1));
             let end = if done == total { ", done.\n" } else { "\r" };
@@ -66,7 +70,11 @@ pub struct PackOut<W: Write> {
 
 impl<W: Write> PackOut<W> {
     pub fn new(out: W, band: Option<SidebandKind>, progress: Progress) -> Self {
-        PackOut { out, band, progress }
+        PackOut {
+            out,
+            band,
+            progress,
+        }
     }
 
     fn flush_progress(&mut self) -> io::Result<()> {

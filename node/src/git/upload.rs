@@ -6,7 +6,9 @@ use std::io::{BufWriter, Write};
 
 use guts_git::odb::ObjectRead;
 use guts_git::pktline::SidebandKind;
-use guts_git::walk::{Deepen, Filter, ObjectsWanted, ShallowUpdate, objects_to_send, peel, shallow_update};
+use guts_git::walk::{
+    Deepen, Filter, ObjectsWanted, ShallowUpdate, objects_to_send, peel, shallow_update,
+};
 use guts_git::{Kind, ObjectId};
 use guts_store::{Repo, RepoOdb, SendOptions, send_pack};
 
@@ -36,8 +38,9 @@ pub struct FetchArgs {
 }
 
 fn oid(arg: &[u8]) -> Result<ObjectId, GitError> {
-    ObjectId::from_hex(arg.trim_ascii_end())
-        .map_err(|_| GitError::Protocol(format!("bad object id {:?}", String::from_utf8_lossy(arg))))
+    ObjectId::from_hex(arg.trim_ascii_end()).map_err(|_| {
+        GitError::Protocol(format!("bad object id {:?}", String::from_utf8_lossy(arg)))
+    })
 }
 
 fn text(arg: &[u8]) -> Result<&str, GitError> {
@@ -54,7 +57,9 @@ impl FetchArgs {
             None => (line, &b""[..]),
         };
         if self.wants.len() + self.haves.len() + self.shallows.len() > MAX_LINES {
-            return Err(GitError::Protocol("too many wants, haves or shallows".into()));
+            return Err(GitError::Protocol(
+                "too many wants, haves or shallows".into(),
+            ));
         }
         match word {
             b"want" => self.wants.push(oid(arg)?),
@@ -79,9 +84,8 @@ impl FetchArgs {
             }
             b"deepen-not" => self.deepen_not.push(text(arg)?.to_string()),
             b"filter" => {
-                self.filter = Some(
-                    Filter::parse(text(arg)?).map_err(|e| GitError::Protocol(e.to_string()))?,
-                );
+                self.filter =
+                    Some(Filter::parse(text(arg)?).map_err(|e| GitError::Protocol(e.to_string()))?);
             }
             b"done" => self.done = true,
             b"no-progress" => self.no_progress = true,
@@ -127,7 +131,9 @@ fn resolve_ref(repo: &Repo, name: &str) -> Result<ObjectId, GitError> {
             return Ok(id);
         }
     }
-    Err(GitError::Protocol(format!("deepen-not: unknown ref {name}")))
+    Err(GitError::Protocol(format!(
+        "deepen-not: unknown ref {name}"
+    )))
 }
 
 /// The haves this repository has.
@@ -224,7 +230,9 @@ fn include_tags(
         while let Some((Kind::Tag, _)) = odb.object_header(&cur)? {
             chain.push(cur);
             let data = odb.read_kind(&cur, Kind::Tag)?;
-            let Some((target, _)) = guts_git::object::tag_target(&data) else { break };
+            let Some((target, _)) = guts_git::object::tag_target(&data) else {
+                break;
+            };
             cur = target;
             if chain.len() > 64 {
                 break;
@@ -251,7 +259,9 @@ pub fn send<W: Write>(
     let progress = Progress::new(!args.no_progress && args.sideband.is_some());
     let total = objects.len();
     progress.say(&format!("Enumerating objects: {total}, done.\n"));
-    progress.say(&format!("Counting objects: 100% ({total}/{total}), done.\n"));
+    progress.say(&format!(
+        "Counting objects: 100% ({total}/{total}), done.\n"
+    ));
     let max = args.sideband.map_or(1 << 16, |k| k.max_payload());
     let pack_out = PackOut::new(out, args.sideband, progress.clone());
     let buffered = BufWriter::with_capacity(max, pack_out);

@@ -79,7 +79,8 @@ pub fn read_request(r: &mut PktReader<impl Read>) -> Result<V0Request, GitError>
 }
 
 fn parse_caps(req: &mut V0Request, caps: &[u8]) -> Result<(), GitError> {
-    let caps = std::str::from_utf8(caps).map_err(|_| GitError::Protocol("capabilities are not UTF-8".into()))?;
+    let caps = std::str::from_utf8(caps)
+        .map_err(|_| GitError::Protocol("capabilities are not UTF-8".into()))?;
     for cap in caps.split_ascii_whitespace() {
         match cap {
             "multi_ack_detailed" => req.multi_ack_detailed = true,
@@ -92,8 +93,14 @@ fn parse_caps(req: &mut V0Request, caps: &[u8]) -> Result<(), GitError> {
             "no-progress" => req.args.no_progress = true,
             "include-tag" => req.args.include_tag = true,
             "deepen-relative" => req.args.deepen_relative = true,
-            "thin-pack" | "shallow" | "deepen-since" | "deepen-not" | "filter" | "multi_ack"
-            | "allow-tip-sha1-in-want" | "allow-reachable-sha1-in-want" => {}
+            "thin-pack"
+            | "shallow"
+            | "deepen-since"
+            | "deepen-not"
+            | "filter"
+            | "multi_ack"
+            | "allow-tip-sha1-in-want"
+            | "allow-reachable-sha1-in-want" => {}
             "object-format=sha1" => {}
             c if c.starts_with("agent=") || c.starts_with("session-id=") => {}
             c if c.starts_with("object-format=") => {

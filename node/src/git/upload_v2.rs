@@ -4,7 +4,9 @@ use std::io::{Read, Write};
 
 use guts_git::ObjectId;
 use guts_git::odb::ObjectRead;
-use guts_git::pktline::{PacketLineRef, PktReader, SidebandKind, write_delim, write_flush, write_text};
+use guts_git::pktline::{
+    PacketLineRef, PktReader, SidebandKind, write_delim, write_flush, write_text,
+};
 use guts_store::Repo;
 
 use super::GitError;
@@ -90,16 +92,24 @@ fn ls_refs(repo: &Repo, args: &[Vec<u8>], out: &mut dyn Write) -> Result<(), Git
             },
         }
     }
-    let wanted = |name: &str| prefixes.is_empty() || prefixes.iter().any(|p| name.starts_with(p.as_str()));
+    let wanted =
+        |name: &str| prefixes.is_empty() || prefixes.iter().any(|p| name.starts_with(p.as_str()));
     let refs = repo.list_refs()?;
     let odb = repo.odb();
     let head = repo.head_ref();
     let mut buf = Vec::new();
     if wanted("HEAD") {
-        let target = if symrefs { format!(" symref-target:{head}") } else { String::new() };
+        let target = if symrefs {
+            format!(" symref-target:{head}")
+        } else {
+            String::new()
+        };
         match refs.iter().find(|(n, _)| *n == head) {
             Some((_, id)) => write_text(&mut buf, format!("{id} HEAD{target}").as_bytes())?,
-            None if unborn => write_text(&mut buf, format!("unborn HEAD symref-target:{head}").as_bytes())?,
+            None if unborn => write_text(
+                &mut buf,
+                format!("unborn HEAD symref-target:{head}").as_bytes(),
+            )?,
             None => {}
         }
     }
@@ -183,7 +193,8 @@ fn object_info(repo: &Repo, args: &[Vec<u8>], out: &mut dyn Write) -> Result<(),
             size = true;
         } else if let Some(h) = a.strip_prefix(b"oid ") {
             ids.push(
-                ObjectId::from_hex(h).map_err(|_| GitError::Protocol("object-info: bad oid".into()))?,
+                ObjectId::from_hex(h)
+                    .map_err(|_| GitError::Protocol("object-info: bad oid".into()))?,
             );
         } else {
             return Err(GitError::Protocol("object-info: unknown argument".into()));
