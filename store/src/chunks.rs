@@ -99,18 +99,30 @@ impl PackView<'_> {
 }
 
 impl PackRead for PackView<'_> {
+    /// Fills `buf` across chunk boundaries; short only at the end of the pack.
     fn read_at(&self, offset: u64, buf: &mut [u8]) -> io::Result<usize> {
-        if offset >= self.len || buf.is_empty() {
-            return Ok(0);
-        }
         let size = u64::from(self.chunk_size);
-        let n = u32::try_from(offset / size).map_err(io::Error::other)?;
-        let chunk = self.chunk(n)?;
-        let at = usize::try_from(offset % size).map_err(io::Error::other)?;
-        let avail = chunk.get(at..).unwrap_or(&[]);
-        let k = avail.len().min(buf.len());
-        buf[..k].copy_from_slice(&avail[..k]);
-        Ok(k)
+        let mut done = 0;
+        while done < buf.len() {
+            let at = offset + done as u64;
+            if at >= self.len {
+                break;
+            }
+            let n = u32::try_from(at / size).map_err(io::Error::other)?;
+            let chunk = self.chunk(n)?;
+            let within = usize::try_from(at % size).map_err(io::Error::other)?;
+            let avail = chunk.get(within..).unwrap_or(&[]);
+            if avail.is_empty() {
+                return Err(io::Error::new(
+                    io::ErrorKind::UnexpectedEof,
+                    format!("pack {} chunk {n} is shorter than recorded", self.pack),
+                ));
+            }
+            let k = avail.len().min(buf.len() - done);
+            buf[done..done + k].copy_from_slice(&avail[..k]);
+            done += k;
+        }
+        Ok(done)
     }
 }
 

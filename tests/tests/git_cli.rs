@@ -376,3 +376,96 @@ fn many_tags_and_large_push_v2() {
 fn many_tags_and_large_push_v0() {
     many_tags_and_large_push("0");
 }
+
+fn progress(proto: &str) {
+    let node = TestNode::start();
+    let url = node.create_repo("alice", "progress");
+    let t = tmp();
+    let src = sub(t.path(), "src");
+    std::fs::create_dir(&src).expect("mkdir");
+    make_repo(&src, 12);
+    let pc = pv(proto);
+    let out = guts_tests::git_output(&src, &["-c", &pc, "push", "--progress", &url, "main"]);
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(out.status.success(), "{err}");
+    assert!(err.contains("remote: Resolving deltas: 100%"), "{err}");
+    let dest = sub(t.path(), "c");
+    let out = guts_tests::git_output(
+        Path::new("."),
+        &[
+            "-c",
+            &pc,
+            "clone",
+            "--progress",
+            &url,
+            dest.to_str().expect("utf-8"),
+        ],
+    );
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(out.status.success(), "{err}");
+    for line in [
+        "remote: Enumerating objects:",
+        "remote: Counting objects: 100%",
+        "remote: Total ",
+    ] {
+        assert!(err.contains(line), "missing {line:?} in {err}");
+    }
+    // Quiet: no remote progress at all.
+    let dest = sub(t.path(), "q");
+    let out = guts_tests::git_output(
+        Path::new("."),
+        &[
+            "-c",
+            &pc,
+            "clone",
+            "-q",
+            &url,
+            dest.to_str().expect("utf-8"),
+        ],
+    );
+    assert!(!String::from_utf8_lossy(&out.stderr).contains("remote:"));
+}
+
+#[test]
+fn progress_v2() {
+    progress("2");
+}
+
+#[test]
+fn progress_v0() {
+    progress("0");
+}
+
+fn shallow_exclude(proto: &str) {
+    let node = TestNode::start();
+    let url = node.create_repo("alice", "exclude");
+    let t = tmp();
+    let src = sub(t.path(), "src");
+    std::fs::create_dir(&src).expect("mkdir");
+    make_repo(&src, 10);
+    git(&src, &["tag", "old", "HEAD~4"]);
+    push(proto, &src, &["-q", &url, "main", "old"]);
+    let d = sub(t.path(), "d");
+    clone(
+        proto,
+        &url,
+        &d,
+        &[
+            "--shallow-exclude=old",
+            "--single-branch",
+            "--branch",
+            "main",
+        ],
+    );
+    assert_eq!(git(&d, &["rev-list", "--count", "HEAD"]).trim(), "4");
+}
+
+#[test]
+fn shallow_exclude_v2() {
+    shallow_exclude("2");
+}
+
+#[test]
+fn shallow_exclude_v0() {
+    shallow_exclude("0");
+}

@@ -287,7 +287,7 @@ fn run_upload(
             if e.is_client() {
                 tracing::info!(error = %e, "upload-pack refused");
             } else {
-                tracing::error!(error = %e, "upload-pack failed");
+                tracing::error!(error = ?e, "upload-pack failed");
             }
             state.metrics().fetch("error");
             let mut msg = Vec::new();
