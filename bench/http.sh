@@ -70,7 +70,12 @@ start_guts() { # LABEL
 }
 
 stop_server() {
-  # SIGTERM to the server under time (time's child), then wait for time to write its line.
+  # Wait until the server has no child processes left (git http-backend's CGI children may
+  # still be finishing after the client is done; their CPU counts only once reaped), then
+  # SIGTERM the server under time (time's child) and wait for time to write its line.
+  local spid
+  spid=$(pgrep -P "$server_pid" | head -1)
+  while [ -n "$spid" ] && pgrep -P "$spid" > /dev/null; do sleep 0.05; done
   pkill -TERM -P "$server_pid" || true
   wait "$server_pid" || true
 }

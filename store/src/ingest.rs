@@ -162,7 +162,7 @@ impl Repo {
         let mut by_offset: Vec<(u64, ObjectId)> =
             rx.entries.iter().map(|e| (e.offset, e.id)).collect();
         by_offset.sort_unstable();
-        let mut batch = sled::Batch::default();
+        // Plain inserts: a sled Batch of this size takes gigabytes of memory.
         let mut new_objects = 0u64;
         for e in &rx.entries {
             let key = keys::object(repo, &e.id);
@@ -188,10 +188,9 @@ impl Repo {
                 size: e.size,
                 base,
             };
-            batch.insert(&key[..], codec::encode(&loc)?);
+            t.objects.insert(key, codec::encode(&loc)?)?;
             new_objects += 1;
         }
-        t.objects.apply_batch(batch)?;
         t.pending.remove(pk)?;
         t.db.flush()?;
         let tt = &t.totals;
