@@ -40,6 +40,7 @@ pub(crate) struct Trees {
     pub chunks: Tree,
     pub pending: Tree,
     pub deleting: Tree,
+    pub closed: Tree,
     pub opts: StoreOptions,
     /// Where packs are spooled while they are indexed.
     pub tmp: PathBuf,
@@ -101,6 +102,7 @@ impl Store {
             chunks: open(tree::CHUNKS)?,
             pending: open(tree::PENDING)?,
             deleting: open(tree::DELETING)?,
+            closed: open(tree::CLOSED)?,
             db,
             opts,
             tmp,
@@ -181,7 +183,13 @@ impl Store {
         }
         let objects = remove_prefix(&self.t.objects, &p)?;
         tt.objects.fetch_sub(objects, Ordering::Relaxed);
-        for t in [&self.t.refs, &self.t.packs, &self.t.chunks, &self.t.pending] {
+        for t in [
+            &self.t.refs,
+            &self.t.packs,
+            &self.t.chunks,
+            &self.t.pending,
+            &self.t.closed,
+        ] {
             remove_prefix(t, &p)?;
         }
         self.t.deleting.remove(p)?;
@@ -212,6 +220,10 @@ impl Store {
         };
         let key = keys::repo(&new.owner, &new.name);
         let value = codec::encode(&record)?;
+        // An empty repository holds no unreachable object.
+        self.t
+            .closed
+            .insert(keys::repo_prefix(record.id), &[][..])?;
         if self
             .t
             .repos

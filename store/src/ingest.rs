@@ -79,6 +79,11 @@ impl Received {
         self.len
     }
 
+    /// The ids of the pack's objects.
+    pub fn ids(&self) -> impl Iterator<Item = &ObjectId> + '_ {
+        self.entries.iter().map(|e| &e.id)
+    }
+
     /// True for a pack with no objects.
     pub fn is_empty(&self) -> bool {
         self.entries.is_empty()

@@ -10,6 +10,7 @@
 //! | `chunks` | repo id, pack id, chunk number | raw pack bytes |
 //! | `pending` | repo id, pack id | empty: a pack being written (removed on recovery) |
 //! | `deleting` | repo id | empty: a repository being deleted (finished on recovery) |
+//! | `closed` | repo id | empty: every stored object is reachable from the refs |
 
 use guts_git::ObjectId;
 
@@ -29,6 +30,8 @@ pub mod tree {
     pub const PENDING: &str = "pending";
     /// Repositories being deleted.
     pub const DELETING: &str = "deleting";
+    /// Repositories whose every stored object is reachable from their refs.
+    pub const CLOSED: &str = "closed";
 }
 
 /// `repos` key.

@@ -35,4 +35,4 @@ pub use odb::RepoOdb;
 pub use records::{NewRepo, ObjLoc, PackRecord, RefValue, RepoPatch, RepoRecord};
 pub use refs::{RefError, RefUpdate};
 pub use repo::Repo;
-pub use send::{SendOptions, SendProgress, SendStats, send_pack};
+pub use send::{SendOptions, SendProgress, SendStats, send_all, send_pack};

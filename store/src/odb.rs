@@ -236,6 +236,22 @@ impl RepoOdb {
         Ok(())
     }
 
+    /// The number of objects in the repository.
+    pub fn count(&self) -> Result<usize, StoreError> {
+        let mut n = 0;
+        for k in self
+            .store
+            .t
+            .objects
+            .scan_prefix(keys::repo_prefix(self.repo))
+            .keys()
+        {
+            k?;
+            n += 1;
+        }
+        Ok(n)
+    }
+
     /// Every object of the repository with its location, in id order.
     pub fn all_objects(&self) -> impl Iterator<Item = Result<(ObjectId, ObjLoc), StoreError>> + '_ {
         self.store

@@ -57,6 +57,23 @@ impl Repo {
         Ok(out)
     }
 
+    /// True while every stored object is reachable from the refs: a full clone may then
+    /// send every stored object without walking the history.
+    pub fn is_closed(&self) -> Result<bool, StoreError> {
+        Ok(self
+            .store
+            .t
+            .closed
+            .contains_key(keys::repo_prefix(self.id()))?)
+    }
+
+    /// Records that objects may have become unreachable (a deleted or rewritten ref, or a
+    /// pack with objects no ref reaches). Call before the change that causes it.
+    pub fn mark_open(&self) -> Result<(), StoreError> {
+        self.store.t.closed.remove(keys::repo_prefix(self.id()))?;
+        Ok(())
+    }
+
     /// Makes everything written so far durable.
     pub fn store_flush(&self) -> Result<(), StoreError> {
         self.store.flush()

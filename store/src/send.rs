@@ -57,6 +57,31 @@ pub fn send_pack<W: Write>(
         locs.push((loc, id));
     }
     drop(seen);
+    send_located(odb, locs, opts, out, progress)
+}
+
+/// Writes every object of the repository as a pack (a full clone of a repository whose
+/// objects are all reachable: no walk needed).
+pub fn send_all<W: Write>(
+    odb: &RepoOdb,
+    opts: SendOptions,
+    out: W,
+    progress: &mut dyn SendProgress,
+) -> Result<(SendStats, W), StoreError> {
+    let locs = odb
+        .all_objects()
+        .map(|r| r.map(|(id, loc)| (loc, id)))
+        .collect::<Result<Vec<_>, _>>()?;
+    send_located(odb, locs, opts, out, progress)
+}
+
+fn send_located<W: Write>(
+    odb: &RepoOdb,
+    mut locs: Vec<(ObjLoc, ObjectId)>,
+    opts: SendOptions,
+    out: W,
+    progress: &mut dyn SendProgress,
+) -> Result<(SendStats, W), StoreError> {
     // Stored order: good locality, and OFS bases before their deltas.
     locs.sort_unstable_by_key(|(l, _)| (l.pack, l.offset));
     let index: HashMap<ObjectId, usize> = locs

@@ -469,3 +469,59 @@ fn shallow_exclude_v2() {
 fn shallow_exclude_v0() {
     shallow_exclude("0");
 }
+
+/// Objects that no ref reaches any more (a force-push, a deleted branch, a refused atomic
+/// push) are never sent to a cloner, fast path or not.
+fn orphans_are_not_served(proto: &str) {
+    let node = TestNode::start();
+    let url = node.create_repo("alice", "orphans");
+    let t = tmp();
+    let src = sub(t.path(), "src");
+    std::fs::create_dir(&src).expect("mkdir");
+    make_repo(&src, 3);
+    push(proto, &src, &["-q", &url, "main"]);
+    let clean = sub(t.path(), "clean");
+    clone(proto, &url, &clean, &[]);
+    let expected = all_objects(&clean);
+
+    // A secret committed and pushed on a branch, then the branch deleted.
+    git(&src, &["checkout", "-q", "-b", "leak"]);
+    std::fs::write(src.join("secret.txt"), "password=hunter2\n").expect("write");
+    git(&src, &["add", "secret.txt"]);
+    git(&src, &["commit", "-q", "-m", "oops"]);
+    let secret = git(&src, &["rev-parse", "HEAD:secret.txt"])
+        .trim()
+        .to_string();
+    push(proto, &src, &["-q", &url, "leak"]);
+    push(proto, &src, &["-q", &url, ":leak"]);
+    // And the same on main, force-pushed away.
+    git(&src, &["checkout", "-q", "main"]);
+    std::fs::write(src.join("secret2.txt"), "token=abc\n").expect("write");
+    git(&src, &["add", "secret2.txt"]);
+    git(&src, &["commit", "-q", "-m", "oops again"]);
+    let secret2 = git(&src, &["rev-parse", "HEAD:secret2.txt"])
+        .trim()
+        .to_string();
+    push(proto, &src, &["-q", &url, "main"]);
+    git(&src, &["reset", "-q", "--hard", "HEAD~1"]);
+    push(proto, &src, &["-q", "--force", &url, "main"]);
+
+    let c = sub(t.path(), "c");
+    clone(proto, &url, &c, &["--mirror"]);
+    let got = all_objects(&c);
+    assert!(
+        !got.contains(&secret) && !got.contains(&secret2),
+        "an orphaned blob was served"
+    );
+    assert_eq!(got, expected);
+}
+
+#[test]
+fn orphans_are_not_served_v2() {
+    orphans_are_not_served("2");
+}
+
+#[test]
+fn orphans_are_not_served_v0() {
+    orphans_are_not_served("0");
+}

@@ -9,9 +9,13 @@ use guts_git::pack::IndexOptions;
 use guts_git::pktline::{
     PacketLineRef, PktReader, SidebandKind, encode_band, write_flush, write_text,
 };
-use guts_git::walk::check_connected;
+use std::collections::HashSet;
+
+use guts_git::walk::{ObjectsWanted, check_connected, is_ancestor, objects_to_send};
 use guts_git::{Kind, ObjectId, refname};
-use guts_store::{IngestOptions, IngestProgress, Overlay, RefUpdate, Repo, StoreError};
+use guts_store::{
+    IngestOptions, IngestProgress, Overlay, Received, RefUpdate, Repo, RepoOdb, StoreError,
+};
 
 use super::GitError;
 
@@ -187,18 +191,25 @@ pub fn serve(
             ..IndexOptions::default()
         },
     };
+    let mut committed = false;
     let (unpack, outcome) = if needs_pack {
         match repo.receive_pack(pack, &opts, &mut sb) {
             Ok(rx) => {
                 let odb = repo.odb();
                 let overlay = rx.overlay(&odb);
-                check_objects(repo, &overlay, &push.commands, &mut results)?;
+                let reached = check_objects(repo, &overlay, &push.commands, &mut results)?;
                 if push.atomic && results.iter().any(Result::is_err) {
                     fail_atomic(&mut results);
                 }
                 if results.iter().any(Result::is_ok) {
+                    if repo.is_closed()?
+                        && leaves_unreachable(&rx, &odb, &overlay, reached, push, &results)?
+                    {
+                        repo.mark_open()?;
+                    }
                     drop(overlay);
                     repo.commit_pack(rx)?;
+                    committed = true;
                 }
                 (Ok(()), None)
             }
@@ -214,10 +225,22 @@ pub fn serve(
     } else {
         // Deletes only: no pack follows (read what is left, bounded, and ignore it).
         let _ = std::io::copy(&mut pack.take(1 << 16), &mut std::io::sink());
+        if results.iter().any(Result::is_ok) && repo.is_closed()? {
+            repo.mark_open()?;
+        }
         (Ok(()), None)
     };
     if unpack.is_ok() {
         apply(repo, push, &mut results)?;
+        // Objects pushed for a ref that was then refused are reachable from nothing.
+        let refused_tip = push
+            .commands
+            .iter()
+            .zip(&results)
+            .any(|(c, r)| r.is_err() && !c.new.is_zero());
+        if committed && refused_tip {
+            repo.mark_open()?;
+        }
         repo.store_flush()?;
     }
     let outcome = outcome.unwrap_or(if results.iter().all(Result::is_ok) {
@@ -267,12 +290,13 @@ fn check_command(c: &Command) -> Result<(), String> {
 }
 
 /// New tips must exist, branches must be commits, and everything they reach must be here.
+/// Returns what the new tips reach beyond the current refs (when all were connected).
 fn check_objects(
     repo: &Repo,
     odb: &Overlay<'_>,
     commands: &[Command],
     results: &mut [Result<(), String>],
-) -> Result<(), GitError> {
+) -> Result<Option<HashSet<ObjectId>>, GitError> {
     let existing: Vec<ObjectId> = repo.list_refs()?.into_iter().map(|(_, id)| id).collect();
     let mut tips = Vec::new();
     for (c, r) in commands.iter().zip(results.iter()) {
@@ -281,7 +305,19 @@ fn check_objects(
         }
     }
     // Usually all tips are connected: one walk. Otherwise find the culprits one by one.
-    let all_connected = check_connected(odb, &tips, &existing).is_ok();
+    let cut = HashSet::new();
+    let reached = objects_to_send(
+        odb,
+        &ObjectsWanted {
+            wants: &tips,
+            haves: &existing,
+            cut: &cut,
+            filter: None,
+        },
+    )
+    .ok()
+    .map(|objects| objects.into_iter().map(|o| o.id).collect::<HashSet<_>>());
+    let all_connected = reached.is_some();
     for (c, r) in commands.iter().zip(results.iter_mut()) {
         if r.is_err() || c.new.is_zero() {
             continue;
@@ -300,7 +336,36 @@ fn check_objects(
             }
         }
     }
-    Ok(())
+    Ok(reached)
+}
+
+/// True when accepting these commands may leave stored objects that no ref reaches: a
+/// deleted or rewritten ref, or pack objects the new tips do not reach.
+fn leaves_unreachable(
+    rx: &Received,
+    base: &RepoOdb,
+    odb: &Overlay<'_>,
+    reached: Option<HashSet<ObjectId>>,
+    push: &Push,
+    results: &[Result<(), String>],
+) -> Result<bool, GitError> {
+    for (c, r) in push.commands.iter().zip(results) {
+        if r.is_err() || c.old.is_zero() {
+            continue;
+        }
+        if c.new.is_zero() || !matches!(is_ancestor(odb, &c.old, &c.new), Ok(true)) {
+            return Ok(true);
+        }
+    }
+    let Some(reached) = reached else {
+        return Ok(true);
+    };
+    for id in rx.ids() {
+        if !reached.contains(id) && !base.contains(id)? {
+            return Ok(true);
+        }
+    }
+    Ok(false)
 }
 
 fn fail_atomic(results: &mut [Result<(), String>]) {

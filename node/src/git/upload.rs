@@ -10,7 +10,7 @@ use guts_git::walk::{
     Deepen, Filter, ObjectsWanted, ShallowUpdate, objects_to_send, peel, shallow_update,
 };
 use guts_git::{Kind, ObjectId};
-use guts_store::{Repo, RepoOdb, SendOptions, send_pack};
+use guts_store::{Repo, RepoOdb, SendOptions, send_all, send_pack};
 
 use super::GitError;
 use super::sideband::{PackOut, Progress};
@@ -150,7 +150,33 @@ pub fn common(odb: &RepoOdb, haves: &[ObjectId]) -> Result<Vec<ObjectId>, GitErr
 /// What will be sent.
 pub struct Plan {
     pub shallow: Option<ShallowUpdate>,
-    pub objects: Vec<ObjectId>,
+    pub objects: ToSend,
+}
+
+/// The objects of the pack.
+pub enum ToSend {
+    /// Every stored object: a full clone of a repository whose objects are all reachable.
+    All,
+    /// These.
+    These(Vec<ObjectId>),
+}
+
+/// A full clone (every ref wanted, nothing had, no shallow or filter) of a repository whose
+/// stored objects are all reachable: the pack is every stored object, no walk needed.
+fn full_clone(repo: &Repo, args: &FetchArgs) -> Result<bool, GitError> {
+    if !args.haves.is_empty()
+        || !args.shallows.is_empty()
+        || args.depth.is_some()
+        || args.deepen_since.is_some()
+        || !args.deepen_not.is_empty()
+        || args.filter.is_some()
+        || !repo.is_closed()?
+    {
+        return Ok(false);
+    }
+    let wants: HashSet<ObjectId> = args.wants.iter().copied().collect();
+    let refs = repo.list_refs()?;
+    Ok(!refs.is_empty() && refs.iter().all(|(_, id)| wants.contains(id)))
 }
 
 /// Checks the wants, computes shallow boundaries and the objects to send.
@@ -192,7 +218,13 @@ pub fn plan(
     if !with_objects {
         return Ok(Plan {
             shallow,
-            objects: Vec::new(),
+            objects: ToSend::These(Vec::new()),
+        });
+    }
+    if full_clone(repo, args)? {
+        return Ok(Plan {
+            shallow,
+            objects: ToSend::All,
         });
     }
     let listed = objects_to_send(
@@ -208,7 +240,10 @@ pub fn plan(
     if args.include_tag {
         include_tags(repo, odb, &mut objects, &common)?;
     }
-    Ok(Plan { shallow, objects })
+    Ok(Plan {
+        shallow,
+        objects: ToSend::These(objects),
+    })
 }
 
 /// Adds annotated tags (and tags of tags) whose target is being sent.
@@ -252,12 +287,15 @@ fn include_tags(
 /// Streams the pack for `objects` to `out` with progress; returns the output.
 pub fn send<W: Write>(
     odb: &RepoOdb,
-    objects: Vec<ObjectId>,
+    objects: ToSend,
     args: &FetchArgs,
     out: W,
 ) -> Result<W, GitError> {
     let progress = Progress::new(!args.no_progress && args.sideband.is_some());
-    let total = objects.len();
+    let total = match &objects {
+        ToSend::These(objects) => objects.len(),
+        ToSend::All => odb.count()?,
+    };
     progress.say(&format!("Enumerating objects: {total}, done.\n"));
     progress.say(&format!(
         "Counting objects: 100% ({total}/{total}), done.\n"
@@ -266,15 +304,13 @@ pub fn send<W: Write>(
     let pack_out = PackOut::new(out, args.sideband, progress.clone());
     let buffered = BufWriter::with_capacity(max, pack_out);
     let mut p = progress.clone();
-    let (stats, buffered) = send_pack(
-        odb,
-        objects,
-        SendOptions {
-            ofs_delta: args.ofs_delta,
-        },
-        buffered,
-        &mut p,
-    )?;
+    let opts = SendOptions {
+        ofs_delta: args.ofs_delta,
+    };
+    let (stats, buffered) = match objects {
+        ToSend::All => send_all(odb, opts, buffered, &mut p)?,
+        ToSend::These(objects) => send_pack(odb, objects, opts, buffered, &mut p)?,
+    };
     let pack_out = buffered
         .into_inner()
         .map_err(|e| GitError::Io(e.into_error()))?;
