@@ -13,9 +13,12 @@ use crate::{ObjLoc, RepoOdb, StoreError};
 
 /// What the client accepts.
 #[derive(Debug, Clone, Copy, Default)]
-pub struct SendOptions {
+pub struct SendOptions<'a> {
     /// OFS_DELTA entries (`ofs-delta`); otherwise deltas name their base by id.
     pub ofs_delta: bool,
+    /// A thin pack (`thin-pack`): objects the client is known to have, usable as delta
+    /// bases without sending them.
+    pub thin: Option<&'a HashSet<ObjectId>>,
 }
 
 /// Counts reported while a pack is written.
@@ -43,7 +46,7 @@ pub struct SendStats {
 pub fn send_pack<W: Write>(
     odb: &RepoOdb,
     objects: impl IntoIterator<Item = ObjectId>,
-    opts: SendOptions,
+    opts: SendOptions<'_>,
     out: W,
     progress: &mut dyn SendProgress,
 ) -> Result<(SendStats, W), StoreError> {
@@ -64,7 +67,7 @@ pub fn send_pack<W: Write>(
 /// objects are all reachable: no walk needed).
 pub fn send_all<W: Write>(
     odb: &RepoOdb,
-    opts: SendOptions,
+    opts: SendOptions<'_>,
     out: W,
     progress: &mut dyn SendProgress,
 ) -> Result<(SendStats, W), StoreError> {
@@ -78,7 +81,7 @@ pub fn send_all<W: Write>(
 fn send_located<W: Write>(
     odb: &RepoOdb,
     mut locs: Vec<(ObjLoc, ObjectId)>,
-    opts: SendOptions,
+    opts: SendOptions<'_>,
     out: W,
     progress: &mut dyn SendProgress,
 ) -> Result<(SendStats, W), StoreError> {
@@ -116,14 +119,18 @@ fn send_located<W: Write>(
             let base_at = loc
                 .base_id()
                 .and_then(|b| index.get(&b).and_then(|&j| written[j].map(|at| (b, at))));
-            let at = match (loc.base_id(), base_at) {
-                (None, _) => {
+            // A base the client has (and that is not being sent): a thin pack may use it.
+            let thin_base = loc.base_id().filter(|b| {
+                !index.contains_key(b) && opts.thin.is_some_and(|known| known.contains(b))
+            });
+            let at = match (loc.base_id(), base_at, thin_base) {
+                (None, _, _) => {
                     odb.read_raw(&loc, &mut raw)?;
                     stats.reused += 1;
                     let (kind, size, data) = split_entry(&raw, &loc)?;
                     w.write_compressed(kind, size, data)?
                 }
-                (Some(_), Some((base, base_offset))) => {
+                (Some(_), Some((base, base_offset)), _) => {
                     odb.read_raw(&loc, &mut raw)?;
                     stats.reused += 1;
                     stats.deltas += 1;
@@ -135,7 +142,14 @@ fn send_located<W: Write>(
                     };
                     w.write_compressed(kind, size, data)?
                 }
-                (Some(_), None) => {
+                (Some(_), None, Some(base)) => {
+                    odb.read_raw(&loc, &mut raw)?;
+                    stats.reused += 1;
+                    stats.deltas += 1;
+                    let (_, size, data) = split_entry(&raw, &loc)?;
+                    w.write_compressed(EntryKind::RefDelta { base }, size, data)?
+                }
+                (Some(_), None, None) => {
                     let (kind, data) = odb.read_loc(&loc)?;
                     check_kind(kind, &loc, id)?;
                     w.write_whole(kind, &data)?

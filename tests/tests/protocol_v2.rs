@@ -167,3 +167,94 @@ fn empty_pack_creates_a_ref_to_an_existing_commit() {
     );
     assert!(remote_refs(&url, "0").contains(&format!("{head} refs/heads/copy")));
 }
+
+/// After an incremental push (stored as deltas against objects the repository already had),
+/// a fetch that allows `thin-pack` gets those deltas against objects the client has, and
+/// the pack is smaller than without `thin-pack`; git completes it (fetch + fsck).
+#[test]
+fn thin_packs_for_incremental_fetches() {
+    let node = TestNode::start();
+    let url = node.create_repo("alice", "thin");
+    let t = tmp();
+    let src = sub(t.path(), "src");
+    std::fs::create_dir(&src).expect("mkdir");
+    git(&src, &["init", "-q", "-b", "main"]);
+    let big: String = (0..2000)
+        .map(|i| format!("line {i} of a long file that changes a little\n"))
+        .collect();
+    std::fs::write(src.join("big.txt"), &big).expect("write");
+    git(&src, &["add", "big.txt"]);
+    git(
+        &src,
+        &[
+            "-c",
+            "user.name=A",
+            "-c",
+            "user.email=a@x",
+            "commit",
+            "-q",
+            "-m",
+            "one",
+        ],
+    );
+    git(&src, &["push", "-q", &url, "main"]);
+    let old = git(&src, &["rev-parse", "main"]).trim().to_string();
+    let clone_dir = sub(t.path(), "c");
+    git(
+        std::path::Path::new("."),
+        &["clone", "-q", &url, clone_dir.to_str().expect("utf-8")],
+    );
+    std::fs::write(src.join("big.txt"), format!("{big}one more line\n")).expect("write");
+    git(
+        &src,
+        &[
+            "-c",
+            "user.name=A",
+            "-c",
+            "user.email=a@x",
+            "commit",
+            "-q",
+            "-am",
+            "two",
+        ],
+    );
+    git(&src, &["push", "-q", &url, "main"]);
+    let new = git(&src, &["rev-parse", "main"]).trim().to_string();
+
+    let fetch = |thin: bool| {
+        let mut args = vec![
+            format!("want {new}\n"),
+            format!("have {old}\n"),
+            "ofs-delta\n".into(),
+            "no-progress\n".into(),
+            "done\n".into(),
+        ];
+        if thin {
+            args.push("thin-pack\n".into());
+        }
+        v2(&url, "fetch", &args).len()
+    };
+    let (thin, thick) = (fetch(true), fetch(false));
+    assert!(
+        thin < thick / 4,
+        "thin pack {thin} bytes, full {thick} bytes"
+    );
+    for proto in ["2", "0"] {
+        git(
+            &clone_dir,
+            &[
+                "-c",
+                &format!("protocol.version={proto}"),
+                "fetch",
+                "-q",
+                "origin",
+            ],
+        );
+        assert_eq!(git(&clone_dir, &["rev-parse", "origin/main"]).trim(), new);
+        git(&clone_dir, &["fsck", "--strict", "--no-progress"]);
+        git(
+            &clone_dir,
+            &["update-ref", "refs/remotes/origin/main", &old],
+        );
+    }
+}

@@ -16,7 +16,7 @@ pub mod shallow;
 pub use ancestry::{check_connected, is_ancestor};
 pub use commits::{CommitWalk, commits_between};
 pub use filter::{Filter, FilterError};
-pub use objects::{ObjectsWanted, objects_to_send};
+pub use objects::{ObjectsWanted, objects_and_known, objects_to_send};
 pub use shallow::{Deepen, ShallowUpdate, shallow_update};
 
 use crate::object::{CommitLinks, tag_target};

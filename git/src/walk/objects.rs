@@ -27,6 +27,16 @@ pub fn objects_to_send(
     odb: &impl ObjectRead,
     req: &ObjectsWanted<'_>,
 ) -> Result<Vec<PackObject>, OdbError> {
+    objects_and_known(odb, req).map(|(out, _)| out)
+}
+
+/// Like [`objects_to_send`], also returning every object the walk found on the client's
+/// side (the trees and blobs of the edge commits, and non-commit haves), plus the objects
+/// to send: a thin pack may use any of the former as delta bases.
+pub fn objects_and_known(
+    odb: &impl ObjectRead,
+    req: &ObjectsWanted<'_>,
+) -> Result<(Vec<PackObject>, HashSet<ObjectId>), OdbError> {
     let mut out = Vec::new();
     let mut seen: HashSet<ObjectId> = HashSet::new();
     let header = |id: &ObjectId| -> Result<(Kind, u64), OdbError> {
@@ -119,7 +129,7 @@ pub fn objects_to_send(
     for root in roots {
         add_tree(odb, root, req, &mut seen, &mut out)?;
     }
-    Ok(out)
+    Ok((out, seen))
 }
 
 /// Marks a tree and everything below it as already on the client's side.

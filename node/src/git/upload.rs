@@ -7,7 +7,7 @@ use std::io::{BufWriter, Write};
 use guts_git::odb::ObjectRead;
 use guts_git::pktline::SidebandKind;
 use guts_git::walk::{
-    Deepen, Filter, ObjectsWanted, ShallowUpdate, objects_to_send, peel, shallow_update,
+    Deepen, Filter, ObjectsWanted, ShallowUpdate, objects_and_known, peel, shallow_update,
 };
 use guts_git::{Kind, ObjectId};
 use guts_store::{Repo, RepoOdb, SendOptions, send_all, send_pack};
@@ -32,6 +32,7 @@ pub struct FetchArgs {
     pub ofs_delta: bool,
     pub no_progress: bool,
     pub include_tag: bool,
+    pub thin: bool,
     pub done: bool,
     pub wait_for_done: bool,
     pub sideband: Option<SidebandKind>,
@@ -91,7 +92,8 @@ impl FetchArgs {
             b"no-progress" => self.no_progress = true,
             b"include-tag" => self.include_tag = true,
             b"ofs-delta" => self.ofs_delta = true,
-            b"thin-pack" | b"no-done" => {}
+            b"thin-pack" => self.thin = true,
+            b"no-done" => {}
             b"wait-for-done" => self.wait_for_done = true,
             _ => return Ok(false),
         }
@@ -151,6 +153,8 @@ pub fn common(odb: &RepoOdb, haves: &[ObjectId]) -> Result<Vec<ObjectId>, GitErr
 pub struct Plan {
     pub shallow: Option<ShallowUpdate>,
     pub objects: ToSend,
+    /// Objects the client has, for a thin pack.
+    pub known: Option<HashSet<ObjectId>>,
 }
 
 /// The objects of the pack.
@@ -219,15 +223,17 @@ pub fn plan(
         return Ok(Plan {
             shallow,
             objects: ToSend::These(Vec::new()),
+            known: None,
         });
     }
     if full_clone(repo, args)? {
         return Ok(Plan {
             shallow,
             objects: ToSend::All,
+            known: None,
         });
     }
-    let listed = objects_to_send(
+    let (listed, known) = objects_and_known(
         odb,
         &ObjectsWanted {
             wants: &wants,
@@ -243,6 +249,7 @@ pub fn plan(
     Ok(Plan {
         shallow,
         objects: ToSend::These(objects),
+        known: args.thin.then_some(known),
     })
 }
 
@@ -285,12 +292,8 @@ fn include_tags(
 }
 
 /// Streams the pack for `objects` to `out` with progress; returns the output.
-pub fn send<W: Write>(
-    odb: &RepoOdb,
-    objects: ToSend,
-    args: &FetchArgs,
-    out: W,
-) -> Result<W, GitError> {
+pub fn send<W: Write>(odb: &RepoOdb, plan: Plan, args: &FetchArgs, out: W) -> Result<W, GitError> {
+    let Plan { objects, known, .. } = plan;
     let progress = Progress::new(!args.no_progress && args.sideband.is_some());
     let total = match &objects {
         ToSend::These(objects) => objects.len(),
@@ -306,6 +309,7 @@ pub fn send<W: Write>(
     let mut p = progress.clone();
     let opts = SendOptions {
         ofs_delta: args.ofs_delta,
+        thin: known.as_ref(),
     };
     let (stats, buffered) = match objects {
         ToSend::All => send_all(odb, opts, buffered, &mut p)?,

@@ -90,11 +90,11 @@ fn parse_caps(req: &mut V0Request, caps: &[u8]) -> Result<(), GitError> {
                 req.args.sideband.get_or_insert(SidebandKind::Small);
             }
             "ofs-delta" => req.args.ofs_delta = true,
+            "thin-pack" => req.args.thin = true,
             "no-progress" => req.args.no_progress = true,
             "include-tag" => req.args.include_tag = true,
             "deepen-relative" => req.args.deepen_relative = true,
-            "thin-pack"
-            | "shallow"
+            "shallow"
             | "deepen-since"
             | "deepen-not"
             | "filter"
@@ -177,6 +177,6 @@ pub fn serve(repo: &Repo, req: &V0Request, out: &mut dyn Write) -> Result<bool, 
     if !send_pack {
         return Ok(false);
     }
-    send(&odb, plan.objects, args, out)?;
+    send(&odb, plan, args, out)?;
     Ok(true)
 }

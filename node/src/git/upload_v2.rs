@@ -180,7 +180,7 @@ fn fetch(repo: &Repo, args: &[Vec<u8>], out: &mut dyn Write) -> Result<bool, Git
     }
     write_text(&mut head, b"packfile")?;
     out.write_all(&head)?;
-    send(&odb, plan.objects, &fa, out)?;
+    send(&odb, plan, &fa, out)?;
     Ok(true)
 }
 
