@@ -11,8 +11,8 @@ use sled::IVec;
 use crate::db::Trees;
 use crate::keys;
 
-/// Chunks kept per reader (4 MiB with the default 4 KiB chunks).
-const CACHED_CHUNKS: usize = 1024;
+/// Chunks kept per reader (4 MiB with the default 16 KiB chunks).
+const CACHED_CHUNKS: usize = 256;
 
 /// Copies `len` bytes of `file` (from its start) into the chunks of `(repo, pack)`.
 pub(crate) fn store_chunks(
