@@ -9,7 +9,7 @@ use guts_git::pack::PackRead;
 use sled::IVec;
 
 use crate::db::Trees;
-use crate::keys;
+use crate::{StoreError, keys};
 
 /// Chunks kept per reader (4 MiB with the default 16 KiB chunks).
 const CACHED_CHUNKS: usize = 256;
@@ -126,6 +126,49 @@ impl PackRead for PackView<'_> {
     }
 }
 
+fn corrupt(reason: String) -> StoreError {
+    StoreError::Corrupt {
+        tree: crate::keys::tree::CHUNKS,
+        reason,
+    }
+}
+
 fn poisoned() -> io::Error {
     io::Error::other("chunk cache lock poisoned")
+}
+
+impl PackView<'_> {
+    /// Hands the bytes `start..end` of the pack to `f` in stored chunks, in order, bypassing
+    /// the cache (a sequential read of a whole pack would only evict what others use).
+    pub fn for_each_slice(
+        &self,
+        start: u64,
+        end: u64,
+        mut f: impl FnMut(&[u8]) -> Result<(), StoreError>,
+    ) -> Result<(), StoreError> {
+        let size = u64::from(self.chunk_size.max(1));
+        let end = end.min(self.len);
+        let mut at = start;
+        while at < end {
+            let n = u32::try_from(at / size).map_err(|_| StoreError::Invalid("chunk".into()))?;
+            let chunk = self
+                .t
+                .chunks
+                .get(keys::chunk(self.repo, self.pack, n))?
+                .ok_or_else(|| corrupt(format!("pack {} chunk {n} is missing", self.pack)))?;
+            let from =
+                usize::try_from(at % size).map_err(|_| StoreError::Invalid("chunk".into()))?;
+            let to = usize::try_from((end - u64::from(n) * size).min(size))
+                .map_err(|_| StoreError::Invalid("chunk".into()))?;
+            let part = chunk.get(from..to).ok_or_else(|| {
+                corrupt(format!(
+                    "pack {} chunk {n} is shorter than recorded",
+                    self.pack
+                ))
+            })?;
+            f(part)?;
+            at += part.len() as u64;
+        }
+        Ok(())
+    }
 }

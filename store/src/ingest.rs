@@ -13,7 +13,8 @@ use flate2::Compression;
 use flate2::write::ZlibEncoder;
 use guts_git::odb::{ObjectRead, OdbError};
 use guts_git::pack::{
-    EntryKind, HEADER_LEN, IndexEntry, IndexOptions, TRAILER_LEN, encode_header, index_pack,
+    EntryKind, HEADER_LEN, IndexEntry, IndexOptions, PackLinks, TRAILER_LEN, encode_header,
+    index_pack,
 };
 use guts_git::{Kind, ObjectId};
 use sha1::{Digest, Sha1};
@@ -53,6 +54,7 @@ pub struct Received {
     pub thin_bases: u32,
     /// Delta entries resolved.
     pub deltas: u32,
+    links: Option<PackLinks>,
 }
 
 /// A pack committed to the store.
@@ -79,9 +81,33 @@ impl Received {
         self.len
     }
 
+    /// Where the entries received end (and appended thin bases start).
+    fn entries_end(&self) -> u64 {
+        let first_base = self.entries.len().saturating_sub(self.thin_bases as usize);
+        self.entries
+            .get(first_base)
+            .map_or(self.len.saturating_sub(TRAILER_LEN), |e| e.offset)
+    }
+
     /// The ids of the pack's objects.
     pub fn ids(&self) -> impl Iterator<Item = &ObjectId> + '_ {
         self.entries.iter().map(|e| &e.id)
+    }
+
+    /// True when the pack is closed under links by itself (thin bases not counted): the
+    /// whole closure of any of its objects is in it, so a tip it contains is connected.
+    pub fn self_contained(&self) -> bool {
+        self.thin_bases == 0 && self.links.as_ref().is_some_and(|l| l.self_contained)
+    }
+
+    /// The pack's objects that none of its objects references (when links were gathered).
+    pub fn roots(&self) -> Option<&[ObjectId]> {
+        self.links.as_ref().map(|l| l.roots.as_slice())
+    }
+
+    /// True when the pack (thin bases included) holds the object.
+    pub fn contains(&self, id: &ObjectId) -> bool {
+        self.by_id.contains_key(id)
     }
 
     /// True for a pack with no objects.
@@ -134,6 +160,7 @@ impl Repo {
             checksum,
             thin_bases,
             deltas,
+            links: idx.links,
         })
     }
 
@@ -156,10 +183,20 @@ impl Repo {
         t.pending.insert(pk, &[][..])?;
         t.db.flush()?;
         store_chunks(t, repo, pack, &mut rx.spool, rx.len)?;
-        let record = PackRecord {
+        let deltas = rx
+            .entries
+            .iter()
+            .filter(|e| !matches!(e.packed, EntryKind::Whole(_)))
+            .count();
+        // Readers that find an object need its pack's record: it goes first.
+        let mut record = PackRecord {
             checksum: *rx.checksum.as_bytes(),
             len: rx.len,
             objects: rx.objects(),
+            deltas: u32::try_from(deltas).unwrap_or(u32::MAX),
+            canonical: 0,
+            thin_bases: rx.thin_bases,
+            entries_end: rx.entries_end(),
             chunk_size: t.opts.chunk_size,
             stored_at: now(),
         };
@@ -196,6 +233,8 @@ impl Repo {
             t.objects.insert(key, codec::encode(&loc)?)?;
             new_objects += 1;
         }
+        record.canonical = u32::try_from(new_objects).unwrap_or(u32::MAX);
+        t.packs.insert(pk, codec::encode(&record)?)?;
         t.pending.remove(pk)?;
         t.db.flush()?;
         let tt = &t.totals;

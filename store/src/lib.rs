@@ -9,7 +9,8 @@
 //! - [`Repo`] (`repo.rs`), a handle on one repository: its refs (`refs.rs`, compare-and-swap,
 //!   atomic batches), its objects ([`RepoOdb`] in `odb.rs`, which implements guts-git's
 //!   `ObjectRead` over chunked packs in `chunks.rs`), pack ingestion (`ingest.rs`: index,
-//!   thicken, store in chunks) and pack sending that reuses stored entries (`send.rs`).
+//!   thicken, store in chunks), pack sending that reuses stored entries (`send.rs`), and
+//!   full clones sent as the stored packs themselves (`reuse.rs`).
 //!
 //! Durability: a pack is written under a pending marker, its objects indexed, and the store
 //! flushed before any ref may point into it; refs move by compare-and-swap and are flushed
@@ -26,6 +27,7 @@ mod odb;
 pub mod records;
 mod refs;
 mod repo;
+mod reuse;
 mod send;
 
 pub use db::{Store, StoreOptions, StoreTotals};
@@ -35,4 +37,5 @@ pub use odb::RepoOdb;
 pub use records::{NewRepo, ObjLoc, PackRecord, RefValue, RepoPatch, RepoRecord};
 pub use refs::{RefError, RefUpdate};
 pub use repo::Repo;
+pub use reuse::{StoredPacks, send_stored_packs};
 pub use send::{SendOptions, SendProgress, SendStats, send_all, send_pack};

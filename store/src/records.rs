@@ -61,6 +61,14 @@ pub struct PackRecord {
     pub len: u64,
     /// Number of objects.
     pub objects: u32,
+    /// How many of them are deltas.
+    pub deltas: u32,
+    /// How many of them are the repository's canonical copy (were new when stored).
+    pub canonical: u32,
+    /// Whole objects appended to complete a thin pack (copies of stored objects), at the end.
+    pub thin_bases: u32,
+    /// Where the entries received end and the appended thin bases (if any) start.
+    pub entries_end: u64,
     /// Bytes per chunk (the last chunk may be shorter).
     pub chunk_size: u32,
     /// Seconds since the epoch.

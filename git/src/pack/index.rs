@@ -7,6 +7,7 @@ use flate2::Decompress;
 
 use super::entry::{EntryKind, HeaderError, decode_header};
 use super::inflate::{Sink, inflate_from_stream};
+use super::links::{LinkCollector, PackLinks};
 use super::resolve::{Slot, resolve_deltas};
 use super::stream::PackStream;
 use super::{HEADER_LEN, PackError, PackRead, SIGNATURE};
@@ -31,6 +32,8 @@ pub struct IndexOptions {
     pub cache_bytes: usize,
     /// Threads resolving deltas (at least 1).
     pub threads: usize,
+    /// Gather what the objects reference, for [`PackIndex::links`].
+    pub links: bool,
 }
 
 impl Default for IndexOptions {
@@ -43,6 +46,7 @@ impl Default for IndexOptions {
             max_pack_size: u64::MAX,
             cache_bytes: 64 << 20,
             threads: std::thread::available_parallelism().map_or(1, usize::from),
+            links: true,
         }
     }
 }
@@ -95,6 +99,8 @@ pub struct PackIndex {
     pub external_bases: Vec<ObjectId>,
     /// The pack's length in bytes, trailer included.
     pub len: u64,
+    /// How the pack's objects link to each other (when [`IndexOptions::links`] was set).
+    pub links: Option<PackLinks>,
 }
 
 impl PackIndex {
@@ -131,8 +137,8 @@ pub fn index_pack<R: Read, S: Write + PackRead>(
     bases: &dyn BaseLookup,
     opts: &IndexOptions,
 ) -> Result<PackIndex, PackError> {
-    let (raw, slots, checksum, len) = first_pass(input, spool, opts)?;
-    let external_bases = resolve_deltas(&*spool, &raw, &slots, bases, opts)?;
+    let (raw, slots, checksum, len, links) = first_pass(input, spool, opts)?;
+    let external_bases = resolve_deltas(&*spool, &raw, &slots, bases, opts, links.as_ref())?;
     let mut entries = Vec::with_capacity(raw.len());
     for (r, slot) in raw.iter().zip(&slots) {
         let Some(res) = slot.get() else {
@@ -150,15 +156,23 @@ pub fn index_pack<R: Read, S: Write + PackRead>(
             depth: res.depth,
         });
     }
+    let links = links.map(|l| l.finish(entries.iter().map(|e| e.id).collect()));
     Ok(PackIndex {
         checksum,
         entries,
         external_bases,
         len,
+        links,
     })
 }
 
-type FirstPass = (Vec<RawEntry>, Vec<Slot>, ObjectId, u64);
+type FirstPass = (
+    Vec<RawEntry>,
+    Vec<Slot>,
+    ObjectId,
+    u64,
+    Option<LinkCollector>,
+);
 
 fn first_pass<R: Read, W: Write>(
     input: R,
@@ -189,6 +203,8 @@ fn first_pass<R: Read, W: Write>(
     }
     stream.consume(HEADER_LEN as usize, true)?;
 
+    let links = opts.links.then(|| LinkCollector::new(count));
+    let mut link_buf = Vec::new();
     let mut raw: Vec<RawEntry> = Vec::with_capacity(count.min(1 << 20) as usize);
     let mut slots: Vec<Slot> = Vec::with_capacity(raw.capacity());
     let mut z = Decompress::new(true);
@@ -253,6 +269,9 @@ fn first_pass<R: Read, W: Write>(
                     object::validate(kind, &content)
                         .map_err(|source| PackError::InvalidObject { offset, id, source })?;
                 }
+                if let Some(links) = &links {
+                    links.record(kind, &content, &mut link_buf);
+                }
                 slot.set_whole(id, kind, header.size);
             }
             EntryKind::OfsDelta { base_offset } => {
@@ -312,5 +331,5 @@ fn first_pass<R: Read, W: Write>(
     }
     let len = stream.offset;
     stream.finish()?;
-    Ok((raw, slots, actual, len))
+    Ok((raw, slots, actual, len, links))
 }

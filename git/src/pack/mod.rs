@@ -5,6 +5,8 @@
 //! - [`index_pack`]: reads a pack from any stream in bounded memory, spooling it to a
 //!   [`PackSpool`], then resolves deltas (in parallel, with a bounded base cache), completes
 //!   thin packs through [`BaseLookup`], verifies the trailer, and returns an index.
+//! - [`PackLinks`]: what a pack's objects reference, gathered while indexing, so a receiver
+//!   can tell a self-contained pack and its roots without walking the graph.
 //! - [`read_object_at`]: random access to objects of a stored pack.
 //! - [`PackWriter`]: writes packs entry by entry, copying stored compressed data as it is.
 //! - [`write_pack`]: writes a pack from whole objects, searching for deltas like
@@ -16,6 +18,7 @@ mod entry;
 mod error;
 mod index;
 mod inflate;
+mod links;
 mod read;
 mod resolve;
 mod spool;
@@ -27,6 +30,7 @@ pub use delta::{DeltaIndex, apply_delta, create_delta};
 pub use entry::{EntryHeader, EntryKind, HeaderError, decode_header, encode_header};
 pub use error::PackError;
 pub use index::{BaseLookup, IndexEntry, IndexOptions, NoBases, PackIndex, index_pack};
+pub use links::PackLinks;
 pub use read::{read_entry_at, read_object_at};
 pub use spool::{PackRead, PackSpool};
 pub use write::PackWriter;

@@ -12,6 +12,7 @@ use super::delta::apply_delta;
 use super::entry::EntryKind;
 use super::index::{BaseLookup, IndexOptions, RawEntry};
 use super::inflate::inflate_region;
+use super::links::LinkCollector;
 use super::{PackError, PackRead};
 use crate::{Kind, ObjectId, hash, object};
 
@@ -110,6 +111,7 @@ pub(crate) fn resolve_deltas(
     slots: &[Slot],
     bases: &dyn BaseLookup,
     opts: &IndexOptions,
+    links: Option<&LinkCollector>,
 ) -> Result<Vec<ObjectId>, PackError> {
     if raw.iter().all(|e| matches!(e.kind, EntryKind::Whole(_))) {
         return Ok(Vec::new());
@@ -122,6 +124,7 @@ pub(crate) fn resolve_deltas(
         children: &children,
         bases,
         opts,
+        links,
     };
     let roots: Vec<Root> = raw
         .iter()
@@ -178,6 +181,7 @@ struct Ctx<'a, S: ?Sized> {
     children: &'a Children,
     bases: &'a dyn BaseLookup,
     opts: &'a IndexOptions,
+    links: Option<&'a LinkCollector>,
 }
 
 /// One level of the depth-first walk: an object whose children are being resolved.
@@ -196,6 +200,7 @@ struct Scratch {
     z: Decompress,
     compressed: Vec<u8>,
     delta: Vec<u8>,
+    links: Vec<ObjectId>,
 }
 
 impl<S: PackRead + ?Sized> Ctx<'_, S> {
@@ -214,6 +219,7 @@ impl<S: PackRead + ?Sized> Ctx<'_, S> {
                 z: Decompress::new(true),
                 compressed: Vec::new(),
                 delta: Vec::new(),
+                links: Vec::new(),
             };
             loop {
                 let i = next.fetch_add(1, Ordering::Relaxed);
@@ -325,6 +331,9 @@ impl<S: PackRead + ?Sized> Ctx<'_, S> {
             }
             if !fresh {
                 continue;
+            }
+            if let Some(links) = self.links {
+                links.record(kind, &result, &mut scratch.links);
             }
             let grandchildren = self.children.of(Some(child), &id);
             if grandchildren.is_empty() {

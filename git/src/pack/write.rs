@@ -80,6 +80,26 @@ impl<W: Write> PackWriter<W> {
         Ok(at)
     }
 
+    /// Copies bytes of entries taken verbatim from a stored pack. A stored pack's whole entry
+    /// region, copied contiguously, stays valid: OFS_DELTA offsets are relative. Account for
+    /// the entries copied with [`PackWriter::count_copied`].
+    pub fn copy_raw(&mut self, bytes: &[u8]) -> Result<(), PackError> {
+        self.emit(bytes)
+    }
+
+    /// Counts `entries` entries written by [`PackWriter::copy_raw`].
+    pub fn count_copied(&mut self, entries: u32) -> Result<(), PackError> {
+        let written = self.written.saturating_add(entries);
+        if written > self.announced {
+            return Err(PackError::CountMismatch {
+                announced: self.announced,
+                written,
+            });
+        }
+        self.written = written;
+        Ok(())
+    }
+
     fn write_deflated(&mut self, kind: EntryKind, data: &[u8]) -> Result<u64, PackError> {
         let mut z = ZlibEncoder::new(Vec::with_capacity(data.len() / 2 + 64), self.level);
         z.write_all(data)?;

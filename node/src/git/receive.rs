@@ -197,13 +197,13 @@ pub fn serve(
             Ok(rx) => {
                 let odb = repo.odb();
                 let overlay = rx.overlay(&odb);
-                let reached = check_objects(repo, &overlay, &push.commands, &mut results)?;
+                let reach = check_objects(repo, &rx, &overlay, &push.commands, &mut results)?;
                 if push.atomic && results.iter().any(Result::is_err) {
                     fail_atomic(&mut results);
                 }
                 if results.iter().any(Result::is_ok) {
                     if repo.is_closed()?
-                        && leaves_unreachable(&rx, &odb, &overlay, reached, push, &results)?
+                        && leaves_unreachable(&rx, &odb, &overlay, reach, push, &results)?
                     {
                         repo.mark_open()?;
                     }
@@ -289,14 +289,28 @@ fn check_command(c: &Command) -> Result<(), String> {
     Ok(())
 }
 
+/// What is known of the objects the new tips reach, for keeping the "closed" flag right.
+enum Reach {
+    /// The objects they reach beyond the current refs (one walk).
+    Walked(HashSet<ObjectId>),
+    /// The pack is self-contained: its roots tell what is reachable.
+    Roots,
+    /// Unknown (some tip was not connected).
+    Unknown,
+}
+
 /// New tips must exist, branches must be commits, and everything they reach must be here.
-/// Returns what the new tips reach beyond the current refs (when all were connected).
+///
+/// A self-contained pack (what a first push sends) needs no walk: every tip inside it is
+/// connected, as with git's `index-pack --check-self-contained-and-connected`. Otherwise one
+/// walk from all new tips to the current refs; only if it fails, one walk per tip.
 fn check_objects(
     repo: &Repo,
+    rx: &Received,
     odb: &Overlay<'_>,
     commands: &[Command],
     results: &mut [Result<(), String>],
-) -> Result<Option<HashSet<ObjectId>>, GitError> {
+) -> Result<Reach, GitError> {
     let existing: Vec<ObjectId> = repo.list_refs()?.into_iter().map(|(_, id)| id).collect();
     let mut tips = Vec::new();
     for (c, r) in commands.iter().zip(results.iter()) {
@@ -304,20 +318,21 @@ fn check_objects(
             tips.push(c.new);
         }
     }
-    // Usually all tips are connected: one walk. Otherwise find the culprits one by one.
-    let cut = HashSet::new();
-    let reached = objects_to_send(
-        odb,
-        &ObjectsWanted {
+    let reach = if rx.self_contained() && tips.iter().all(|t| rx.contains(t)) {
+        Reach::Roots
+    } else {
+        let cut = HashSet::new();
+        let wanted = ObjectsWanted {
             wants: &tips,
             haves: &existing,
             cut: &cut,
             filter: None,
-        },
-    )
-    .ok()
-    .map(|objects| objects.into_iter().map(|o| o.id).collect::<HashSet<_>>());
-    let all_connected = reached.is_some();
+        };
+        match objects_to_send(odb, &wanted) {
+            Ok(objects) => Reach::Walked(objects.into_iter().map(|o| o.id).collect()),
+            Err(_) => Reach::Unknown,
+        }
+    };
     for (c, r) in commands.iter().zip(results.iter_mut()) {
         if r.is_err() || c.new.is_zero() {
             continue;
@@ -327,7 +342,7 @@ fn check_objects(
             Some((kind, _)) if c.name.starts_with("refs/heads/") && kind != Kind::Commit => {
                 *r = Err("not a commit".into());
             }
-            Some(_) if all_connected => {}
+            Some(_) if !matches!(reach, Reach::Unknown) => {}
             Some(_) => {
                 if let Err(e) = check_connected(odb, &[c.new], &existing) {
                     tracing::info!(error = %e, r#ref = %c.name, "push refused: not connected");
@@ -336,7 +351,7 @@ fn check_objects(
             }
         }
     }
-    Ok(reached)
+    Ok(reach)
 }
 
 /// True when accepting these commands may leave stored objects that no ref reaches: a
@@ -345,7 +360,7 @@ fn leaves_unreachable(
     rx: &Received,
     base: &RepoOdb,
     odb: &Overlay<'_>,
-    reached: Option<HashSet<ObjectId>>,
+    reach: Reach,
     push: &Push,
     results: &[Result<(), String>],
 ) -> Result<bool, GitError> {
@@ -357,15 +372,34 @@ fn leaves_unreachable(
             return Ok(true);
         }
     }
-    let Some(reached) = reached else {
-        return Ok(true);
-    };
-    for id in rx.ids() {
-        if !reached.contains(id) && !base.contains(id)? {
-            return Ok(true);
+    match reach {
+        Reach::Unknown => Ok(true),
+        Reach::Walked(reached) => {
+            for id in rx.ids() {
+                if !reached.contains(id) && !base.contains(id)? {
+                    return Ok(true);
+                }
+            }
+            Ok(false)
+        }
+        // In a self-contained pack every object is reachable from a root; roots that are
+        // neither accepted tips nor already stored (and so reachable) are left dangling.
+        Reach::Roots => {
+            let tips: HashSet<ObjectId> = push
+                .commands
+                .iter()
+                .zip(results)
+                .filter(|(_, r)| r.is_ok())
+                .map(|(c, _)| c.new)
+                .collect();
+            for id in rx.roots().unwrap_or_default() {
+                if !tips.contains(id) && !base.contains(id)? {
+                    return Ok(true);
+                }
+            }
+            Ok(false)
         }
     }
-    Ok(false)
 }
 
 fn fail_atomic(results: &mut [Result<(), String>]) {

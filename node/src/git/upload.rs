@@ -10,7 +10,7 @@ use guts_git::walk::{
     Deepen, Filter, ObjectsWanted, ShallowUpdate, objects_and_known, peel, shallow_update,
 };
 use guts_git::{Kind, ObjectId};
-use guts_store::{Repo, RepoOdb, SendOptions, send_all, send_pack};
+use guts_store::{Repo, RepoOdb, SendOptions, StoredPacks, send_all, send_pack, send_stored_packs};
 
 use super::GitError;
 use super::sideband::{PackOut, Progress};
@@ -159,8 +159,10 @@ pub struct Plan {
 
 /// The objects of the pack.
 pub enum ToSend {
-    /// Every stored object: a full clone of a repository whose objects are all reachable.
-    All,
+    /// Every stored object: a full clone of a repository whose objects are all reachable;
+    /// as the stored packs themselves when they hold each object once (and the client
+    /// accepts OFS_DELTA).
+    All(Option<StoredPacks>),
     /// These.
     These(Vec<ObjectId>),
 }
@@ -229,7 +231,7 @@ pub fn plan(
     if full_clone(repo, args)? {
         return Ok(Plan {
             shallow,
-            objects: ToSend::All,
+            objects: ToSend::All(repo.reusable_packs()?.filter(|_| args.ofs_delta)),
             known: None,
         });
     }
@@ -297,7 +299,8 @@ pub fn send<W: Write>(odb: &RepoOdb, plan: Plan, args: &FetchArgs, out: W) -> Re
     let progress = Progress::new(!args.no_progress && args.sideband.is_some());
     let total = match &objects {
         ToSend::These(objects) => objects.len(),
-        ToSend::All => odb.count()?,
+        ToSend::All(Some(packs)) => packs.objects() as usize,
+        ToSend::All(None) => odb.count()?,
     };
     progress.say(&format!("Enumerating objects: {total}, done.\n"));
     progress.say(&format!(
@@ -311,15 +314,25 @@ pub fn send<W: Write>(odb: &RepoOdb, plan: Plan, args: &FetchArgs, out: W) -> Re
         ofs_delta: args.ofs_delta,
         thin: known.as_ref(),
     };
-    let (stats, buffered) = match objects {
-        ToSend::All => send_all(odb, opts, buffered, &mut p)?,
-        ToSend::These(objects) => send_pack(odb, objects, opts, buffered, &mut p)?,
+    let (stats, buffered, pack_reused) = match objects {
+        ToSend::All(Some(packs)) => {
+            let (stats, out) = send_stored_packs(odb, &packs, buffered, &mut p)?;
+            (stats, out, stats.objects)
+        }
+        ToSend::All(None) => {
+            let (stats, out) = send_all(odb, opts, buffered, &mut p)?;
+            (stats, out, 0)
+        }
+        ToSend::These(objects) => {
+            let (stats, out) = send_pack(odb, objects, opts, buffered, &mut p)?;
+            (stats, out, 0)
+        }
     };
     let pack_out = buffered
         .into_inner()
         .map_err(|e| GitError::Io(e.into_error()))?;
     progress.say(&format!(
-        "Total {} (delta {}), reused {} (delta {}), pack-reused 0\n",
+        "Total {} (delta {}), reused {} (delta {}), pack-reused {pack_reused}\n",
         stats.objects, stats.deltas, stats.reused, stats.deltas
     ));
     Ok(pack_out.finish()?)
