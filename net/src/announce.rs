@@ -1,0 +1,275 @@
+//! Announcements: the small signed gossip message a node publishes for each accepted push.
+//! It names the repository, carries the signed ref updates, and says which pack holds their
+//! objects (its checksum and length) so peers can fetch it by request-response afterwards.
+//!
+//! Receivers check everything before forwarding: the size, the encoding, names, the
+//! origin's trust, the message signature and each update's signature and stamp. The
+//! message id is a hash of the bytes, so duplicates are dropped by gossip itself.
+
+use serde::{Deserialize, Serialize};
+use sha2::{Digest, Sha256};
+
+use crate::hlc::{ClockError, check_drift};
+use crate::identity::{NodeId, NodeKey};
+use crate::signed::{Sig, SignedRef};
+
+/// The largest announcement accepted (gossip's own limit is 64 KiB).
+pub const MAX_ANNOUNCEMENT: usize = 32 * 1024;
+/// The most ref updates one announcement carries (a bigger push is split).
+pub const MAX_UPDATES: usize = 128;
+
+const DOMAIN: &[u8] = b"guts/announcement/1\0";
+
+/// A stored pack, named by its trailing checksum.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+pub struct PackRef {
+    /// The pack's trailing SHA-1.
+    pub checksum: [u8; 20],
+    /// Its length in bytes.
+    pub len: u64,
+}
+
+/// What happened to a repository on its origin.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub enum Body {
+    /// A push was accepted: these ref updates, whose objects are in `pack` (none for a
+    /// delete-only push).
+    Push {
+        /// `owner/name`.
+        repo: String,
+        /// The pack to fetch before applying the updates.
+        pack: Option<PackRef>,
+        /// The ref updates, each signed.
+        updates: Vec<SignedRef>,
+    },
+}
+
+/// A signed announcement.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Announcement {
+    /// What happened.
+    pub body: Body,
+    /// The node that accepted it and signed this.
+    pub origin: NodeId,
+    /// The origin's signature over the body.
+    pub signature: Sig,
+}
+
+/// Why an announcement was refused.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum AnnounceError {
+    /// More bytes than [`MAX_ANNOUNCEMENT`].
+    #[error("announcement of {len} bytes is over the {max} byte limit")]
+    TooLarge {
+        /// Its size.
+        len: usize,
+        /// The limit.
+        max: usize,
+    },
+    /// Not a well-formed announcement.
+    #[error("malformed announcement: {0}")]
+    Malformed(String),
+    /// The origin is not a node we accept writes from.
+    #[error("announcement from untrusted node {0}")]
+    Untrusted(NodeId),
+    /// A signature does not verify.
+    #[error("bad signature on {0}")]
+    BadSignature(&'static str),
+    /// A name or field is invalid.
+    #[error("invalid announcement: {0}")]
+    Invalid(String),
+    /// A stamp is too far in the future.
+    #[error(transparent)]
+    Clock(#[from] ClockError),
+}
+
+impl Announcement {
+    /// Signs `body` as `key`.
+    pub fn sign(key: &NodeKey, body: Body) -> Announcement {
+        let signature = Sig(key.sign(&signed_bytes(&body)));
+        Announcement {
+            body,
+            origin: key.id(),
+            signature,
+        }
+    }
+
+    /// The wire bytes.
+    pub fn encode(&self) -> Vec<u8> {
+        // Plain data into a Vec: cannot fail.
+        bincode::serde::encode_to_vec(self, bincode::config::standard()).unwrap_or_default()
+    }
+
+    /// Reads wire bytes, checking the size first.
+    pub fn decode(bytes: &[u8]) -> Result<Announcement, AnnounceError> {
+        if bytes.len() > MAX_ANNOUNCEMENT {
+            return Err(AnnounceError::TooLarge {
+                len: bytes.len(),
+                max: MAX_ANNOUNCEMENT,
+            });
+        }
+        let config = bincode::config::standard().with_limit::<MAX_ANNOUNCEMENT>();
+        let (a, used): (Announcement, usize) = bincode::serde::decode_from_slice(bytes, config)
+            .map_err(|e| AnnounceError::Malformed(e.to_string()))?;
+        if used != bytes.len() {
+            return Err(AnnounceError::Malformed(format!(
+                "{} trailing bytes",
+                bytes.len() - used
+            )));
+        }
+        Ok(a)
+    }
+
+    /// The message id: a hash of the wire bytes.
+    pub fn id_of(bytes: &[u8]) -> [u8; 32] {
+        Sha256::digest(bytes).into()
+    }
+
+    /// Checks everything a receiver must before acting on or forwarding it.
+    pub fn validate(
+        &self,
+        trusted: impl Fn(&NodeId) -> bool,
+        now_ms: u64,
+    ) -> Result<(), AnnounceError> {
+        if !trusted(&self.origin) {
+            return Err(AnnounceError::Untrusted(self.origin));
+        }
+        if !self
+            .origin
+            .verify(&signed_bytes(&self.body), &self.signature.0)
+        {
+            return Err(AnnounceError::BadSignature("announcement"));
+        }
+        let invalid = |s: String| Err(AnnounceError::Invalid(s));
+        match &self.body {
+            Body::Push { repo, updates, .. } => {
+                check_repo(repo)?;
+                if updates.is_empty() || updates.len() > MAX_UPDATES {
+                    return invalid(format!("{} ref updates", updates.len()));
+                }
+                for u in updates {
+                    if &u.repo != repo || u.origin() != self.origin {
+                        return invalid("an update of another repository or origin".into());
+                    }
+                    if guts_git::refname::check(&u.name).is_err() || !u.name.starts_with("refs/") {
+                        return invalid(format!("ref name {:?}", u.name));
+                    }
+                    if !u.verify() {
+                        return Err(AnnounceError::BadSignature("ref update"));
+                    }
+                    check_drift(u.stamp.hlc, now_ms)?;
+                }
+            }
+        }
+        Ok(())
+    }
+}
+
+/// `owner/name`, both valid.
+pub fn check_repo(repo: &str) -> Result<(), AnnounceError> {
+    let (owner, name) = repo
+        .split_once('/')
+        .ok_or_else(|| AnnounceError::Invalid(format!("repository {repo:?}")))?;
+    for (what, n) in [("owner", owner), ("repository", name)] {
+        guts_store::names::check_name(what, n)
+            .map_err(|e| AnnounceError::Invalid(e.to_string()))?;
+    }
+    Ok(())
+}
+
+fn signed_bytes(body: &Body) -> Vec<u8> {
+    let mut out = DOMAIN.to_vec();
+    let _ = bincode::serde::encode_into_std_write(body, &mut out, bincode::config::standard());
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::hlc::{Hlc, Stamp};
+
+    fn push(key: &NodeKey, repo: &str, name: &str) -> Announcement {
+        push_at(key, repo, name, 1_000)
+    }
+
+    fn push_at(key: &NodeKey, repo: &str, name: &str, wall_ms: u64) -> Announcement {
+        let stamp = Stamp {
+            hlc: Hlc {
+                wall_ms,
+                logical: 0,
+            },
+            origin: key.id(),
+        };
+        let u = SignedRef::sign(key, repo, name, [0; 20], [1; 20], stamp);
+        Announcement::sign(
+            key,
+            Body::Push {
+                repo: repo.into(),
+                pack: Some(PackRef {
+                    checksum: [9; 20],
+                    len: 100,
+                }),
+                updates: vec![u],
+            },
+        )
+    }
+
+    #[test]
+    fn a_good_announcement_round_trips_and_validates() {
+        let key = NodeKey::from_secret([1; 32]);
+        let a = push(&key, "alice/app", "refs/heads/main");
+        let bytes = a.encode();
+        assert!(bytes.len() < 512);
+        let back = Announcement::decode(&bytes).expect("decode");
+        assert_eq!(back, a);
+        back.validate(|n| *n == key.id(), 1_000).expect("valid");
+        assert_ne!(
+            Announcement::id_of(&bytes),
+            Announcement::id_of(&bytes[1..])
+        );
+    }
+
+    #[test]
+    fn forged_untrusted_malformed_and_oversized_ones_are_refused() {
+        let key = NodeKey::from_secret([1; 32]);
+        let other = NodeKey::from_secret([2; 32]);
+        let trust = |n: &NodeId| *n == key.id();
+        let a = push(&key, "alice/app", "refs/heads/main");
+        assert!(matches!(
+            push(&other, "alice/app", "refs/heads/main").validate(trust, 1_000),
+            Err(AnnounceError::Untrusted(_))
+        ));
+        let mut forged = a.clone();
+        let Body::Push { pack, .. } = &mut forged.body;
+        *pack = None;
+        assert_eq!(
+            forged.validate(trust, 1_000),
+            Err(AnnounceError::BadSignature("announcement"))
+        );
+        assert!(matches!(
+            push(&key, "alice/..", "refs/heads/main").validate(trust, 1_000),
+            Err(AnnounceError::Invalid(_))
+        ));
+        assert!(matches!(
+            push(&key, "alice/app", "refs/heads/a..b").validate(trust, 1_000),
+            Err(AnnounceError::Invalid(_))
+        ));
+        let future = push_at(&key, "alice/app", "refs/heads/main", 10 * 60 * 1000);
+        assert!(matches!(
+            future.validate(trust, 1_000),
+            Err(AnnounceError::Clock(_))
+        ));
+        let bytes = a.encode();
+        assert!(matches!(
+            Announcement::decode(&bytes[..bytes.len() - 3]),
+            Err(AnnounceError::Malformed(_))
+        ));
+        assert!(matches!(
+            Announcement::decode(&vec![0u8; MAX_ANNOUNCEMENT + 1]),
+            Err(AnnounceError::TooLarge { .. })
+        ));
+        let mut long = bytes.clone();
+        long.push(0);
+        assert!(Announcement::decode(&long).is_err());
+    }
+}

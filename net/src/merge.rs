@@ -1,0 +1,207 @@
+//! The ref merge rule of DESIGN section 3, the same on every node: a last-writer-wins
+//! register ordered by stamp, plus a grow-only set of conflict tips.
+//!
+//! Every update a node has seen for a ref is kept as `(stamp, old, new)`. The ref's value is
+//! the update with the greatest stamp. An update `u` is a conflict when some later update `v`
+//! did not account for it: `u.new` is neither contained in `v.new` (a fast-forward or merge
+//! over it) nor in `v.old` (what `v` knowingly replaced: a force push or delete made after
+//! seeing it). Both are functions of the *set* of updates, not of their arrival order, so all
+//! nodes that have seen the same updates hold the same value and the same conflicts, and a
+//! conflict tip, once found, stays (kept at `refs/guts/conflicts/...`): nothing is lost.
+
+use std::collections::BTreeSet;
+
+use guts_git::ObjectId;
+
+use crate::hlc::Stamp;
+
+/// Answers ancestry questions about commits the node has.
+pub trait Ancestry {
+    /// True when `ancestor` is `tip` or reachable from it.
+    fn contains(&self, tip: &ObjectId, ancestor: &ObjectId) -> bool;
+}
+
+/// One update of a ref, as far as the rule is concerned.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+pub struct Seen {
+    /// Orders updates (unique per update).
+    pub stamp: Stamp,
+    /// What its origin replaced (zero: created).
+    pub old: ObjectId,
+    /// Its new value (zero: deleted).
+    pub new: ObjectId,
+}
+
+/// What applying an update changed.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Applied {
+    /// It was seen before: nothing changed.
+    pub duplicate: bool,
+    /// It is now the ref's value.
+    pub wins: bool,
+    /// Tips that became conflicts.
+    pub new_conflicts: Vec<ObjectId>,
+}
+
+/// Everything a node knows about one ref.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct RefState {
+    /// Every update seen, sorted by stamp.
+    seen: Vec<Seen>,
+    /// Tips kept because a later update did not account for them.
+    conflicts: BTreeSet<ObjectId>,
+}
+
+impl RefState {
+    /// The current value: the update with the greatest stamp.
+    pub fn winner(&self) -> Option<&Seen> {
+        self.seen.last()
+    }
+
+    /// Every update seen, oldest first.
+    pub fn seen(&self) -> &[Seen] {
+        &self.seen
+    }
+
+    /// The conflict tips.
+    pub fn conflicts(&self) -> &BTreeSet<ObjectId> {
+        &self.conflicts
+    }
+
+    /// Applies an update whose objects are all present (so `anc` can answer about them).
+    pub fn apply(&mut self, u: Seen, anc: &impl Ancestry) -> Applied {
+        let at = match self.seen.binary_search_by(|s| s.stamp.cmp(&u.stamp)) {
+            Ok(_) => {
+                return Applied {
+                    duplicate: true,
+                    ..Applied::default()
+                };
+            }
+            Err(at) => at,
+        };
+        let mut found = Vec::new();
+        // Later updates that did not account for this one make it a conflict.
+        if self.seen[at..].iter().any(|v| !accounted(&u, v, anc)) {
+            found.push(u.new);
+        }
+        // This one may not account for earlier ones.
+        for e in &self.seen[..at] {
+            if !accounted(e, &u, anc) {
+                found.push(e.new);
+            }
+        }
+        self.seen.insert(at, u);
+        let mut applied = Applied {
+            duplicate: false,
+            wins: at + 1 == self.seen.len(),
+            new_conflicts: Vec::new(),
+        };
+        for tip in found {
+            if self.conflicts.insert(tip) {
+                applied.new_conflicts.push(tip);
+            }
+        }
+        applied
+    }
+}
+
+/// True when the later update `v` accounts for the earlier `u`: `u` deleted the ref, or its
+/// tip is contained in what `v` wrote or in what `v` knowingly replaced.
+fn accounted(u: &Seen, v: &Seen, anc: &impl Ancestry) -> bool {
+    u.new.is_zero()
+        || (!v.new.is_zero() && anc.contains(&v.new, &u.new))
+        || (!v.old.is_zero() && anc.contains(&v.old, &u.new))
+}
+
+/// Where a conflict tip of `name` is kept.
+pub fn conflict_ref(name: &str, tip: &ObjectId) -> String {
+    let short = name.strip_prefix("refs/").unwrap_or(name);
+    format!("refs/guts/conflicts/{short}/{}", tip.to_hex())
+}
+
+#[cfg(test)]
+mod tests {
+    use std::collections::HashMap;
+
+    use super::*;
+    use crate::hlc::Hlc;
+    use crate::identity::NodeId;
+
+    /// Commits as a parent map.
+    struct Dag(HashMap<ObjectId, Vec<ObjectId>>);
+
+    impl Ancestry for Dag {
+        fn contains(&self, tip: &ObjectId, ancestor: &ObjectId) -> bool {
+            let mut stack = vec![*tip];
+            while let Some(c) = stack.pop() {
+                if c == *ancestor {
+                    return true;
+                }
+                stack.extend(self.0.get(&c).into_iter().flatten());
+            }
+            false
+        }
+    }
+
+    fn id(n: u8) -> ObjectId {
+        ObjectId::from_bytes([n; 20])
+    }
+
+    fn seen(t: u64, node: u8, old: u8, new: u8) -> Seen {
+        let z = |n: u8| if n == 0 { ObjectId::ZERO } else { id(n) };
+        Seen {
+            stamp: Stamp {
+                hlc: Hlc {
+                    wall_ms: t,
+                    logical: 0,
+                },
+                origin: NodeId([node; 32]),
+            },
+            old: z(old),
+            new: z(new),
+        }
+    }
+
+    /// 1 <- 2 <- 3, and 1 <- 4 (diverged from 2).
+    fn dag() -> Dag {
+        Dag(HashMap::from([
+            (id(2), vec![id(1)]),
+            (id(3), vec![id(2)]),
+            (id(4), vec![id(1)]),
+        ]))
+    }
+
+    #[test]
+    fn fast_forwards_and_force_pushes_are_not_conflicts() {
+        let mut r = RefState::default();
+        let d = dag();
+        assert!(r.apply(seen(1, 1, 0, 1), &d).wins);
+        assert!(r.apply(seen(2, 1, 1, 2), &d).new_conflicts.is_empty());
+        // Forced over 2 after seeing it: not a conflict.
+        let a = r.apply(seen(3, 1, 2, 4), &d);
+        assert!(a.wins && a.new_conflicts.is_empty());
+        assert!(r.apply(seen(3, 1, 2, 4), &d).duplicate);
+    }
+
+    #[test]
+    fn concurrent_divergent_updates_keep_the_loser_in_either_order() {
+        let d = dag();
+        let a = seen(5, 1, 1, 2);
+        let b = seen(6, 2, 1, 4);
+        let mut x = RefState::default();
+        x.apply(seen(1, 1, 0, 1), &d);
+        let mut y = x.clone();
+        x.apply(a, &d);
+        assert_eq!(x.apply(b, &d).new_conflicts, vec![id(2)]);
+        assert!(!y.apply(b, &d).duplicate);
+        let late = y.apply(a, &d);
+        assert!(!late.wins);
+        assert_eq!(late.new_conflicts, vec![id(2)]);
+        assert_eq!(x, y);
+        assert_eq!(x.winner().map(|w| w.new), Some(id(4)));
+        assert_eq!(
+            conflict_ref("refs/heads/main", &id(2)),
+            format!("refs/guts/conflicts/heads/main/{}", id(2).to_hex())
+        );
+    }
+}
