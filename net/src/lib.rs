@@ -9,18 +9,33 @@
 //! - [`merge`]: the ref merge rule, a last-writer-wins register plus grow-only conflict tips,
 //!   independent of delivery order.
 //!
-//! Still to come (issue 4): the libp2p event loop (gossipsub, request-response pack
-//! transfer, identify, mDNS), anti-entropy, and the replication state machine that drives
-//! them without I/O.
+//! - [`proto`]: the `/guts/sync/1` request-response messages and their bounded codec.
+//! - [`host`]: the [`Host`] trait, what the network needs from the node (logs, packs, apply).
+//! - `behaviour.rs`: the libp2p stack (TCP, noise, yamux, gossipsub, request-response,
+//!   identify, ping, mDNS).
+//! - [`service`]: [`spawn`] and the [`NetHandle`] the node uses; `event_loop.rs` owns the
+//!   swarm; `sync.rs` runs announcement syncs and anti-entropy rounds; `serve.rs` answers
+//!   peers.
 
 pub mod announce;
+mod behaviour;
+mod event_loop;
 pub mod hlc;
+pub mod host;
 pub mod identity;
 pub mod merge;
+pub mod proto;
+mod serve;
+pub mod service;
 pub mod signed;
+mod sync;
 
 pub use announce::{AnnounceError, Announcement, Body, PackRef};
 pub use hlc::{Clock, Hlc, Stamp};
+pub use host::{Host, NetEvent, SyncPlan};
 pub use identity::{IdentityError, NodeId, NodeKey};
+pub use libp2p::{Multiaddr, PeerId};
 pub use merge::{Ancestry, Applied, RefState, Seen, conflict_ref};
+pub use proto::RepoDigest;
+pub use service::{NetConfig, NetError, NetHandle, NetStats, peer_id_of, spawn};
 pub use signed::{Sig, SignedRef};

@@ -21,6 +21,8 @@ pub struct NodeConfig {
     pub max_pack_bytes: u64,
     /// Git requests (clones, fetches, pushes) served at once; more get 503.
     pub max_git_requests: usize,
+    /// Replication over libp2p (none: this node keeps to itself).
+    pub p2p: Option<guts_net::NetConfig>,
 }
 
 impl NodeConfig {
@@ -34,6 +36,7 @@ impl NodeConfig {
             idle_timeout: Duration::from_secs(120),
             max_pack_bytes: 8 << 30,
             max_git_requests: 64,
+            p2p: None,
         }
     }
 }

@@ -9,6 +9,8 @@
 //!   internals; `metrics.rs`: the Prometheus registry and the request middleware.
 //! - `health.rs`: `/health` and the live, ready and startup probes.
 //! - `rest.rs`: `/api/repos` and `/api/v1/repos`.
+//! - `replica/`: replication: the node's key and clock, the signed update log of every ref
+//!   change, and the network's [`guts_net::Host`] (logs, packs, applying what arrived).
 //! - `git/`: Git Smart HTTP: routes and path forms (`mod.rs`), body streaming between async
 //!   and blocking code (`body.rs`), ref advertisements (`advertise.rs`), upload-pack v2
 //!   (`upload_v2.rs`) and v0 (`upload_v0.rs`) over shared negotiation and pack sending
@@ -19,6 +21,7 @@ mod error;
 mod git;
 mod health;
 mod metrics;
+pub mod replica;
 mod rest;
 mod server;
 mod state;

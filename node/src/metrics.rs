@@ -49,6 +49,19 @@ pub struct Metrics {
     pub packs: Gauge,
     pub pack_bytes: Gauge,
     pub repositories: Gauge,
+    /// Replicated ref updates applied here.
+    pub updates_replicated: Counter,
+    /// Seconds from the origin's acceptance of an update to its application here.
+    pub replication_lag: Histogram,
+    /// Conflict tips kept.
+    pub conflicts: Counter,
+    /// Network counters, copied from the network at each scrape.
+    pub net: Family<NetLabels, Gauge>,
+}
+
+#[derive(Debug, Clone, Hash, PartialEq, Eq, EncodeLabelSet)]
+pub struct NetLabels {
+    pub what: String,
 }
 
 impl Metrics {
@@ -116,7 +129,37 @@ impl Metrics {
             "Repositories on this node",
             repositories.clone(),
         );
+        let updates_replicated = Counter::default();
+        registry.register(
+            "replicated_updates",
+            "Ref updates received from peers and applied",
+            updates_replicated.clone(),
+        );
+        let replication_lag = Histogram::new(exponential_buckets(0.001, 2.0, 20));
+        registry.register(
+            "replication_lag_seconds",
+            "From the origin accepting a ref update to this node applying it",
+            replication_lag.clone(),
+        );
+        let conflicts = Counter::default();
+        registry.register(
+            "ref_conflicts",
+            "Divergent ref updates kept under refs/guts/conflicts",
+            conflicts.clone(),
+        );
+        let net = Family::<NetLabels, Gauge>::default();
+        registry.register(
+            "p2p",
+            "Peer-to-peer counters: peers connected, announcements sent, received and \
+             rejected, updates rejected, packs fetched and their bytes, anti-entropy rounds, \
+             sync failures, requests refused",
+            net.clone(),
+        );
         Metrics {
+            updates_replicated,
+            replication_lag,
+            conflicts,
+            net,
             registry,
             requests,
             durations,
@@ -137,6 +180,17 @@ impl Metrics {
                 result: result.into(),
             })
             .inc();
+    }
+
+    /// A replicated update was applied, `lag_ms` after its origin accepted it.
+    pub fn replicated(&self, lag_ms: u64) {
+        self.updates_replicated.inc();
+        self.replication_lag.observe(lag_ms as f64 / 1000.0);
+    }
+
+    /// A conflict tip was kept.
+    pub fn conflict(&self) {
+        self.conflicts.inc();
     }
 
     pub fn fetch(&self, result: &str) {
@@ -167,6 +221,26 @@ pub async fn metrics(State(state): State<AppState>) -> Result<Response, ApiError
         m.packs.set(gauge(t.packs));
         m.pack_bytes.set(gauge(t.pack_bytes));
         m.repositories.set(gauge(t.repos));
+    }
+    if let Some(net) = state.replication().net.get() {
+        let s = net.stats();
+        let load =
+            |a: &std::sync::atomic::AtomicU64| gauge(a.load(std::sync::atomic::Ordering::Relaxed));
+        let peers = gauge(net.connected_peers().len() as u64);
+        for (what, v) in [
+            ("peers", peers),
+            ("announcements_sent", load(&s.announcements_sent)),
+            ("announcements_received", load(&s.announcements_received)),
+            ("announcements_rejected", load(&s.announcements_rejected)),
+            ("updates_rejected", load(&s.updates_rejected)),
+            ("packs_fetched", load(&s.packs_fetched)),
+            ("pack_bytes_fetched", load(&s.pack_bytes)),
+            ("anti_entropy_rounds", load(&s.anti_entropy_rounds)),
+            ("sync_failures", load(&s.sync_failures)),
+            ("requests_refused", load(&s.requests_refused)),
+        ] {
+            m.net.get_or_create(&NetLabels { what: what.into() }).set(v);
+        }
     }
     let mut out = String::new();
     encode(&mut out, &m.registry).map_err(|e| ApiError::internal(&e))?;

@@ -18,6 +18,7 @@ use tokio::sync::{OwnedSemaphorePermit, Semaphore, watch};
 use tower_http::timeout::TimeoutLayer;
 use tower_http::trace::TraceLayer;
 
+use crate::replica::{NodeHost, Replication};
 use crate::state::AppState;
 use crate::{NodeConfig, git, health, metrics, rest};
 
@@ -35,6 +36,9 @@ pub enum NodeError {
     /// The server failed.
     #[error("server: {0}")]
     Serve(#[from] io::Error),
+    /// The node's key could not be read or made.
+    #[error("node identity: {0}")]
+    Identity(#[from] guts_net::IdentityError),
 }
 
 /// A running node.
@@ -56,14 +60,20 @@ impl Node {
                 source,
             })?;
         let addr = listener.local_addr()?;
-        let state = AppState::new(config.clone());
+        std::fs::create_dir_all(&config.data_dir)?;
+        let replication = Replication::load(&config.data_dir)?;
+        let state = AppState::new(config.clone(), replication);
 
         let opening = state.clone();
+        let rt = tokio::runtime::Handle::current();
         tokio::task::spawn_blocking(move || {
             match Store::open(&opening.config().data_dir, StoreOptions::default()) {
                 Ok(store) => {
                     let _ = opening.inner.store.set(store);
                     tracing::info!("store open");
+                    if let Some(p2p) = opening.config().p2p.clone() {
+                        rt.spawn(start_network(opening.clone(), p2p));
+                    }
                 }
                 Err(e) => {
                     tracing::error!(error = %e, "cannot open the store");
@@ -92,6 +102,30 @@ impl Node {
             stop,
             task,
         })
+    }
+
+    /// This node's id (its public key, what `--trust` names).
+    pub fn node_id(&self) -> guts_net::NodeId {
+        self.state.replication().node_id()
+    }
+
+    /// The network, once it is up.
+    pub fn net(&self) -> Option<guts_net::NetHandle> {
+        self.state.replication().net.get().cloned()
+    }
+
+    /// Waits until the network is up (or a minute passed): only with p2p configured.
+    pub async fn wait_network(&self) -> Option<guts_net::NetHandle> {
+        for _ in 0..6000 {
+            if let Some(n) = self.net() {
+                return Some(n);
+            }
+            if self.state.inner.store_error.get().is_some() || self.state.config().p2p.is_none() {
+                return None;
+            }
+            tokio::time::sleep(std::time::Duration::from_millis(10)).await;
+        }
+        None
     }
 
     /// The address the node listens on.
@@ -124,7 +158,11 @@ impl Node {
             .shutting_down
             .store(true, Ordering::Relaxed);
         let _ = self.stop.send(true);
+        let net = self.net();
         let served = self.task.await.map_err(io::Error::other)?;
+        if let Some(net) = net {
+            net.shutdown().await;
+        }
         if let Some(store) = self.state.inner.store.get().cloned() {
             tokio::task::spawn_blocking(move || store.flush())
                 .await
@@ -133,6 +171,21 @@ impl Node {
         }
         served?;
         Ok(())
+    }
+}
+
+/// Starts replication once the store is open.
+async fn start_network(state: AppState, config: guts_net::NetConfig) {
+    let host = std::sync::Arc::new(NodeHost {
+        state: state.clone(),
+    });
+    let key = state.replication().key().clone();
+    match guts_net::spawn(config, key, host).await {
+        Ok(net) => {
+            tracing::info!(peer = %net.peer_id(), node = %net.node_id(), "p2p up");
+            let _ = state.replication().net.set(net);
+        }
+        Err(e) => tracing::error!(error = %e, "cannot start p2p"),
     }
 }
 

@@ -10,6 +10,7 @@ use tokio::sync::Semaphore;
 use crate::NodeConfig;
 use crate::error::ApiError;
 use crate::metrics::Metrics;
+use crate::replica::Replication;
 
 /// Shared by all handlers.
 #[derive(Debug, Clone)]
@@ -29,10 +30,12 @@ pub struct Inner {
     pub shutting_down: AtomicBool,
     /// Git requests served at once.
     pub git_slots: Arc<Semaphore>,
+    /// Identity, clock, update log and network.
+    pub replication: Replication,
 }
 
 impl AppState {
-    pub fn new(config: NodeConfig) -> Self {
+    pub fn new(config: NodeConfig, replication: Replication) -> Self {
         AppState {
             inner: Arc::new(Inner {
                 store: OnceLock::new(),
@@ -42,6 +45,7 @@ impl AppState {
                 git_slots: Arc::new(Semaphore::new(config.max_git_requests)),
                 config,
                 shutting_down: AtomicBool::new(false),
+                replication,
             }),
         }
     }
@@ -49,6 +53,10 @@ impl AppState {
     /// The store, or 503 while it is opening.
     pub fn store(&self) -> Result<&Store, ApiError> {
         self.inner.store.get().ok_or_else(ApiError::unavailable)
+    }
+
+    pub fn replication(&self) -> &Replication {
+        &self.inner.replication
     }
 
     pub fn metrics(&self) -> &Metrics {

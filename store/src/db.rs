@@ -46,6 +46,7 @@ pub(crate) struct Trees {
     pub pending: Tree,
     pub deleting: Tree,
     pub closed: Tree,
+    pub updates: Tree,
     pub opts: StoreOptions,
     /// Where packs are spooled while they are indexed.
     pub tmp: PathBuf,
@@ -53,6 +54,9 @@ pub(crate) struct Trees {
     pub totals: Totals,
     /// Held while a pack is committed (see `Repo::commit_pack`).
     pub commit_lock: std::sync::Mutex<()>,
+    /// One writer of refs at a time per repository (see `Repo::writer`).
+    pub writers:
+        std::sync::Mutex<std::collections::HashMap<u64, std::sync::Arc<std::sync::Mutex<()>>>>,
 }
 
 /// Running totals over all repositories.
@@ -108,11 +112,13 @@ impl Store {
             pending: open(tree::PENDING)?,
             deleting: open(tree::DELETING)?,
             closed: open(tree::CLOSED)?,
+            updates: open(tree::UPDATES)?,
             db,
             opts,
             tmp,
             totals: Totals::default(),
             commit_lock: std::sync::Mutex::new(()),
+            writers: std::sync::Mutex::new(std::collections::HashMap::new()),
         };
         let store = Store { t: Arc::new(t) };
         store.recover()?;
@@ -194,6 +200,7 @@ impl Store {
             &self.t.chunks,
             &self.t.pending,
             &self.t.closed,
+            &self.t.updates,
         ] {
             remove_prefix(t, &p)?;
         }

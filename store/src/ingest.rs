@@ -68,6 +68,8 @@ pub struct Ingested {
     pub new_objects: u64,
     /// Pack length in bytes.
     pub bytes: u64,
+    /// The pack's trailing checksum (zero for an empty pack).
+    pub checksum: ObjectId,
 }
 
 impl Received {
@@ -246,6 +248,7 @@ impl Repo {
             objects: rx.objects(),
             new_objects,
             bytes: rx.len,
+            checksum: rx.checksum,
         })
     }
 }

@@ -32,6 +32,8 @@ pub mod tree {
     pub const DELETING: &str = "deleting";
     /// Repositories whose every stored object is reachable from their refs.
     pub const CLOSED: &str = "closed";
+    /// Each repository's log of replicated ref updates (opaque to the store).
+    pub const UPDATES: &str = "updates";
 }
 
 /// `repos` key.
@@ -40,6 +42,13 @@ pub fn repo(owner: &str, name: &str) -> Vec<u8> {
     k.extend_from_slice(owner.as_bytes());
     k.push(0);
     k.extend_from_slice(name.as_bytes());
+    k
+}
+
+/// `updates` key: the repository, then the caller's key (ordered as the caller wants).
+pub fn log_entry(repo: u64, key: &[u8]) -> Vec<u8> {
+    let mut k = repo.to_be_bytes().to_vec();
+    k.extend_from_slice(key);
     k
 }
 

@@ -7,7 +7,7 @@
 //! - [`names`]: owner, repository and ref name validation, before anything touches storage.
 //! - [`Store`] (`db.rs`): opening, crash recovery, flushing, repository metadata.
 //! - [`Repo`] (`repo.rs`), a handle on one repository: its refs (`refs.rs`, compare-and-swap,
-//!   atomic batches), its objects ([`RepoOdb`] in `odb.rs`, which implements guts-git's
+//!   atomic batches), its replicated update log and writer lock (`log.rs`), its objects ([`RepoOdb`] in `odb.rs`, which implements guts-git's
 //!   `ObjectRead` over chunked packs in `chunks.rs`), pack ingestion (`ingest.rs`: index,
 //!   thicken, store in chunks), pack sending that reuses stored entries (`send.rs`), and
 //!   full clones sent as the stored packs themselves (`reuse.rs`).
@@ -22,6 +22,7 @@ mod db;
 mod error;
 mod ingest;
 pub mod keys;
+mod log;
 pub mod names;
 mod odb;
 pub mod records;

@@ -319,7 +319,14 @@ async fn receive_pack(
         if push.commands.is_empty() {
             return;
         }
-        match receive::serve(&repo, &push, rest.into_rest(), max_pack, &mut writer) {
+        match receive::serve(
+            &repo,
+            &push,
+            rest.into_rest(),
+            max_pack,
+            st.replication(),
+            &mut writer,
+        ) {
             Ok(outcome) => {
                 let label = match outcome {
                     receive::Outcome::Ok => "ok",

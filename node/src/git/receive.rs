@@ -18,6 +18,8 @@ use guts_store::{
 };
 
 use super::GitError;
+use crate::replica::Replication;
+use guts_net::PackRef;
 
 /// Commands accepted per push.
 const MAX_COMMANDS: usize = 100_000;
@@ -176,6 +178,7 @@ pub fn serve(
     push: &Push,
     pack: impl Read,
     max_pack: u64,
+    replication: &Replication,
     out: &mut dyn Write,
 ) -> Result<Outcome, GitError> {
     let mut sb = Sideband {
@@ -191,7 +194,7 @@ pub fn serve(
             ..IndexOptions::default()
         },
     };
-    let mut committed = false;
+    let mut committed = None;
     let (unpack, outcome) = if needs_pack {
         match repo.receive_pack(pack, &opts, &mut sb) {
             Ok(rx) => {
@@ -208,8 +211,11 @@ pub fn serve(
                         repo.mark_open()?;
                     }
                     drop(overlay);
-                    repo.commit_pack(rx)?;
-                    committed = true;
+                    let stored = repo.commit_pack(rx)?;
+                    committed = stored.pack.map(|_| PackRef {
+                        checksum: *stored.checksum.as_bytes(),
+                        len: stored.bytes,
+                    });
                 }
                 (Ok(()), None)
             }
@@ -230,15 +236,29 @@ pub fn serve(
         }
         (Ok(()), None)
     };
+    let mut signed = Vec::new();
     if unpack.is_ok() {
+        // Refs move and the update log grows as one step (replication does the same).
+        let writer = repo.writer();
+        let _one = writer
+            .lock()
+            .map_err(|_| StoreError::Invalid("writer lock poisoned".into()))?;
         apply(repo, push, &mut results)?;
+        let changes: Vec<(String, ObjectId, ObjectId)> = push
+            .commands
+            .iter()
+            .zip(&results)
+            .filter(|(_, r)| r.is_ok())
+            .map(|(c, _)| (c.name.clone(), c.old, c.new))
+            .collect();
+        signed = replication.record_local(repo, &changes)?;
         // Objects pushed for a ref that was then refused are reachable from nothing.
         let refused_tip = push
             .commands
             .iter()
             .zip(&results)
             .any(|(c, r)| r.is_err() && !c.new.is_zero());
-        if committed && refused_tip {
+        if committed.is_some() && refused_tip {
             repo.mark_open()?;
         }
         repo.store_flush()?;
@@ -272,6 +292,7 @@ pub fn serve(
         }
     }
     sb.out.flush()?;
+    replication.announce(repo, committed, signed);
     Ok(outcome)
 }
 

@@ -1,0 +1,57 @@
+//! What the network needs from the node it runs in: its signed update logs, packs built by
+//! want/have, and a way to apply what arrived. Every method may block (sled, packs): the
+//! network calls them off the async runtime.
+
+use std::fs::File;
+
+use crate::proto::RepoDigest;
+use crate::signed::SignedRef;
+
+/// What to do with a repository's signed updates learned from a peer.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct SyncPlan {
+    /// The updates this node has not applied yet.
+    pub new: Vec<SignedRef>,
+    /// Objects they need that this node lacks.
+    pub wants: Vec<[u8; 20]>,
+    /// What this node has (its ref tips), to keep the pack small.
+    pub haves: Vec<[u8; 20]>,
+}
+
+/// What happened on the network, for the node's hub and metrics.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum NetEvent {
+    /// A peer connected.
+    PeerConnected(String),
+    /// A peer's last connection closed.
+    PeerDisconnected(String),
+}
+
+/// The node side of replication.
+pub trait Host: Send + Sync + 'static {
+    /// Digests of every repository's signed update log.
+    fn digests(&self) -> Vec<RepoDigest>;
+    /// A repository's signed updates, oldest first.
+    fn updates(&self, repo: &str) -> Vec<SignedRef>;
+    /// Which of `updates` are new here and what objects they need.
+    fn plan(&self, repo: &str, updates: &[SignedRef]) -> Result<SyncPlan, String>;
+    /// A pack of what `wants` reach that `haves` do not, in a temp file, and its length.
+    fn build_pack(
+        &self,
+        repo: &str,
+        wants: &[[u8; 20]],
+        haves: &[[u8; 20]],
+    ) -> Result<(File, u64), String>;
+    /// A temp file to download a pack into.
+    fn spool(&self) -> std::io::Result<File>;
+    /// Verifies `pack` exactly as a push, stores it, then applies `updates` with the merge
+    /// rule. Returns how many updates were applied.
+    fn apply(
+        &self,
+        repo: &str,
+        pack: Option<File>,
+        updates: Vec<SignedRef>,
+    ) -> Result<usize, String>;
+    /// Something happened on the network.
+    fn event(&self, event: NetEvent);
+}

@@ -1,0 +1,156 @@
+//! Answering peers: digests, updates, and packs prepared by want/have then read back in
+//! chunks. Prepared packs live in temp files (bounded in number and age), never in memory.
+
+use std::collections::HashMap;
+use std::fs::File;
+use std::os::unix::fs::FileExt;
+use std::sync::Arc;
+use std::sync::atomic::Ordering;
+use std::time::{Duration, Instant};
+
+use libp2p::PeerId;
+use libp2p::request_response::ResponseChannel;
+
+use crate::event_loop::Command;
+use crate::proto::{CHUNK, MAX_IDS, MAX_RESPONSE, RepoDigest, Request, Response};
+use crate::service::{Shared, lock};
+
+/// Packs prepared at once for all peers.
+pub const MAX_SESSIONS: usize = 16;
+/// How long a prepared pack waits to be read.
+pub const SESSION_TTL: Duration = Duration::from_secs(120);
+
+struct Session {
+    file: Arc<File>,
+    len: u64,
+    peer: PeerId,
+    touched: Instant,
+}
+
+/// Prepared packs by session id.
+#[derive(Default)]
+pub(crate) struct Sessions {
+    next: u64,
+    open: HashMap<u64, Session>,
+}
+
+impl Sessions {
+    fn expire(&mut self) {
+        let now = Instant::now();
+        self.open
+            .retain(|_, s| now.duration_since(s.touched) < SESSION_TTL);
+    }
+}
+
+/// Answers `request` from `peer` in a task; the answer goes back through the event loop.
+pub(crate) fn spawn_serve(
+    shared: Arc<Shared>,
+    peer: PeerId,
+    request: Request,
+    channel: ResponseChannel<Response>,
+) {
+    tokio::spawn(async move {
+        let s = shared.clone();
+        let res = tokio::task::spawn_blocking(move || answer(&s, peer, request))
+            .await
+            .unwrap_or_else(|e| Response::Error {
+                message: format!("internal error: {e}"),
+            });
+        if matches!(res, Response::Error { .. }) {
+            shared
+                .stats
+                .requests_refused
+                .fetch_add(1, Ordering::Relaxed);
+        }
+        let _ = shared
+            .commands
+            .send(Command::Respond { channel, res })
+            .await;
+    });
+}
+
+fn error(message: impl Into<String>) -> Response {
+    Response::Error {
+        message: message.into(),
+    }
+}
+
+fn answer(shared: &Shared, peer: PeerId, request: Request) -> Response {
+    match request {
+        Request::Digest { repos } => {
+            let theirs: HashMap<String, [u8; 32]> =
+                repos.into_iter().map(|d| (d.repo, d.digest)).collect();
+            let mut differ: Vec<RepoDigest> = shared
+                .host
+                .digests()
+                .into_iter()
+                .filter(|d| theirs.get(&d.repo) != Some(&d.digest))
+                .collect();
+            // Stay under the frame limit; the rest comes in later rounds.
+            differ.truncate(MAX_RESPONSE / 256);
+            Response::Digest { repos: differ }
+        }
+        Request::Updates { repo } => {
+            let mut updates = shared.host.updates(&repo);
+            let max = MAX_RESPONSE / 512;
+            if updates.len() > max {
+                updates.drain(..updates.len() - max);
+            }
+            Response::Updates { updates }
+        }
+        Request::Fetch { repo, wants, haves } => {
+            if wants.len() + haves.len() > MAX_IDS {
+                return error("too many ids");
+            }
+            {
+                let mut sessions = lock(&shared.sessions);
+                sessions.expire();
+                if sessions.open.len() >= MAX_SESSIONS {
+                    return error("busy: too many packs being transferred");
+                }
+            }
+            match shared.host.build_pack(&repo, &wants, &haves) {
+                Ok((file, len)) => {
+                    let mut sessions = lock(&shared.sessions);
+                    sessions.next += 1;
+                    let session = sessions.next;
+                    sessions.open.insert(
+                        session,
+                        Session {
+                            file: Arc::new(file),
+                            len,
+                            peer,
+                            touched: Instant::now(),
+                        },
+                    );
+                    Response::Pack { session, len }
+                }
+                Err(e) => error(e),
+            }
+        }
+        Request::Chunk { session, offset } => {
+            let (file, len) = {
+                let mut sessions = lock(&shared.sessions);
+                match sessions.open.get_mut(&session) {
+                    Some(s) if s.peer == peer => {
+                        s.touched = Instant::now();
+                        (s.file.clone(), s.len)
+                    }
+                    _ => return error("no such pack session"),
+                }
+            };
+            if offset > len {
+                return error("offset beyond the pack");
+            }
+            let n = (len - offset).min(CHUNK) as usize;
+            let mut bytes = vec![0u8; n];
+            if let Err(e) = file.read_exact_at(&mut bytes, offset) {
+                return error(format!("reading the pack: {e}"));
+            }
+            if offset + n as u64 >= len {
+                lock(&shared.sessions).open.remove(&session);
+            }
+            Response::Chunk { bytes }
+        }
+    }
+}

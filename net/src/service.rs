@@ -1,0 +1,324 @@
+//! The network as the node sees it: [`spawn`] starts the libp2p event loop and returns a
+//! cloneable [`NetHandle`] that signs and announces accepted pushes, tells who is connected,
+//! and counts what happened. Work that arrives (announcements, anti-entropy, requests from
+//! peers) runs as bounded tasks (`sync.rs`, `serve.rs`), never inside the event loop.
+
+use std::collections::{HashMap, HashSet};
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use libp2p::{Multiaddr, PeerId};
+use tokio::sync::{Semaphore, mpsc, oneshot};
+
+use crate::announce::{Announcement, Body, PackRef};
+use crate::behaviour::build_swarm;
+use crate::event_loop::{Command, EventLoop};
+use crate::host::Host;
+use crate::identity::{NodeId, NodeKey};
+use crate::proto::{Request, Response};
+use crate::serve::Sessions;
+use crate::signed::SignedRef;
+
+/// How a node takes part in the network.
+#[derive(Debug, Clone)]
+pub struct NetConfig {
+    /// Addresses to listen on (`/ip4/127.0.0.1/tcp/0` picks a port).
+    pub listen: Vec<Multiaddr>,
+    /// Peers to dial at start, and redial with backoff when the connection drops.
+    pub bootstrap: Vec<Multiaddr>,
+    /// Discover peers on the LAN.
+    pub mdns: bool,
+    /// Nodes whose announcements and updates are accepted (this node always is).
+    pub trusted: Vec<NodeId>,
+    /// How often logs are compared with each connected peer.
+    pub anti_entropy_every: Duration,
+    /// How long a request to a peer may take.
+    pub request_timeout: Duration,
+    /// Repositories synchronised at once.
+    pub max_fetches: usize,
+    /// The largest pack fetched from a peer.
+    pub max_pack: u64,
+}
+
+impl Default for NetConfig {
+    fn default() -> Self {
+        NetConfig {
+            listen: Vec::new(),
+            bootstrap: Vec::new(),
+            mdns: true,
+            trusted: Vec::new(),
+            anti_entropy_every: Duration::from_secs(10),
+            request_timeout: Duration::from_secs(60),
+            max_fetches: 4,
+            max_pack: 8 << 30,
+        }
+    }
+}
+
+/// Counters, read by the node's metrics.
+#[derive(Debug, Default)]
+pub struct NetStats {
+    /// Announcements published.
+    pub announcements_sent: AtomicU64,
+    /// Valid announcements received.
+    pub announcements_received: AtomicU64,
+    /// Announcements refused (malformed, forged, untrusted, too large).
+    pub announcements_rejected: AtomicU64,
+    /// Signed updates refused during sync (bad signature, untrusted origin).
+    pub updates_rejected: AtomicU64,
+    /// Packs fetched from peers.
+    pub packs_fetched: AtomicU64,
+    /// Bytes of those packs.
+    pub pack_bytes: AtomicU64,
+    /// Anti-entropy rounds completed.
+    pub anti_entropy_rounds: AtomicU64,
+    /// Sync attempts that failed (retried by anti-entropy).
+    pub sync_failures: AtomicU64,
+    /// Requests from peers that could not be served.
+    pub requests_refused: AtomicU64,
+}
+
+/// Why the network could not start.
+#[derive(Debug, thiserror::Error)]
+pub enum NetError {
+    /// The key could not be used by libp2p.
+    #[error("node key: {0}")]
+    Key(String),
+    /// Building the libp2p stack failed.
+    #[error("libp2p setup: {0}")]
+    Build(String),
+    /// Listening failed.
+    #[error("listen on {addr}: {reason}")]
+    Listen {
+        /// The address.
+        addr: Multiaddr,
+        /// Why.
+        reason: String,
+    },
+}
+
+/// State shared by the handle, the event loop and the tasks.
+pub(crate) struct Shared {
+    pub key: NodeKey,
+    pub peer_id: PeerId,
+    pub config: NetConfig,
+    pub host: Arc<dyn Host>,
+    pub commands: mpsc::Sender<Command>,
+    pub stats: NetStats,
+    pub trusted: HashSet<NodeId>,
+    pub listen_addrs: Mutex<Vec<Multiaddr>>,
+    pub peers: Mutex<HashSet<PeerId>>,
+    pub blocked: Mutex<HashSet<PeerId>>,
+    /// Packs prepared for peers, read back in chunks.
+    pub sessions: Mutex<Sessions>,
+    /// One sync at a time per repository.
+    pub repo_locks: Mutex<HashMap<String, Arc<tokio::sync::Mutex<()>>>>,
+    /// Bounds syncs running at once.
+    pub fetches: Semaphore,
+    /// Peers with an anti-entropy round running.
+    pub in_round: Mutex<HashSet<PeerId>>,
+}
+
+impl Shared {
+    pub fn is_trusted(&self, node: &NodeId) -> bool {
+        *node == self.key.id() || self.trusted.contains(node)
+    }
+
+    /// Sends a request to `peer` through the event loop and waits for the answer.
+    pub async fn request(&self, peer: PeerId, req: Request) -> Result<Response, String> {
+        let (reply, rx) = oneshot::channel();
+        self.commands
+            .send(Command::Request { peer, req, reply })
+            .await
+            .map_err(|_| "network stopped".to_string())?;
+        let limit = self.config.request_timeout + Duration::from_secs(5);
+        match tokio::time::timeout(limit, rx).await {
+            Ok(Ok(r)) => r,
+            Ok(Err(_)) => Err("network stopped".into()),
+            Err(_) => Err(format!("request to {peer} timed out")),
+        }
+    }
+
+    pub fn repo_lock(&self, repo: &str) -> Arc<tokio::sync::Mutex<()>> {
+        let mut locks = match self.repo_locks.lock() {
+            Ok(l) => l,
+            Err(p) => p.into_inner(),
+        };
+        if locks.len() > 10_000 {
+            locks.retain(|_, l| Arc::strong_count(l) > 1);
+        }
+        locks.entry(repo.to_string()).or_default().clone()
+    }
+}
+
+/// The node's handle on the network.
+#[derive(Clone)]
+pub struct NetHandle {
+    shared: Arc<Shared>,
+}
+
+impl std::fmt::Debug for NetHandle {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "NetHandle({})", self.shared.peer_id)
+    }
+}
+
+/// The libp2p peer id of a node id (both come from the same ed25519 key).
+pub fn peer_id_of(node: &NodeId) -> Option<PeerId> {
+    let pk = libp2p::identity::ed25519::PublicKey::try_from_bytes(&node.0).ok()?;
+    Some(libp2p::identity::PublicKey::from(pk).to_peer_id())
+}
+
+/// Milliseconds since the epoch, now.
+pub(crate) fn now_ms() -> u64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| u64::try_from(d.as_millis()).unwrap_or(u64::MAX))
+}
+
+/// Starts the network (inside a tokio runtime) and returns once it listens.
+pub async fn spawn(
+    config: NetConfig,
+    key: NodeKey,
+    host: Arc<dyn Host>,
+) -> Result<NetHandle, NetError> {
+    let keypair = libp2p::identity::Keypair::ed25519_from_bytes(key.secret())
+        .map_err(|e| NetError::Key(e.to_string()))?;
+    let peer_id = keypair.public().to_peer_id();
+    let mut swarm = build_swarm(keypair, config.mdns, config.request_timeout)
+        .map_err(|e| NetError::Build(e.to_string()))?;
+    for addr in &config.listen {
+        swarm
+            .listen_on(addr.clone())
+            .map_err(|e| NetError::Listen {
+                addr: addr.clone(),
+                reason: e.to_string(),
+            })?;
+    }
+    let (tx, rx) = mpsc::channel(256);
+    let shared = Arc::new(Shared {
+        peer_id,
+        trusted: config.trusted.iter().copied().collect(),
+        fetches: Semaphore::new(config.max_fetches.max(1)),
+        key,
+        config,
+        host,
+        commands: tx,
+        stats: NetStats::default(),
+        listen_addrs: Mutex::new(Vec::new()),
+        peers: Mutex::new(HashSet::new()),
+        blocked: Mutex::new(HashSet::new()),
+        sessions: Mutex::new(Sessions::default()),
+        repo_locks: Mutex::new(HashMap::new()),
+        in_round: Mutex::new(HashSet::new()),
+    });
+    let (ready_tx, ready_rx) = oneshot::channel();
+    let event_loop = EventLoop::new(swarm, rx, shared.clone(), ready_tx);
+    tokio::spawn(event_loop.run());
+    // The first listen address (or an error) arrives quickly; without listeners, at once.
+    let _ = tokio::time::timeout(Duration::from_secs(10), ready_rx).await;
+    Ok(NetHandle { shared })
+}
+
+impl NetHandle {
+    /// This node's id (its public key).
+    pub fn node_id(&self) -> NodeId {
+        self.shared.key.id()
+    }
+
+    /// This node's libp2p peer id.
+    pub fn peer_id(&self) -> PeerId {
+        self.shared.peer_id
+    }
+
+    /// Where it listens, each with `/p2p/<peer id>`.
+    pub fn listen_addrs(&self) -> Vec<Multiaddr> {
+        let addrs = lock(&self.shared.listen_addrs).clone();
+        addrs
+            .into_iter()
+            .map(|a| a.with(libp2p::multiaddr::Protocol::P2p(self.shared.peer_id)))
+            .collect()
+    }
+
+    /// Peers connected now.
+    pub fn connected_peers(&self) -> Vec<String> {
+        let mut v: Vec<String> = lock(&self.shared.peers)
+            .iter()
+            .map(ToString::to_string)
+            .collect();
+        v.sort();
+        v
+    }
+
+    /// The counters.
+    pub fn stats(&self) -> &NetStats {
+        &self.shared.stats
+    }
+
+    /// Announces updates already applied and logged here (split to stay small).
+    pub async fn announce(&self, repo: &str, pack: Option<PackRef>, updates: Vec<SignedRef>) {
+        for part in updates.chunks(crate::announce::MAX_UPDATES) {
+            let a = Announcement::sign(
+                &self.shared.key,
+                Body::Push {
+                    repo: repo.to_string(),
+                    pack,
+                    updates: part.to_vec(),
+                },
+            );
+            let bytes = a.encode();
+            if bytes.len() > crate::announce::MAX_ANNOUNCEMENT {
+                // Too many long names: anti-entropy carries these.
+                continue;
+            }
+            if self
+                .shared
+                .commands
+                .send(Command::Publish(bytes))
+                .await
+                .is_ok()
+            {
+                self.shared
+                    .stats
+                    .announcements_sent
+                    .fetch_add(1, Ordering::Relaxed);
+            }
+        }
+    }
+
+    /// Starts an anti-entropy round with every connected peer now.
+    pub async fn sync_now(&self) {
+        let _ = self.shared.commands.send(Command::AntiEntropy).await;
+    }
+
+    /// Drops and refuses connections to `peer` (a partition, for tests and operators).
+    pub async fn block(&self, peer: PeerId) {
+        lock(&self.shared.blocked).insert(peer);
+        let _ = self.shared.commands.send(Command::Disconnect(peer)).await;
+    }
+
+    /// Allows `peer` again and dials it.
+    pub async fn unblock(&self, peer: PeerId) {
+        lock(&self.shared.blocked).remove(&peer);
+        let _ = self.shared.commands.send(Command::Redial).await;
+    }
+
+    /// Dials an address.
+    pub async fn dial(&self, addr: Multiaddr) {
+        let _ = self.shared.commands.send(Command::Dial(addr)).await;
+    }
+
+    /// Stops the event loop (connections close).
+    pub async fn shutdown(&self) {
+        let _ = self.shared.commands.send(Command::Shutdown).await;
+    }
+}
+
+/// Locks a mutex, recovering from poisoning (the data are plain sets and counters).
+pub(crate) fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
+    match m.lock() {
+        Ok(g) => g,
+        Err(p) => p.into_inner(),
+    }
+}

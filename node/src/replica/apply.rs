@@ -1,0 +1,188 @@
+//! Applying replicated updates: the fetched pack is verified exactly as a pushed one
+//! (checksum, every object's id, thin bases, strict object checks), every update's objects
+//! must be present and connected, then each update goes through the merge rule in stamp
+//! order: the winner moves the ref, new conflict tips get `refs/guts/conflicts/...` refs,
+//! and the update joins the log. Refs move before the log entry is written and the store is
+//! flushed before returning, so a crash never leaves a logged update whose ref did not move.
+
+use std::collections::HashSet;
+use std::fs::File;
+
+use guts_git::ObjectId;
+use guts_git::odb::ObjectRead;
+use guts_git::walk::{check_connected, is_ancestor};
+use guts_net::{Ancestry, SignedRef, conflict_ref};
+use guts_store::{IngestOptions, NewRepo, RefUpdate, Repo};
+
+use super::host::NodeHost;
+use super::log::{self, log_key, ref_state, seen};
+use super::now_ms;
+
+/// Ancestry over a repository's objects.
+struct Odb<'a, O: ObjectRead>(&'a O);
+
+impl<O: ObjectRead> Ancestry for Odb<'_, O> {
+    fn contains(&self, tip: &ObjectId, ancestor: &ObjectId) -> bool {
+        tip == ancestor || matches!(is_ancestor(self.0, ancestor, tip), Ok(true))
+    }
+}
+
+fn open_or_create(host: &NodeHost, full: &str) -> Result<Repo, String> {
+    if let Some(r) = host.repo(full)? {
+        return Ok(r);
+    }
+    let (owner, name) = full
+        .split_once('/')
+        .ok_or_else(|| format!("bad repository name {full:?}"))?;
+    let store = host.state.inner.store.get().ok_or("store not open")?;
+    let new = NewRepo {
+        owner: owner.into(),
+        name: name.into(),
+        ..NewRepo::default()
+    };
+    match store.create_repo(&new) {
+        Ok(_) => {}
+        // Created meanwhile by someone else: fine.
+        Err(guts_store::StoreError::Exists) => {}
+        Err(e) => return Err(e.to_string()),
+    }
+    host.repo(full)?.ok_or_else(|| "repository vanished".into())
+}
+
+pub(super) fn apply(
+    host: &NodeHost,
+    full: &str,
+    pack: Option<File>,
+    mut updates: Vec<SignedRef>,
+) -> Result<usize, String> {
+    let repo = open_or_create(host, full)?;
+    let err = |e: guts_store::StoreError| e.to_string();
+    updates.sort_by_key(|u| u.stamp);
+    let existing: Vec<ObjectId> = repo
+        .list_refs()
+        .map_err(err)?
+        .into_iter()
+        .map(|(_, id)| id)
+        .collect();
+    // Verify the pack and which updates it makes complete.
+    let usable: Vec<SignedRef> = match pack {
+        Some(file) => {
+            let rx = repo
+                .receive_pack(file, &IngestOptions::default(), &mut ())
+                .map_err(|e| format!("pack refused: {e}"))?;
+            let odb = repo.odb();
+            let overlay = rx.overlay(&odb);
+            let usable = complete(&overlay, &existing, &updates);
+            let tips: HashSet<ObjectId> = usable
+                .iter()
+                .flat_map(|u| [ObjectId::from_bytes(u.new), ObjectId::from_bytes(u.old)])
+                .collect();
+            let dangling = !rx.self_contained()
+                || rx
+                    .roots()
+                    .unwrap_or_default()
+                    .iter()
+                    .any(|r| !tips.contains(r) && !matches!(odb.contains(r), Ok(true)));
+            drop(overlay);
+            if dangling && repo.is_closed().map_err(err)? {
+                repo.mark_open().map_err(err)?;
+            }
+            if !usable.is_empty() {
+                repo.commit_pack(rx).map_err(err)?;
+            }
+            usable
+        }
+        None => complete(&repo.odb(), &existing, &updates),
+    };
+    let writer = repo.writer();
+    let _one = writer
+        .lock()
+        .map_err(|_| "writer lock poisoned".to_string())?;
+    let odb = repo.odb();
+    let anc = Odb(&odb);
+    let mut logged: Vec<SignedRef> = repo
+        .log_entries()
+        .map_err(err)?
+        .iter()
+        .filter_map(|(_, v)| log::decode(v))
+        .collect();
+    let mut applied = 0;
+    let metrics = host.state.metrics();
+    let replication = host.state.replication();
+    for u in usable {
+        let key = log_key(&u.stamp);
+        if repo.log_contains(&key).map_err(err)? {
+            continue;
+        }
+        let mut state = ref_state(logged.iter(), &u.name, &anc);
+        let outcome = state.apply(seen(&u), &anc);
+        if outcome.wins {
+            let target = ObjectId::from_bytes(u.new);
+            let current = repo
+                .get_ref(&u.name)
+                .map_err(err)?
+                .unwrap_or(ObjectId::ZERO);
+            if current != target {
+                let ff =
+                    current.is_zero() || (!target.is_zero() && anc.contains(&target, &current));
+                if !ff && repo.is_closed().map_err(err)? {
+                    repo.mark_open().map_err(err)?;
+                }
+                set_ref(&repo, &u.name, current, target)?;
+            }
+        }
+        for tip in &outcome.new_conflicts {
+            let name = conflict_ref(&u.name, tip);
+            let current = repo.get_ref(&name).map_err(err)?.unwrap_or(ObjectId::ZERO);
+            if current != *tip {
+                set_ref(&repo, &name, current, *tip)?;
+            }
+            metrics.conflict();
+        }
+        repo.log_insert(&key, &log::encode(&u)).map_err(err)?;
+        replication.observe(u.stamp.hlc);
+        metrics.replicated(now_ms().saturating_sub(u.stamp.hlc.wall_ms));
+        logged.push(u);
+        logged.sort_by_key(|u| u.stamp);
+        applied += 1;
+    }
+    repo.store_flush().map_err(err)?;
+    Ok(applied)
+}
+
+/// The updates whose objects are all present and connected to what is already here.
+fn complete(odb: &impl ObjectRead, existing: &[ObjectId], updates: &[SignedRef]) -> Vec<SignedRef> {
+    let mut ok = Vec::new();
+    let mut checked: HashSet<ObjectId> = HashSet::new();
+    for u in updates {
+        let mut good = true;
+        for id in [u.new, u.old] {
+            let id = ObjectId::from_bytes(id);
+            if id.is_zero() || checked.contains(&id) {
+                continue;
+            }
+            if check_connected(odb, &[id], existing).is_ok() {
+                checked.insert(id);
+            } else {
+                tracing::warn!(r#ref = %u.name, %id, "replicated update refused: objects missing");
+                good = false;
+            }
+        }
+        if good {
+            ok.push(u.clone());
+        }
+    }
+    ok
+}
+
+fn set_ref(repo: &Repo, name: &str, old: ObjectId, new: ObjectId) -> Result<(), String> {
+    let u = RefUpdate {
+        name: name.to_string(),
+        old,
+        new,
+    };
+    match repo.update_ref(&u).map_err(|e| e.to_string())? {
+        Ok(()) => Ok(()),
+        Err(e) => Err(format!("ref {name} moved meanwhile: {e}")),
+    }
+}

@@ -1,0 +1,229 @@
+//! The network's view of the node ([`guts_net::Host`]): update logs and their digests, what
+//! an incoming set of updates needs, packs built by want/have for peers, and temp files.
+
+use std::collections::HashSet;
+use std::fs::File;
+use std::io::{BufWriter, Seek, Write};
+
+use guts_git::ObjectId;
+use guts_git::odb::ObjectRead;
+use guts_git::walk::{ObjectsWanted, objects_and_known};
+use guts_net::{Host, NetEvent, RepoDigest, SignedRef, SyncPlan};
+use guts_store::{Repo, SendOptions, Store, send_pack};
+use sha2::{Digest, Sha256};
+
+use super::log::{self, log_key};
+use crate::state::AppState;
+
+/// The node, as the network sees it.
+#[derive(Debug, Clone)]
+pub struct NodeHost {
+    pub(crate) state: AppState,
+}
+
+/// Ids sent as haves at most.
+const MAX_HAVES: usize = 10_000;
+
+impl NodeHost {
+    fn store(&self) -> Result<&Store, String> {
+        self.state
+            .inner
+            .store
+            .get()
+            .ok_or_else(|| "store not open".to_string())
+    }
+
+    pub(crate) fn repo(&self, full: &str) -> Result<Option<Repo>, String> {
+        let (owner, name) = full
+            .split_once('/')
+            .ok_or_else(|| format!("bad repository name {full:?}"))?;
+        self.store()?.repo(owner, name).map_err(|e| e.to_string())
+    }
+}
+
+/// A digest over a log's keys (its updates' stamps), in order.
+pub fn digest(entries: &[(Vec<u8>, Vec<u8>)]) -> [u8; 32] {
+    let mut h = Sha256::new();
+    for (k, _) in entries {
+        h.update(k);
+    }
+    h.finalize().into()
+}
+
+impl Host for NodeHost {
+    fn digests(&self) -> Vec<RepoDigest> {
+        let Ok(store) = self.store() else {
+            return Vec::new();
+        };
+        let mut out = Vec::new();
+        let mut after: Option<(String, String)> = None;
+        loop {
+            let page = match store
+                .list_repos(after.as_ref().map(|(o, n)| (o.as_str(), n.as_str())), 500)
+            {
+                Ok(p) => p,
+                Err(e) => {
+                    tracing::error!(error = %e, "listing repositories for a digest");
+                    return out;
+                }
+            };
+            let Some(last) = page.last() else {
+                break;
+            };
+            after = Some((last.owner.clone(), last.name.clone()));
+            for rec in &page {
+                let Ok(Some(repo)) = store.repo(&rec.owner, &rec.name) else {
+                    continue;
+                };
+                let Ok(entries) = repo.log_entries() else {
+                    continue;
+                };
+                if entries.is_empty() {
+                    continue;
+                }
+                out.push(RepoDigest {
+                    repo: format!("{}/{}", rec.owner, rec.name),
+                    digest: digest(&entries),
+                    entries: entries.len() as u64,
+                });
+            }
+        }
+        out
+    }
+
+    fn updates(&self, full: &str) -> Vec<SignedRef> {
+        match self.repo(full) {
+            Ok(Some(repo)) => repo
+                .log_entries()
+                .unwrap_or_default()
+                .iter()
+                .filter_map(|(_, v)| log::decode(v))
+                .collect(),
+            _ => Vec::new(),
+        }
+    }
+
+    fn plan(&self, full: &str, updates: &[SignedRef]) -> Result<SyncPlan, String> {
+        let repo = self.repo(full)?;
+        let mut new: Vec<SignedRef> = Vec::new();
+        for u in updates {
+            let known = match &repo {
+                Some(r) => r
+                    .log_contains(&log_key(&u.stamp))
+                    .map_err(|e| e.to_string())?,
+                None => false,
+            };
+            if !known {
+                new.push(u.clone());
+            }
+        }
+        new.sort_by_key(|u| u.stamp);
+        new.dedup_by_key(|u| u.stamp);
+        let mut plan = SyncPlan {
+            new,
+            ..SyncPlan::default()
+        };
+        let mut wanted = HashSet::new();
+        let odb = repo.as_ref().map(Repo::odb);
+        for u in &plan.new {
+            for id in [u.new, u.old] {
+                let oid = ObjectId::from_bytes(id);
+                if oid.is_zero() || !wanted.insert(id) {
+                    continue;
+                }
+                let present = match &odb {
+                    Some(o) => o.contains(&oid).map_err(|e| e.to_string())?,
+                    None => false,
+                };
+                if !present {
+                    plan.wants.push(id);
+                }
+            }
+        }
+        if let Some(r) = &repo {
+            let mut haves: Vec<[u8; 20]> = r
+                .list_refs()
+                .map_err(|e| e.to_string())?
+                .into_iter()
+                .map(|(_, id)| *id.as_bytes())
+                .collect();
+            haves.sort_unstable();
+            haves.dedup();
+            haves.truncate(MAX_HAVES);
+            plan.haves = haves;
+        }
+        Ok(plan)
+    }
+
+    fn build_pack(
+        &self,
+        full: &str,
+        wants: &[[u8; 20]],
+        haves: &[[u8; 20]],
+    ) -> Result<(File, u64), String> {
+        let repo = self.repo(full)?.ok_or("no such repository")?;
+        let odb = repo.odb();
+        let wants: Vec<ObjectId> = wants.iter().map(|w| ObjectId::from_bytes(*w)).collect();
+        for w in &wants {
+            if !odb.contains(w).map_err(|e| e.to_string())? {
+                return Err(format!("object {w} is not here"));
+            }
+        }
+        let mut present = Vec::new();
+        for h in haves {
+            let h = ObjectId::from_bytes(*h);
+            if odb.contains(&h).map_err(|e| e.to_string())? {
+                present.push(h);
+            }
+        }
+        let cut = HashSet::new();
+        let (objects, known) = objects_and_known(
+            &odb,
+            &ObjectsWanted {
+                wants: &wants,
+                haves: &present,
+                cut: &cut,
+                filter: None,
+            },
+        )
+        .map_err(|e| e.to_string())?;
+        let file = self.spool().map_err(|e| e.to_string())?;
+        let opts = SendOptions {
+            ofs_delta: true,
+            thin: Some(&known),
+        };
+        let (_, out) = send_pack(
+            &odb,
+            objects.into_iter().map(|o| o.id),
+            opts,
+            BufWriter::new(file),
+            &mut (),
+        )
+        .map_err(|e| e.to_string())?;
+        let mut file = out.into_inner().map_err(|e| e.to_string())?;
+        file.flush().map_err(|e| e.to_string())?;
+        let len = file.stream_position().map_err(|e| e.to_string())?;
+        Ok((file, len))
+    }
+
+    fn spool(&self) -> std::io::Result<File> {
+        let dir = self.state.config().data_dir.join("tmp");
+        tempfile::tempfile_in(dir)
+    }
+
+    fn apply(
+        &self,
+        full: &str,
+        pack: Option<File>,
+        updates: Vec<SignedRef>,
+    ) -> Result<usize, String> {
+        super::apply::apply(self, full, pack, updates)
+    }
+
+    fn event(&self, event: NetEvent) {
+        match event {
+            NetEvent::PeerConnected(peer) => tracing::debug!(%peer, "peer up"),
+            NetEvent::PeerDisconnected(peer) => tracing::debug!(%peer, "peer down"),
+        }
+    }
+}

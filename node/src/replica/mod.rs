@@ -1,0 +1,114 @@
+//! Replication, node side: the node's identity and clock, the signed update log kept in the
+//! store for every ref change (local pushes and replicated ones alike), and the
+//! [`guts_net::Host`] the network calls to read logs, build packs and apply what arrived.
+//!
+//! - `mod.rs`: [`Replication`]: signing and logging local pushes, then announcing them.
+//! - `log.rs`: log keys and entries, and rebuilding a ref's merge state from the log.
+//! - `host.rs`: digests, updates, plans and packs for peers.
+//! - `apply.rs`: verifying a fetched pack like a push and applying updates by the merge rule.
+
+mod apply;
+mod host;
+mod log;
+
+use std::path::Path;
+use std::sync::{Mutex, OnceLock};
+
+use guts_git::ObjectId;
+use guts_net::{Clock, Hlc, NetHandle, NodeId, NodeKey, PackRef, SignedRef};
+use guts_store::{Repo, StoreError};
+
+pub use host::NodeHost;
+pub use log::log_key;
+
+/// The file the node's key lives in, inside the data dir.
+pub const KEY_FILE: &str = "node.key";
+
+/// The node's replication state.
+#[derive(Debug)]
+pub struct Replication {
+    key: NodeKey,
+    clock: Mutex<Clock>,
+    /// Set once the network is up (never, with p2p off).
+    pub net: OnceLock<NetHandle>,
+}
+
+/// Milliseconds since the epoch.
+pub fn now_ms() -> u64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| u64::try_from(d.as_millis()).unwrap_or(u64::MAX))
+}
+
+impl Replication {
+    /// Loads (or creates) the node's key in `data_dir`.
+    pub fn load(data_dir: &Path) -> Result<Replication, guts_net::IdentityError> {
+        let key = NodeKey::load_or_create(&data_dir.join(KEY_FILE))?;
+        Ok(Replication {
+            clock: Mutex::new(Clock::new(key.id(), Hlc::default())),
+            key,
+            net: OnceLock::new(),
+        })
+    }
+
+    /// This node's id.
+    pub fn node_id(&self) -> NodeId {
+        self.key.id()
+    }
+
+    /// The key (for the network).
+    pub fn key(&self) -> &NodeKey {
+        &self.key
+    }
+
+    fn clock(&self) -> std::sync::MutexGuard<'_, Clock> {
+        match self.clock.lock() {
+            Ok(c) => c,
+            Err(p) => p.into_inner(),
+        }
+    }
+
+    /// Takes a stamp from elsewhere into account.
+    pub fn observe(&self, hlc: Hlc) {
+        let _ = self.clock().observe(hlc, now_ms());
+    }
+
+    /// Signs and logs ref changes just made by a local push (call with the repository's
+    /// writer lock held, before the store is flushed).
+    pub fn record_local(
+        &self,
+        repo: &Repo,
+        changes: &[(String, ObjectId, ObjectId)],
+    ) -> Result<Vec<SignedRef>, StoreError> {
+        let full = format!("{}/{}", repo.record().owner, repo.record().name);
+        let mut signed = Vec::with_capacity(changes.len());
+        for (name, old, new) in changes {
+            let stamp = self.clock().stamp(now_ms());
+            let u = SignedRef::sign(
+                &self.key,
+                &full,
+                name,
+                *old.as_bytes(),
+                *new.as_bytes(),
+                stamp,
+            );
+            repo.log_insert(&log_key(&u.stamp), &log::encode(&u))?;
+            signed.push(u);
+        }
+        Ok(signed)
+    }
+
+    /// Announces logged changes (after the store is flushed). Call from blocking code.
+    pub fn announce(&self, repo: &Repo, pack: Option<PackRef>, signed: Vec<SignedRef>) {
+        let Some(net) = self.net.get().cloned() else {
+            return;
+        };
+        if signed.is_empty() {
+            return;
+        }
+        let full = format!("{}/{}", repo.record().owner, repo.record().name);
+        if let Ok(rt) = tokio::runtime::Handle::try_current() {
+            rt.spawn(async move { net.announce(&full, pack, signed).await });
+        }
+    }
+}
