@@ -12,6 +12,7 @@ use libp2p::gossipsub::{IdentTopic, MessageAcceptance};
 use libp2p::multiaddr::Protocol;
 use libp2p::request_response::{self, OutboundRequestId, ResponseChannel};
 use libp2p::swarm::SwarmEvent;
+use libp2p::swarm::dial_opts::DialOpts;
 use libp2p::{Multiaddr, PeerId, Swarm, gossipsub, identify, mdns};
 use tokio::sync::{mpsc, oneshot};
 
@@ -48,7 +49,19 @@ struct Bootstrap {
     backoff: Duration,
 }
 
+/// A peer met before (its addresses from identify), redialled when its connection drops.
+struct Known {
+    addrs: Vec<Multiaddr>,
+    next: Instant,
+    backoff: Duration,
+}
+
 const MAX_BACKOFF: Duration = Duration::from_secs(30);
+const FIRST_BACKOFF: Duration = Duration::from_millis(250);
+/// Peers remembered for redialling at most.
+const MAX_KNOWN: usize = 256;
+/// Addresses remembered per peer at most.
+const MAX_ADDRS: usize = 8;
 
 pub(crate) struct EventLoop {
     swarm: Swarm<Behaviour>,
@@ -56,6 +69,7 @@ pub(crate) struct EventLoop {
     shared: Arc<Shared>,
     pending: HashMap<OutboundRequestId, oneshot::Sender<Result<Response, String>>>,
     bootstrap: Vec<Bootstrap>,
+    known: HashMap<PeerId, Known>,
     ready: Option<oneshot::Sender<()>>,
 }
 
@@ -78,7 +92,7 @@ impl EventLoop {
                 }),
                 addr: addr.clone(),
                 next: now,
-                backoff: Duration::from_millis(250),
+                backoff: FIRST_BACKOFF,
             })
             .collect();
         EventLoop {
@@ -87,6 +101,7 @@ impl EventLoop {
             shared,
             pending: HashMap::new(),
             bootstrap,
+            known: HashMap::new(),
             ready: Some(ready),
         }
     }
@@ -156,7 +171,11 @@ impl EventLoop {
                 let now = Instant::now();
                 for b in &mut self.bootstrap {
                     b.next = now;
-                    b.backoff = Duration::from_millis(250);
+                    b.backoff = FIRST_BACKOFF;
+                }
+                for k in self.known.values_mut() {
+                    k.next = now;
+                    k.backoff = FIRST_BACKOFF;
                 }
                 self.redial();
             }
@@ -164,7 +183,7 @@ impl EventLoop {
         }
     }
 
-    /// Dials bootstrap peers that are not connected, each on its own backoff.
+    /// Dials bootstrap and known peers that are not connected, each on its own backoff.
     fn redial(&mut self) {
         let now = Instant::now();
         let blocked = lock(&self.shared.blocked).clone();
@@ -174,7 +193,7 @@ impl EventLoop {
                 None => self.swarm.connected_peers().next().is_some(),
             };
             if connected {
-                b.backoff = Duration::from_millis(250);
+                b.backoff = FIRST_BACKOFF;
                 continue;
             }
             if now < b.next {
@@ -186,6 +205,49 @@ impl EventLoop {
             b.next = now + b.backoff;
             b.backoff = (b.backoff * 2).min(MAX_BACKOFF);
         }
+        for (peer, k) in &mut self.known {
+            if self.swarm.is_connected(peer) || blocked.contains(peer) {
+                k.backoff = FIRST_BACKOFF;
+                continue;
+            }
+            if now < k.next {
+                continue;
+            }
+            let opts = DialOpts::peer_id(*peer).addresses(k.addrs.clone()).build();
+            if let Err(e) = self.swarm.dial(opts) {
+                tracing::debug!(%peer, error = %e, "redial failed");
+            }
+            k.next = now + k.backoff;
+            k.backoff = (k.backoff * 2).min(MAX_BACKOFF);
+        }
+    }
+
+    /// Remembers where a peer listens, to redial it if the connection drops.
+    fn remember(&mut self, peer: PeerId, addrs: Vec<Multiaddr>) {
+        let addrs: Vec<Multiaddr> = addrs.into_iter().take(MAX_ADDRS).collect();
+        if addrs.is_empty() {
+            return;
+        }
+        if self.known.len() >= MAX_KNOWN && !self.known.contains_key(&peer) {
+            // Forget a peer that is not connected now to make room.
+            let gone = self
+                .known
+                .keys()
+                .find(|p| !self.swarm.is_connected(p))
+                .copied();
+            match gone {
+                Some(p) => {
+                    self.known.remove(&p);
+                }
+                None => return,
+            }
+        }
+        let k = self.known.entry(peer).or_insert(Known {
+            addrs: Vec::new(),
+            next: Instant::now(),
+            backoff: FIRST_BACKOFF,
+        });
+        k.addrs = addrs;
     }
 
     fn start_rounds(&mut self) {
@@ -244,9 +306,10 @@ impl EventLoop {
                 info,
                 ..
             })) => {
-                for addr in info.listen_addrs {
-                    self.swarm.add_peer_address(peer_id, addr);
+                for addr in &info.listen_addrs {
+                    self.swarm.add_peer_address(peer_id, addr.clone());
                 }
+                self.remember(peer_id, info.listen_addrs);
             }
             SwarmEvent::Behaviour(BehaviourEvent::Mdns(mdns::Event::Discovered(found))) => {
                 for (peer, addr) in found {

@@ -1,13 +1,16 @@
 //! The ref merge rule of DESIGN section 3, the same on every node: a last-writer-wins
-//! register ordered by stamp, plus a grow-only set of conflict tips.
+//! register ordered by stamp, plus the set of conflict tips.
 //!
 //! Every update a node has seen for a ref is kept as `(stamp, old, new)`. The ref's value is
-//! the update with the greatest stamp. An update `u` is a conflict when some later update `v`
-//! did not account for it: `u.new` is neither contained in `v.new` (a fast-forward or merge
-//! over it) nor in `v.old` (what `v` knowingly replaced: a force push or delete made after
-//! seeing it). Both are functions of the *set* of updates, not of their arrival order, so all
-//! nodes that have seen the same updates hold the same value and the same conflicts, and a
-//! conflict tip, once found, stays (kept at `refs/guts/conflicts/...`): nothing is lost.
+//! the update with the greatest stamp. An earlier update `u` is *covered* by a later update
+//! `v` when `u.new` is contained in `v.new` (a fast-forward or merge over it) or in `v.old`
+//! (what `v` knowingly replaced: a force push or delete made after seeing it). An update that
+//! no later update covers, and that did not delete the ref, is a conflict: its tip is kept at
+//! `refs/guts/conflicts/...`. Value and conflicts are functions of the *set* of updates, not
+//! of their arrival order, so all nodes that have seen the same updates hold the same refs.
+//! Nothing is lost: by induction from the newest update, every pushed tip is reachable from
+//! the value or a conflict tip, or was knowingly replaced. A conflict tip stops being one
+//! only when a later update covers it (someone merged it, or replaced it after seeing it).
 
 use std::collections::BTreeSet;
 
@@ -41,6 +44,8 @@ pub struct Applied {
     pub wins: bool,
     /// Tips that became conflicts.
     pub new_conflicts: Vec<ObjectId>,
+    /// Tips that are no longer conflicts (a later update covers them).
+    pub resolved: Vec<ObjectId>,
 }
 
 /// Everything a node knows about one ref.
@@ -48,8 +53,6 @@ pub struct Applied {
 pub struct RefState {
     /// Every update seen, sorted by stamp.
     seen: Vec<Seen>,
-    /// Tips kept because a later update did not account for them.
-    conflicts: BTreeSet<ObjectId>,
 }
 
 impl RefState {
@@ -63,54 +66,56 @@ impl RefState {
         &self.seen
     }
 
-    /// The conflict tips.
-    pub fn conflicts(&self) -> &BTreeSet<ObjectId> {
-        &self.conflicts
+    /// Adds an update without working out conflicts; false if it was there already.
+    pub fn insert(&mut self, u: Seen) -> bool {
+        match self.seen.binary_search_by(|s| s.stamp.cmp(&u.stamp)) {
+            Ok(_) => false,
+            Err(at) => {
+                self.seen.insert(at, u);
+                true
+            }
+        }
+    }
+
+    /// The conflict tips: updates no later update covers (objects must be present).
+    pub fn conflicts(&self, anc: &impl Ancestry) -> BTreeSet<ObjectId> {
+        let mut out = BTreeSet::new();
+        let Some((_, earlier)) = self.seen.split_last() else {
+            return out;
+        };
+        for (i, u) in earlier.iter().enumerate() {
+            // The next update usually covers it (a fast-forward has `old == u.new`).
+            if !u.new.is_zero() && !self.seen[i + 1..].iter().any(|v| covers(u, v, anc)) {
+                out.insert(u.new);
+            }
+        }
+        out
     }
 
     /// Applies an update whose objects are all present (so `anc` can answer about them).
     pub fn apply(&mut self, u: Seen, anc: &impl Ancestry) -> Applied {
-        let at = match self.seen.binary_search_by(|s| s.stamp.cmp(&u.stamp)) {
-            Ok(_) => {
-                return Applied {
-                    duplicate: true,
-                    ..Applied::default()
-                };
-            }
-            Err(at) => at,
-        };
-        let mut found = Vec::new();
-        // Later updates that did not account for this one make it a conflict.
-        if self.seen[at..].iter().any(|v| !accounted(&u, v, anc)) {
-            found.push(u.new);
+        let before = self.conflicts(anc);
+        if !self.insert(u) {
+            return Applied {
+                duplicate: true,
+                ..Applied::default()
+            };
         }
-        // This one may not account for earlier ones.
-        for e in &self.seen[..at] {
-            if !accounted(e, &u, anc) {
-                found.push(e.new);
-            }
-        }
-        self.seen.insert(at, u);
-        let mut applied = Applied {
+        let after = self.conflicts(anc);
+        Applied {
             duplicate: false,
-            wins: at + 1 == self.seen.len(),
-            new_conflicts: Vec::new(),
-        };
-        for tip in found {
-            if self.conflicts.insert(tip) {
-                applied.new_conflicts.push(tip);
-            }
+            wins: self.winner() == Some(&u),
+            new_conflicts: after.difference(&before).copied().collect(),
+            resolved: before.difference(&after).copied().collect(),
         }
-        applied
     }
 }
 
-/// True when the later update `v` accounts for the earlier `u`: `u` deleted the ref, or its
-/// tip is contained in what `v` wrote or in what `v` knowingly replaced.
-fn accounted(u: &Seen, v: &Seen, anc: &impl Ancestry) -> bool {
-    u.new.is_zero()
+/// True when the later update `v` covers the earlier `u`: `u`'s tip is contained in what `v`
+/// wrote or in what `v` knowingly replaced.
+fn covers(u: &Seen, v: &Seen, anc: &impl Ancestry) -> bool {
+    (!v.old.is_zero() && anc.contains(&v.old, &u.new))
         || (!v.new.is_zero() && anc.contains(&v.new, &u.new))
-        || (!v.old.is_zero() && anc.contains(&v.old, &u.new))
 }
 
 /// Where a conflict tip of `name` is kept.
@@ -162,6 +167,19 @@ mod tests {
         }
     }
 
+    /// A merge of 2 and 4 over the divergent state resolves the conflict.
+    fn d_merge(d: &Dag) {
+        let mut m = Dag(d.0.clone());
+        m.0.insert(id(5), vec![id(4), id(2)]);
+        let mut r = RefState::default();
+        r.apply(seen(1, 1, 0, 1), &m);
+        r.apply(seen(5, 1, 1, 2), &m);
+        assert_eq!(r.apply(seen(6, 2, 1, 4), &m).new_conflicts, vec![id(2)]);
+        let merged = r.apply(seen(7, 2, 4, 5), &m);
+        assert_eq!(merged.resolved, vec![id(2)]);
+        assert!(r.conflicts(&m).is_empty());
+    }
+
     /// 1 <- 2 <- 3, and 1 <- 4 (diverged from 2).
     fn dag() -> Dag {
         Dag(HashMap::from([
@@ -184,6 +202,17 @@ mod tests {
     }
 
     #[test]
+    fn a_force_push_then_a_delete_leaves_no_conflict() {
+        let d = dag();
+        let mut r = RefState::default();
+        r.apply(seen(1, 1, 0, 2), &d);
+        r.apply(seen(2, 1, 2, 4), &d);
+        let del = r.apply(seen(3, 2, 4, 0), &d);
+        assert!(del.wins && del.new_conflicts.is_empty());
+        assert!(r.conflicts(&d).is_empty());
+    }
+
+    #[test]
     fn concurrent_divergent_updates_keep_the_loser_in_either_order() {
         let d = dag();
         let a = seen(5, 1, 1, 2);
@@ -199,6 +228,8 @@ mod tests {
         assert_eq!(late.new_conflicts, vec![id(2)]);
         assert_eq!(x, y);
         assert_eq!(x.winner().map(|w| w.new), Some(id(4)));
+        // Merged later: no longer a conflict.
+        d_merge(&d);
         assert_eq!(
             conflict_ref("refs/heads/main", &id(2)),
             format!("refs/guts/conflicts/heads/main/{}", id(2).to_hex())

@@ -113,23 +113,37 @@ proptest! {
         let a = deliver(&order_a, None);
         let b = deliver(&order_b, Some(dup.index(updates.len())));
         prop_assert_eq!(&a, &b);
+        let conflicts = a.conflicts(&dag);
+        prop_assert_eq!(&conflicts, &b.conflicts(&dag));
 
         // The value is the update with the greatest stamp.
         let max = updates.iter().max_by_key(|u| u.stamp).map(|u| u.new);
         prop_assert_eq!(a.winner().map(|w| w.new), max);
 
-        // Nothing is lost.
+        // Nothing is lost: each tip is reachable from the value or a conflict tip, or
+        // knowingly replaced (by a later update, or inside a later tip that was).
         let winner = a.winner().map_or(ObjectId::ZERO, |w| w.new);
-        for u in &updates {
-            if u.new.is_zero() {
-                continue;
-            }
-            let kept = (!winner.is_zero() && dag.contains(&winner, &u.new))
-                || a.conflicts().iter().any(|t| dag.contains(t, &u.new));
-            let replaced = updates.iter().any(|v| {
-                v.stamp > u.stamp && !v.old.is_zero() && dag.contains(&v.old, &u.new)
-            });
-            prop_assert!(kept || replaced, "tip {} lost", u.new);
+        let kept = |t: &ObjectId| {
+            (!winner.is_zero() && dag.contains(&winner, t))
+                || conflicts.iter().any(|c| dag.contains(c, t))
+        };
+        let mut sorted = updates.clone();
+        sorted.sort_by_key(|u| u.stamp);
+        let mut safe = vec![false; sorted.len()];
+        for i in (0..sorted.len()).rev() {
+            let u = &sorted[i];
+            safe[i] = u.new.is_zero()
+                || kept(&u.new)
+                || (i + 1..sorted.len()).any(|j| {
+                    let v = &sorted[j];
+                    (!v.old.is_zero() && dag.contains(&v.old, &u.new))
+                        || (safe[j] && !v.new.is_zero() && dag.contains(&v.new, &u.new))
+                });
+            prop_assert!(safe[i], "tip {} lost", u.new);
+        }
+        // A conflict tip is never already inside the value.
+        for c in &conflicts {
+            prop_assert!(winner.is_zero() || !dag.contains(&winner, c));
         }
     }
 }

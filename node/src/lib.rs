@@ -27,6 +27,8 @@ mod server;
 mod state;
 
 pub use config::NodeConfig;
+pub use guts_net as net;
+pub use guts_net::{NetConfig, NetHandle};
 pub use server::{Node, NodeError};
 
 /// The agent string sent to clients.

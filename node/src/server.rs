@@ -176,9 +176,7 @@ impl Node {
 
 /// Starts replication once the store is open.
 async fn start_network(state: AppState, config: guts_net::NetConfig) {
-    let host = std::sync::Arc::new(NodeHost {
-        state: state.clone(),
-    });
+    let host = std::sync::Arc::new(NodeHost::new(&state));
     let key = state.replication().key().clone();
     match guts_net::spawn(config, key, host).await {
         Ok(net) => {

@@ -32,8 +32,18 @@ pub enum RefError {
 impl Repo {
     /// Every ref, sorted by name.
     pub fn list_refs(&self) -> Result<Vec<(String, ObjectId)>, StoreError> {
+        self.list_refs_under("")
+    }
+
+    /// The refs whose names start with `prefix`, sorted by name.
+    pub fn list_refs_under(&self, prefix: &str) -> Result<Vec<(String, ObjectId)>, StoreError> {
         let mut out = Vec::new();
-        for item in self.store.t.refs.scan_prefix(keys::repo_prefix(self.id())) {
+        for item in self
+            .store
+            .t
+            .refs
+            .scan_prefix(keys::ref_key(self.id(), prefix))
+        {
             let (k, v) = item?;
             let name = keys::ref_name(&k).ok_or_else(|| StoreError::Corrupt {
                 tree: tree::REFS,

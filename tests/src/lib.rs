@@ -22,6 +22,8 @@ pub struct TestNode {
     rt: tokio::runtime::Runtime,
 }
 
+pub mod cluster;
+
 impl TestNode {
     /// Starts a node and waits until its store is open.
     pub fn start() -> TestNode {
@@ -31,12 +33,18 @@ impl TestNode {
 
     /// Starts a node on an existing data dir.
     pub fn start_in(dir: tempfile::TempDir) -> TestNode {
+        let config = NodeConfig::new(dir.path(), "127.0.0.1:0".parse().expect("addr"));
+        Self::start_with(dir, config)
+    }
+
+    /// Starts a node with a given configuration (its data dir must be `dir`).
+    pub fn start_with(dir: tempfile::TempDir, config: NodeConfig) -> TestNode {
+        log_if_asked();
         let rt = tokio::runtime::Builder::new_multi_thread()
             .worker_threads(2)
             .enable_all()
             .build()
             .expect("runtime");
-        let config = NodeConfig::new(dir.path(), "127.0.0.1:0".parse().expect("addr"));
         let node = rt.block_on(Node::start(config)).expect("start node");
         rt.block_on(node.wait_started()).expect("store opens");
         TestNode {
@@ -58,6 +66,36 @@ impl TestNode {
         format!("{}/{owner}/{name}.git", self.url)
     }
 
+    /// The running node.
+    pub fn node(&self) -> &Node {
+        self.node.as_ref().expect("node running")
+    }
+
+    /// Runs a future on the node's runtime.
+    pub fn block_on<F: std::future::Future>(&self, f: F) -> F::Output {
+        self.rt.block_on(f)
+    }
+
+    /// The node's network handle, once it is up (panics when p2p is off).
+    pub fn net(&self) -> guts_node::NetHandle {
+        self.block_on(self.node().wait_network())
+            .expect("the network starts")
+    }
+
+    /// The value of a metric line (`name{labels}` exactly as exposed), 0 when absent.
+    pub fn metric(&self, series: &str) -> f64 {
+        let (status, body) = http("GET", &format!("{}/metrics", self.url), None);
+        assert_eq!(status, 200);
+        let text = body.as_str().unwrap_or_default().to_string();
+        text.lines()
+            .filter(|l| !l.starts_with('#'))
+            .find_map(|l| {
+                let (k, v) = l.rsplit_once(' ')?;
+                (k == series).then(|| v.parse().ok()).flatten()
+            })
+            .unwrap_or(0.0)
+    }
+
     /// Stops the node gracefully and returns its data dir.
     pub fn stop(mut self) -> tempfile::TempDir {
         if let Some(n) = self.node.take() {
@@ -74,6 +112,19 @@ impl Drop for TestNode {
             let _ = self.rt.block_on(n.shutdown());
         }
     }
+}
+
+/// Logs to stderr when `GUTS_LOG` is set (`GUTS_LOG=debug cargo test ...`).
+fn log_if_asked() {
+    static ONCE: std::sync::Once = std::sync::Once::new();
+    ONCE.call_once(|| {
+        if let Ok(filter) = tracing_subscriber::EnvFilter::try_from_env("GUTS_LOG") {
+            let _ = tracing_subscriber::fmt()
+                .with_env_filter(filter)
+                .with_test_writer()
+                .try_init();
+        }
+    });
 }
 
 /// A plain HTTP request; returns the status and the body (JSON if it parses, else a string).

@@ -1,8 +1,8 @@
 //! Applying replicated updates: the fetched pack is verified exactly as a pushed one
 //! (checksum, every object's id, thin bases, strict object checks), every update's objects
 //! must be present and connected, then each update goes through the merge rule in stamp
-//! order: the winner moves the ref, new conflict tips get `refs/guts/conflicts/...` refs,
-//! and the update joins the log. Refs move before the log entry is written and the store is
+//! order: the winner moves the ref, new conflict tips get `refs/guts/conflicts/...` refs
+//! (dropped again once a later update covers them), and the update joins the log. Refs move before the log entry is written and the store is
 //! flushed before returning, so a crash never leaves a logged update whose ref did not move.
 
 use std::collections::HashSet;
@@ -34,7 +34,7 @@ fn open_or_create(host: &NodeHost, full: &str) -> Result<Repo, String> {
     let (owner, name) = full
         .split_once('/')
         .ok_or_else(|| format!("bad repository name {full:?}"))?;
-    let store = host.state.inner.store.get().ok_or("store not open")?;
+    let store = host.store()?;
     let new = NewRepo {
         owner: owner.into(),
         name: name.into(),
@@ -107,8 +107,9 @@ pub(super) fn apply(
         .filter_map(|(_, v)| log::decode(v))
         .collect();
     let mut applied = 0;
-    let metrics = host.state.metrics();
-    let replication = host.state.replication();
+    let state = host.state()?;
+    let metrics = state.metrics();
+    let replication = state.replication();
     for u in usable {
         let key = log_key(&u.stamp);
         if repo.log_contains(&key).map_err(err)? {
@@ -138,6 +139,13 @@ pub(super) fn apply(
                 set_ref(&repo, &name, current, *tip)?;
             }
             metrics.conflict();
+        }
+        // A later update merged or knowingly replaced these: the tip lives on elsewhere.
+        for tip in &outcome.resolved {
+            let name = conflict_ref(&u.name, tip);
+            if repo.get_ref(&name).map_err(err)? == Some(*tip) {
+                set_ref(&repo, &name, *tip, ObjectId::ZERO)?;
+            }
         }
         repo.log_insert(&key, &log::encode(&u)).map_err(err)?;
         replication.observe(u.stamp.hlc);
@@ -185,4 +193,52 @@ fn set_ref(repo: &Repo, name: &str, old: ObjectId, new: ObjectId) -> Result<(), 
         Ok(()) => Ok(()),
         Err(e) => Err(format!("ref {name} moved meanwhile: {e}")),
     }
+}
+
+/// After a local push (its updates already logged): drops the conflict refs of the pushed
+/// refs that the push covered (merged, or replaced after seeing them), as every peer will
+/// when it applies the same updates. A local update is the newest, so it adds no conflict.
+pub(crate) fn settle_local(
+    repo: &Repo,
+    pushed: &[SignedRef],
+) -> Result<(), guts_store::StoreError> {
+    let conflicts = repo.list_refs_under("refs/guts/conflicts/")?;
+    if conflicts.is_empty() {
+        return Ok(());
+    }
+    let names: HashSet<&str> = pushed.iter().map(|u| u.name.as_str()).collect();
+    let logged: Vec<SignedRef> = repo
+        .log_entries()?
+        .iter()
+        .filter_map(|(_, v)| log::decode(v))
+        .collect();
+    let odb = repo.odb();
+    let anc = Odb(&odb);
+    for name in names {
+        let prefix = conflict_ref(name, &ObjectId::ZERO);
+        let prefix = prefix.trim_end_matches(&ObjectId::ZERO.to_hex());
+        let mine: Vec<&(String, ObjectId)> = conflicts
+            .iter()
+            .filter(|(n, _)| {
+                n.strip_prefix(prefix)
+                    .is_some_and(|rest| !rest.contains('/'))
+            })
+            .collect();
+        if mine.is_empty() {
+            continue;
+        }
+        let keep = ref_state(logged.iter(), name, &anc).conflicts(&anc);
+        for (n, tip) in mine {
+            if !keep.contains(tip) {
+                let u = RefUpdate {
+                    name: n.clone(),
+                    old: *tip,
+                    new: ObjectId::ZERO,
+                };
+                // Moved meanwhile: left for the next update to settle.
+                let _ = repo.update_ref(&u)?;
+            }
+        }
+    }
+    Ok(())
 }

@@ -13,23 +13,41 @@ use guts_store::{Repo, SendOptions, Store, send_pack};
 use sha2::{Digest, Sha256};
 
 use super::log::{self, log_key};
-use crate::state::AppState;
+use std::sync::{Arc, Weak};
 
-/// The node, as the network sees it.
+use crate::state::{AppState, Inner};
+
+/// The node, as the network sees it. It holds the node's state weakly: the state holds the
+/// network, which holds this, and a strong cycle would keep the store open after shutdown.
 #[derive(Debug, Clone)]
 pub struct NodeHost {
-    pub(crate) state: AppState,
+    state: Weak<Inner>,
 }
 
 /// Ids sent as haves at most.
 const MAX_HAVES: usize = 10_000;
 
 impl NodeHost {
-    fn store(&self) -> Result<&Store, String> {
+    pub(crate) fn new(state: &AppState) -> NodeHost {
+        NodeHost {
+            state: Arc::downgrade(&state.inner),
+        }
+    }
+
+    /// The node's state, while the node runs.
+    pub(crate) fn state(&self) -> Result<AppState, String> {
         self.state
+            .upgrade()
+            .map(|inner| AppState { inner })
+            .ok_or_else(|| "node stopped".to_string())
+    }
+
+    pub(crate) fn store(&self) -> Result<Store, String> {
+        self.state()?
             .inner
             .store
             .get()
+            .cloned()
             .ok_or_else(|| "store not open".to_string())
     }
 
@@ -207,7 +225,12 @@ impl Host for NodeHost {
     }
 
     fn spool(&self) -> std::io::Result<File> {
-        let dir = self.state.config().data_dir.join("tmp");
+        let dir = self
+            .state()
+            .map_err(std::io::Error::other)?
+            .config()
+            .data_dir
+            .join("tmp");
         tempfile::tempfile_in(dir)
     }
 

@@ -95,6 +95,7 @@ impl Replication {
             repo.log_insert(&log_key(&u.stamp), &log::encode(&u))?;
             signed.push(u);
         }
+        apply::settle_local(repo, &signed)?;
         Ok(signed)
     }
 

@@ -1,0 +1,147 @@
+//! A network of in-process nodes on 127.0.0.1 that trust each other, for replication tests.
+//! Keys are made before the nodes start so every node can trust every other from the start.
+
+use std::time::Duration;
+
+use guts_node::net::{Multiaddr, NodeId, NodeKey, PeerId};
+use guts_node::{NetConfig, NodeConfig};
+
+use crate::{TestNode, wait_for};
+
+/// Nodes that replicate to each other.
+pub struct Cluster {
+    nodes: Vec<Option<TestNode>>,
+    dirs: Vec<Option<tempfile::TempDir>>,
+    ids: Vec<NodeId>,
+    /// How often nodes run anti-entropy.
+    pub anti_entropy: Duration,
+}
+
+impl Cluster {
+    /// Starts `n` nodes, each trusting all, each dialling those started before it.
+    pub fn start(n: usize) -> Cluster {
+        Self::start_with(n, Duration::from_secs(2))
+    }
+
+    /// Same, with a given anti-entropy period.
+    pub fn start_with(n: usize, anti_entropy: Duration) -> Cluster {
+        let mut dirs = Vec::new();
+        let mut ids = Vec::new();
+        for _ in 0..n {
+            let dir = tempfile::tempdir().expect("tempdir");
+            let key = NodeKey::load_or_create(&dir.path().join(guts_node::replica::KEY_FILE))
+                .expect("node key");
+            ids.push(key.id());
+            dirs.push(Some(dir));
+        }
+        let mut c = Cluster {
+            nodes: (0..n).map(|_| None).collect(),
+            dirs,
+            ids,
+            anti_entropy,
+        };
+        for i in 0..n {
+            c.restart(i);
+        }
+        c.wait_connected();
+        c
+    }
+
+    /// Node `i` (panics if stopped).
+    pub fn node(&self, i: usize) -> &TestNode {
+        self.nodes[i].as_ref().expect("node running")
+    }
+
+    /// Node `i`'s base URL.
+    pub fn url(&self, i: usize) -> String {
+        self.node(i).url.clone()
+    }
+
+    /// Node ids, in order.
+    pub fn ids(&self) -> &[NodeId] {
+        &self.ids
+    }
+
+    /// Indices of running nodes.
+    pub fn running(&self) -> Vec<usize> {
+        (0..self.nodes.len())
+            .filter(|i| self.nodes[*i].is_some())
+            .collect()
+    }
+
+    /// The peer id of node `i`.
+    pub fn peer_id(&self, i: usize) -> PeerId {
+        guts_node::net::peer_id_of(&self.ids[i]).expect("peer id")
+    }
+
+    /// The addresses node `i` listens on for peers.
+    pub fn p2p_addrs(&self, i: usize) -> Vec<Multiaddr> {
+        self.node(i).net().listen_addrs()
+    }
+
+    /// Stops node `i` gracefully, keeping its data.
+    pub fn stop(&mut self, i: usize) {
+        if let Some(n) = self.nodes[i].take() {
+            self.dirs[i] = Some(n.stop());
+        }
+    }
+
+    /// Starts node `i` again (or for the first time) on its data dir, dialling the others.
+    pub fn restart(&mut self, i: usize) {
+        let dir = self.dirs[i].take().expect("node stopped");
+        let bootstrap = self
+            .running()
+            .into_iter()
+            .flat_map(|j| self.p2p_addrs(j))
+            .collect();
+        let mut config = NodeConfig::new(dir.path(), "127.0.0.1:0".parse().expect("addr"));
+        config.p2p = Some(NetConfig {
+            listen: vec!["/ip4/127.0.0.1/tcp/0".parse().expect("multiaddr")],
+            bootstrap,
+            mdns: false,
+            trusted: self.ids.clone(),
+            anti_entropy_every: self.anti_entropy,
+            request_timeout: Duration::from_secs(20),
+            ..NetConfig::default()
+        });
+        let node = TestNode::start_with(dir, config);
+        node.net();
+        self.nodes[i] = Some(node);
+    }
+
+    /// Waits until every running node is connected to every other running node.
+    pub fn wait_connected(&self) {
+        let running = self.running();
+        wait_for("nodes to connect", Duration::from_secs(30), || {
+            running.iter().all(|&i| {
+                let peers = self.node(i).net().connected_peers();
+                running
+                    .iter()
+                    .filter(|&&j| j != i)
+                    .all(|&j| peers.contains(&self.peer_id(j).to_string()))
+            })
+        });
+    }
+
+    /// Cuts the links between the two groups (both sides refuse each other).
+    pub fn partition(&self, left: &[usize], right: &[usize]) {
+        for &a in left {
+            for &b in right {
+                let (na, nb) = (self.node(a), self.node(b));
+                na.block_on(na.net().block(self.peer_id(b)));
+                nb.block_on(nb.net().block(self.peer_id(a)));
+            }
+        }
+    }
+
+    /// Restores the links between the two groups.
+    pub fn heal(&self, left: &[usize], right: &[usize]) {
+        for &a in left {
+            for &b in right {
+                let (na, nb) = (self.node(a), self.node(b));
+                na.block_on(na.net().unblock(self.peer_id(b)));
+                nb.block_on(nb.net().unblock(self.peer_id(a)));
+            }
+        }
+    }
+}

@@ -1,0 +1,318 @@
+//! Replication between real nodes on 127.0.0.1: pushes made with the git CLI to one node are
+//! served by every node (checked with git: ls-remote, clone, fsck, rev-parse), including
+//! incremental and force pushes and deletions; divergent pushes converge to the same tips and
+//! the same conflict refs; a node that was down catches up by anti-entropy alone.
+
+use std::path::Path;
+use std::time::Duration;
+
+use guts_tests::cluster::Cluster;
+use guts_tests::{
+    all_objects, commit_files, git, local_refs, make_repo, remote_refs, tmp, wait_for,
+};
+
+const DEADLINE: Duration = Duration::from_secs(60);
+
+fn repo_url(c: &Cluster, i: usize, repo: &str) -> String {
+    format!("{}/{repo}.git", c.url(i))
+}
+
+/// Waits until every running node advertises exactly `want` for `repo`.
+fn wait_refs(c: &Cluster, repo: &str, want: &[String]) {
+    for i in c.running() {
+        let url = repo_url(c, i, repo);
+        let mut got = Vec::new();
+        let deadline = std::time::Instant::now() + DEADLINE;
+        while got != want {
+            assert!(
+                std::time::Instant::now() < deadline,
+                "node {i} serves {got:?}, not {want:?}"
+            );
+            std::thread::sleep(Duration::from_millis(20));
+            let out = guts_tests::git_output(Path::new("."), &["ls-remote", "--refs", &url]);
+            if out.status.success() {
+                got = String::from_utf8_lossy(&out.stdout)
+                    .lines()
+                    .map(|l| l.replace('\t', " "))
+                    .collect();
+                got.sort();
+            }
+        }
+    }
+}
+
+/// Clones `url` with a protocol version, fscks it and returns its refs as `id ref` lines
+/// (remote branches renamed back to `refs/heads/`).
+fn clone_check(url: &str, proto: &str) -> (tempfile::TempDir, Vec<String>) {
+    let dir = tmp();
+    git(
+        dir.path(),
+        &[
+            "-c",
+            &format!("protocol.version={proto}"),
+            "clone",
+            "-q",
+            "--mirror",
+            url,
+            "c",
+        ],
+    );
+    let c = dir.path().join("c");
+    git(&c, &["fsck", "--strict", "--no-dangling"]);
+    let refs = local_refs(&c, "refs/");
+    (dir, refs)
+}
+
+fn source_refs(work: &Path) -> Vec<String> {
+    let mut v: Vec<String> = local_refs(work, "refs/heads/")
+        .into_iter()
+        .chain(local_refs(work, "refs/tags/"))
+        .collect();
+    v.sort();
+    v
+}
+
+#[test]
+fn pushes_to_one_node_are_served_by_every_node() {
+    let c = Cluster::start(3);
+    let url_a = c.node(0).create_repo("alice", "proj");
+    let src = tmp();
+    let w = src.path();
+    make_repo(w, 6);
+    git(w, &["checkout", "-q", "-b", "feature"]);
+    commit_files(w, "feature", 100, 3);
+    git(w, &["tag", "-a", "v1", "-m", "release one"]);
+    git(w, &["checkout", "-q", "main"]);
+    git(w, &["tag", "light", "HEAD~2"]);
+    git(w, &["push", "-q", &url_a, "--all"]);
+    git(w, &["push", "-q", &url_a, "--tags"]);
+    let want = source_refs(w);
+    wait_refs(&c, "alice/proj", &want);
+    for (i, proto) in [(1, "2"), (2, "0")] {
+        let (clone, refs) = clone_check(&repo_url(&c, i, "alice/proj"), proto);
+        assert_eq!(refs, want, "refs cloned from node {i}");
+        let mut objects = all_objects(&clone.path().join("c"));
+        objects.sort();
+        let mut source = all_objects(w);
+        source.sort();
+        assert_eq!(objects, source, "objects cloned from node {i}");
+    }
+
+    // Incremental push.
+    commit_files(w, "main", 6, 2);
+    git(w, &["push", "-q", &url_a, "main"]);
+    wait_refs(&c, "alice/proj", &source_refs(w));
+
+    // Force push: feature rewritten.
+    git(w, &["checkout", "-q", "feature"]);
+    git(w, &["reset", "-q", "--hard", "HEAD~2"]);
+    commit_files(w, "rewritten", 200, 1);
+    git(w, &["push", "-q", "--force", &url_a, "feature"]);
+    git(w, &["checkout", "-q", "main"]);
+    wait_refs(&c, "alice/proj", &source_refs(w));
+
+    // Deletions of a branch and a tag, pushed to node B this time.
+    let url_b = repo_url(&c, 1, "alice/proj");
+    git(w, &["push", "-q", &url_b, ":feature", ":refs/tags/light"]);
+    git(w, &["branch", "-q", "-D", "feature"]);
+    git(w, &["tag", "-d", "light"]);
+    wait_refs(&c, "alice/proj", &source_refs(w));
+    let (_clone, refs) = clone_check(&repo_url(&c, 2, "alice/proj"), "2");
+    assert_eq!(refs, source_refs(w));
+    assert!(c.node(2).metric("guts_replicated_updates_total") >= 1.0);
+}
+
+/// Pushes `n` commits on `branch` of a fresh clone of `url` and returns the new tip.
+fn push_commits(url: &str, branch: &str, tag: &str, n: usize, force: bool) -> String {
+    let dir = tmp();
+    git(dir.path(), &["clone", "-q", url, "w"]);
+    let w = dir.path().join("w");
+    git(&w, &["checkout", "-q", "-B", branch]);
+    commit_files(&w, tag, 1000, n);
+    let mut args = vec!["push", "-q"];
+    if force {
+        args.push("--force");
+    }
+    let spec = format!("HEAD:refs/heads/{branch}");
+    args.extend([url, spec.as_str()]);
+    git(&w, &args);
+    git(&w, &["rev-parse", "HEAD"]).trim().to_string()
+}
+
+fn refs_of(c: &Cluster, i: usize, repo: &str) -> Vec<String> {
+    remote_refs(&repo_url(c, i, repo), "2")
+}
+
+#[test]
+fn divergent_pushes_in_a_partition_converge_with_conflict_refs() {
+    let c = Cluster::start(3);
+    let url_a = c.node(0).create_repo("team", "app");
+    let src = tmp();
+    make_repo(src.path(), 3);
+    git(src.path(), &["push", "-q", &url_a, "main"]);
+    wait_refs(&c, "team/app", &source_refs(src.path()));
+
+    // A alone on one side, B and C on the other.
+    c.partition(&[0], &[1, 2]);
+    wait_for("the partition", DEADLINE, || {
+        c.node(0).net().connected_peers().is_empty()
+    });
+    let tip_a = push_commits(&url_a, "main", "side-a", 2, false);
+    let tip_b = push_commits(&repo_url(&c, 1, "team/app"), "main", "side-b", 1, false);
+    let only_b = push_commits(&repo_url(&c, 2, "team/app"), "topic", "topic", 1, false);
+    assert_ne!(tip_a, tip_b);
+    c.heal(&[0], &[1, 2]);
+    c.wait_connected();
+
+    // Everyone agrees, and the loser is kept under refs/guts/conflicts/.
+    wait_for("the same refs everywhere", DEADLINE, || {
+        let a = refs_of(&c, 0, "team/app");
+        a.iter()
+            .any(|l| l.contains("refs/guts/conflicts/heads/main/"))
+            && (1..3).all(|i| refs_of(&c, i, "team/app") == a)
+    });
+    let refs = refs_of(&c, 0, "team/app");
+    let main = refs
+        .iter()
+        .find(|l| l.ends_with(" refs/heads/main"))
+        .expect("main");
+    let winner = main.split(' ').next().expect("id");
+    let loser = if winner == tip_a { &tip_b } else { &tip_a };
+    assert!(winner == tip_a || winner == tip_b, "{refs:?}");
+    assert!(
+        refs.contains(&format!("{loser} refs/guts/conflicts/heads/main/{loser}")),
+        "{refs:?}"
+    );
+    assert!(
+        refs.contains(&format!("{only_b} refs/heads/topic")),
+        "{refs:?}"
+    );
+    // Nothing is lost: both tips are in a clone from C, and it is sound.
+    let (clone, _) = clone_check(&repo_url(&c, 2, "team/app"), "0");
+    for tip in [&tip_a, &tip_b, &only_b] {
+        git(
+            &clone.path().join("c"),
+            &["cat-file", "-e", &format!("{tip}^{{commit}}")],
+        );
+    }
+    assert!(
+        c.node(1).metric("guts_ref_conflicts_total") + c.node(0).metric("guts_ref_conflicts_total")
+            >= 1.0
+    );
+
+    // Merging the loser into main (pushed to C) settles the conflict on every node.
+    let w = clone.path().join("w");
+    git(
+        clone.path(),
+        &["clone", "-q", &repo_url(&c, 2, "team/app"), "w"],
+    );
+    git(
+        &w,
+        &[
+            "fetch",
+            "-q",
+            "origin",
+            "refs/guts/conflicts/*:refs/conflicts/*",
+        ],
+    );
+    git(
+        &w,
+        &[
+            "merge",
+            "-q",
+            "-s",
+            "ours",
+            "-m",
+            "merge the conflict",
+            loser,
+        ],
+    );
+    git(&w, &["push", "-q", "origin", "main"]);
+    let merged = git(&w, &["rev-parse", "HEAD"]).trim().to_string();
+    wait_for("the conflict ref to go everywhere", DEADLINE, || {
+        (0..3).all(|i| {
+            let refs = refs_of(&c, i, "team/app");
+            refs.contains(&format!("{merged} refs/heads/main"))
+                && !refs.iter().any(|l| l.contains("refs/guts/conflicts/"))
+        })
+    });
+}
+
+#[test]
+fn concurrent_pushes_to_two_nodes_end_identical() {
+    let c = Cluster::start(3);
+    let url_a = c.node(0).create_repo("race", "r");
+    let src = tmp();
+    make_repo(src.path(), 2);
+    git(src.path(), &["push", "-q", &url_a, "main"]);
+    wait_refs(&c, "race/r", &source_refs(src.path()));
+    let url_b = repo_url(&c, 1, "race/r");
+    // Both pushes may be accepted (then one tip becomes a conflict ref) or one may be
+    // refused as non-fast-forward if the other arrived first; either way all nodes agree.
+    let (a, b) = std::thread::scope(|s| {
+        let a = s.spawn(|| try_push(&url_a, "left"));
+        let b = s.spawn(|| try_push(&url_b, "right"));
+        (a.join().expect("a"), b.join().expect("b"))
+    });
+    assert!(a.is_some() || b.is_some());
+    wait_for("the same refs everywhere", DEADLINE, || {
+        let first = refs_of(&c, 0, "race/r");
+        let main = first.iter().any(|l| {
+            a.as_ref().is_some_and(|t| l.starts_with(t.as_str()))
+                || b.as_ref().is_some_and(|t| l.starts_with(t.as_str()))
+        });
+        main && (1..3).all(|i| refs_of(&c, i, "race/r") == first)
+    });
+    let refs = refs_of(&c, 2, "race/r");
+    for tip in [&a, &b].into_iter().flatten() {
+        assert!(
+            refs.iter().any(|l| l.starts_with(tip.as_str())),
+            "{tip} kept: {refs:?}"
+        );
+    }
+}
+
+/// Pushes one commit on main; the new tip if the push was accepted.
+fn try_push(url: &str, tag: &str) -> Option<String> {
+    let dir = tmp();
+    git(dir.path(), &["clone", "-q", url, "w"]);
+    let w = dir.path().join("w");
+    commit_files(&w, tag, 500, 1);
+    let out = guts_tests::git_output(&w, &["push", "-q", url, "main"]);
+    out.status
+        .success()
+        .then(|| git(&w, &["rev-parse", "HEAD"]).trim().to_string())
+}
+
+#[test]
+fn a_node_that_was_down_catches_up_by_anti_entropy() {
+    let mut c = Cluster::start(3);
+    let url_a = c.node(0).create_repo("late", "comer");
+    let src = tmp();
+    let w = src.path();
+    make_repo(w, 2);
+    git(w, &["push", "-q", &url_a, "main"]);
+    wait_refs(&c, "late/comer", &source_refs(w));
+
+    c.stop(2);
+    for round in 0..3 {
+        commit_files(w, "while-down", 10 + round * 2, 2);
+        git(w, &["push", "-q", &url_a, "main"]);
+    }
+    git(w, &["checkout", "-q", "-b", "new-branch"]);
+    commit_files(w, "branch", 50, 1);
+    git(w, &["push", "-q", &url_a, "new-branch"]);
+    git(w, &["tag", "-a", "t-late", "-m", "tag while down"]);
+    git(w, &["push", "-q", &url_a, "t-late"]);
+    let other = c.node(0).create_repo("late", "other");
+    git(w, &["push", "-q", &other, "main"]);
+    wait_refs(&c, "late/comer", &source_refs(w));
+
+    c.restart(2);
+    wait_refs(&c, "late/comer", &source_refs(w));
+    let (_clone, refs) = clone_check(&repo_url(&c, 2, "late/comer"), "2");
+    assert_eq!(refs, source_refs(w));
+    let (_clone, refs) = clone_check(&repo_url(&c, 2, "late/other"), "0");
+    assert!(refs.iter().any(|l| l.ends_with(" refs/heads/main")));
+    assert!(c.node(2).metric("guts_p2p{what=\"anti_entropy_rounds\"}") >= 1.0);
+}
