@@ -3,10 +3,11 @@
 //! Layout:
 //! - `main.rs`: argument parsing and error reporting (`run() -> anyhow::Result`).
 //! - `cmd/node.rs`: `guts node`, run one node until Ctrl-C or SIGTERM.
+//! - `cmd/devnet.rs`: `guts devnet`, N node processes wired to each other, supervised.
 //! - `cmd/client.rs`: `guts repo create|list` and `guts health`, through a node's REST API.
 //! - `cmd/pack.rs`: `guts pack verify`, index and verify a pack file with guts-git.
 //!
-//! Every flag also reads a `GUTS_*` environment variable. `devnet` arrives with replication.
+//! Every flag also reads a `GUTS_*` environment variable.
 
 mod cmd;
 
@@ -26,6 +27,8 @@ struct Cli {
 enum Command {
     /// Run a node.
     Node(cmd::node::NodeArgs),
+    /// Run a local network of nodes, each its own process.
+    Devnet(cmd::devnet::DevnetArgs),
     /// Manage repositories on a node.
     #[command(subcommand)]
     Repo(cmd::client::RepoCommand),
@@ -43,6 +46,7 @@ fn main() -> ExitCode {
                 .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info")),
         )
         .with_writer(std::io::stderr)
+        .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()))
         .init();
     match run(Cli::parse()) {
         Ok(()) => ExitCode::SUCCESS,
@@ -56,6 +60,7 @@ fn main() -> ExitCode {
 fn run(cli: Cli) -> anyhow::Result<()> {
     match cli.command {
         Command::Node(args) => cmd::node::run(args),
+        Command::Devnet(args) => cmd::devnet::run(args),
         Command::Repo(cmd) => cmd::client::repo(cmd),
         Command::Health(node) => cmd::client::health(node),
         Command::Pack(cmd) => cmd::pack::run(cmd),

@@ -251,6 +251,15 @@ impl NetHandle {
         v
     }
 
+    /// Repository syncs running now.
+    pub fn syncs_running(&self) -> usize {
+        self.shared
+            .config
+            .max_fetches
+            .max(1)
+            .saturating_sub(self.shared.fetches.available_permits())
+    }
+
     /// The counters.
     pub fn stats(&self) -> &NetStats {
         &self.shared.stats

@@ -58,6 +58,42 @@ async fn readiness(state: &AppState) -> (bool, String) {
     }
 }
 
+/// The p2p component: off, starting, failed, or up with peers and replication counters.
+fn p2p(state: &AppState) -> serde_json::Value {
+    let r = state.replication();
+    if state.config().p2p.is_none() {
+        return json!({ "status": "disabled", "node_id": r.node_id().to_string(), "peers": 0 });
+    }
+    if let Some(e) = r.net_error.get() {
+        return json!({ "status": "failed", "reason": e, "node_id": r.node_id().to_string(), "peers": 0 });
+    }
+    let Some(net) = r.net.get() else {
+        return json!({ "status": "starting", "node_id": r.node_id().to_string(), "peers": 0 });
+    };
+    let s = net.stats();
+    let n = |a: &std::sync::atomic::AtomicU64| a.load(std::sync::atomic::Ordering::Relaxed);
+    let peers = net.connected_peers();
+    json!({
+        "status": "ok",
+        "node_id": net.node_id().to_string(),
+        "peer_id": net.peer_id().to_string(),
+        "listen": net.listen_addrs().iter().map(ToString::to_string).collect::<Vec<_>>(),
+        "peers": peers.len(),
+        "connected": peers,
+        "replication": {
+            "announcements_sent": n(&s.announcements_sent),
+            "announcements_received": n(&s.announcements_received),
+            "announcements_rejected": n(&s.announcements_rejected),
+            "updates_rejected": n(&s.updates_rejected),
+            "packs_fetched": n(&s.packs_fetched),
+            "pack_bytes_fetched": n(&s.pack_bytes),
+            "anti_entropy_rounds": n(&s.anti_entropy_rounds),
+            "sync_failures": n(&s.sync_failures),
+            "syncs_running": net.syncs_running(),
+        },
+    })
+}
+
 /// `GET /health`.
 pub async fn health(State(state): State<AppState>) -> Response {
     let (ok, reason) = readiness(&state).await;
@@ -83,7 +119,7 @@ pub async fn health(State(state): State<AppState>) -> Response {
         "uptime_seconds": state.inner.started.elapsed().as_secs(),
         "components": {
             "store": store,
-            "p2p": { "status": "disabled", "peers": 0 },
+            "p2p": p2p(&state),
         },
     });
     let status = if ok {

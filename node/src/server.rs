@@ -120,7 +120,10 @@ impl Node {
             if let Some(n) = self.net() {
                 return Some(n);
             }
-            if self.state.inner.store_error.get().is_some() || self.state.config().p2p.is_none() {
+            if self.state.inner.store_error.get().is_some()
+                || self.state.replication().net_error.get().is_some()
+                || self.state.config().p2p.is_none()
+            {
                 return None;
             }
             tokio::time::sleep(std::time::Duration::from_millis(10)).await;
@@ -183,7 +186,10 @@ async fn start_network(state: AppState, config: guts_net::NetConfig) {
             tracing::info!(peer = %net.peer_id(), node = %net.node_id(), "p2p up");
             let _ = state.replication().net.set(net);
         }
-        Err(e) => tracing::error!(error = %e, "cannot start p2p"),
+        Err(e) => {
+            tracing::error!(error = %e, "cannot start p2p");
+            let _ = state.replication().net_error.set(e.to_string());
+        }
     }
 }
 

@@ -1,16 +1,19 @@
-//! `guts node`: run one node until Ctrl-C or SIGTERM.
+//! `guts node`: run one node until Ctrl-C or SIGTERM. With `--p2p` (or `--bootstrap`) it
+//! joins the network: it prints its node id, peer id and p2p addresses for others to use.
 
 use std::net::SocketAddr;
 use std::path::PathBuf;
+use std::time::Duration;
 
 use anyhow::Context;
 use clap::Args;
-use guts_node::{Node, NodeConfig};
+use guts_node::net::{Multiaddr, NodeId};
+use guts_node::{NetConfig, Node, NodeConfig};
 
 /// Run a node.
 #[derive(Debug, Args)]
 pub struct NodeArgs {
-    /// Where the node keeps its data.
+    /// Where the node keeps its data (and its key, `node.key`).
     #[arg(long, env = "GUTS_DATA_DIR")]
     data_dir: PathBuf,
     /// HTTP listen address (Smart HTTP, REST, health, metrics).
@@ -19,6 +22,44 @@ pub struct NodeArgs {
     /// Open connections at most.
     #[arg(long, env = "GUTS_MAX_CONNECTIONS", default_value_t = 1024)]
     max_connections: usize,
+    /// libp2p listen address, e.g. /ip4/0.0.0.0/tcp/9000 (repeatable; none: no replication
+    /// unless --bootstrap is given, then a random port).
+    #[arg(long, env = "GUTS_P2P", value_delimiter = ',')]
+    p2p: Vec<Multiaddr>,
+    /// A peer to dial at start and whenever the connection drops, e.g.
+    /// /ip4/10.0.0.2/tcp/9000/p2p/12D3KooW... (repeatable).
+    #[arg(long, env = "GUTS_BOOTSTRAP", value_delimiter = ',')]
+    bootstrap: Vec<Multiaddr>,
+    /// The node id (hex public key) of a node whose pushes this node accepts (repeatable).
+    #[arg(long, env = "GUTS_TRUST", value_delimiter = ',')]
+    trust: Vec<NodeId>,
+    /// Do not discover peers on the LAN with mDNS.
+    #[arg(long, env = "GUTS_NO_MDNS")]
+    no_mdns: bool,
+    /// Seconds between anti-entropy rounds with each peer.
+    #[arg(long, env = "GUTS_ANTI_ENTROPY_SECS", default_value_t = 10)]
+    anti_entropy_secs: u64,
+}
+
+impl NodeArgs {
+    fn p2p(&self) -> Option<NetConfig> {
+        if self.p2p.is_empty() && self.bootstrap.is_empty() {
+            return None;
+        }
+        let listen = if self.p2p.is_empty() {
+            vec!["/ip4/0.0.0.0/tcp/0".parse().ok()?]
+        } else {
+            self.p2p.clone()
+        };
+        Some(NetConfig {
+            listen,
+            bootstrap: self.bootstrap.clone(),
+            mdns: !self.no_mdns,
+            trusted: self.trust.clone(),
+            anti_entropy_every: Duration::from_secs(self.anti_entropy_secs.max(1)),
+            ..NetConfig::default()
+        })
+    }
 }
 
 pub fn run(args: NodeArgs) -> anyhow::Result<()> {
@@ -26,12 +67,26 @@ pub fn run(args: NodeArgs) -> anyhow::Result<()> {
     rt.block_on(async move {
         let mut config = NodeConfig::new(&args.data_dir, args.http);
         config.max_connections = args.max_connections;
+        config.p2p = args.p2p();
         let node = Node::start(config).await?;
-        // Printed for people and for scripts that start nodes on port 0.
+        // Printed for people and for scripts (`guts devnet` reads these lines).
         println!("guts node listening on {}", node.url());
+        println!("node id {}", node.node_id());
         node.wait_started().await.map_err(|e| {
             anyhow::anyhow!("opening the store in {}: {e}", args.data_dir.display())
         })?;
+        if args.p2p().is_some() {
+            let net = node
+                .wait_network()
+                .await
+                .context("the p2p network did not start (see the log)")?;
+            println!("peer id {}", net.peer_id());
+            for addr in net.listen_addrs() {
+                println!("p2p listening on {addr}");
+            }
+        } else {
+            println!("p2p off (no --p2p or --bootstrap)");
+        }
         println!("guts node ready (data in {})", args.data_dir.display());
         shutdown_signal().await;
         tracing::info!("shutting down");
@@ -40,7 +95,8 @@ pub fn run(args: NodeArgs) -> anyhow::Result<()> {
     })
 }
 
-async fn shutdown_signal() {
+/// Resolves on Ctrl-C or SIGTERM.
+pub async fn shutdown_signal() {
     let ctrl_c = async {
         let _ = tokio::signal::ctrl_c().await;
     };

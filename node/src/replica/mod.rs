@@ -31,6 +31,8 @@ pub struct Replication {
     clock: Mutex<Clock>,
     /// Set once the network is up (never, with p2p off).
     pub net: OnceLock<NetHandle>,
+    /// Set when the network failed to start.
+    pub net_error: OnceLock<String>,
 }
 
 /// Milliseconds since the epoch.
@@ -48,6 +50,7 @@ impl Replication {
             clock: Mutex::new(Clock::new(key.id(), Hlc::default())),
             key,
             net: OnceLock::new(),
+            net_error: OnceLock::new(),
         })
     }
 
