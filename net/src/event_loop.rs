@@ -111,10 +111,10 @@ impl EventLoop {
         if let Err(e) = self.swarm.behaviour_mut().gossipsub.subscribe(&topic) {
             tracing::error!(error = %e, "cannot subscribe to announcements");
         }
-        if self.shared.config.listen.is_empty() {
-            if let Some(r) = self.ready.take() {
-                let _ = r.send(());
-            }
+        if self.shared.config.listen.is_empty()
+            && let Some(r) = self.ready.take()
+        {
+            let _ = r.send(());
         }
         let mut tick = tokio::time::interval(Duration::from_millis(250));
         let mut rounds = tokio::time::interval(self.shared.config.anti_entropy_every);
@@ -347,10 +347,10 @@ impl EventLoop {
                     .fetch_add(1, Ordering::Relaxed);
                 let Body::Push { repo, updates, .. } = a.body;
                 let mut sources = vec![source];
-                if let Some(origin) = peer_id_of(&a.origin) {
-                    if origin != source {
-                        sources.push(origin);
-                    }
+                if let Some(origin) = peer_id_of(&a.origin)
+                    && origin != source
+                {
+                    sources.push(origin);
                 }
                 crate::sync::spawn_sync(shared.clone(), repo, updates, sources);
             }

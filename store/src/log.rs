@@ -8,6 +8,9 @@ use std::sync::{Arc, Mutex};
 use crate::keys::{self, tree};
 use crate::{Repo, StoreError};
 
+/// A log entry: its key and its value.
+pub type LogEntry = (Vec<u8>, Vec<u8>);
+
 impl Repo {
     /// Adds an entry; false if one with this key was there already.
     pub fn log_insert(&self, key: &[u8], value: &[u8]) -> Result<bool, StoreError> {
@@ -26,7 +29,7 @@ impl Repo {
     }
 
     /// Every entry, in key order: `(key, value)`.
-    pub fn log_entries(&self) -> Result<Vec<(Vec<u8>, Vec<u8>)>, StoreError> {
+    pub fn log_entries(&self) -> Result<Vec<LogEntry>, StoreError> {
         let p = keys::repo_prefix(self.id());
         let mut out = Vec::new();
         for item in self.store.t.updates.scan_prefix(p) {

@@ -110,11 +110,12 @@ fn send_located<W: Write>(
             }
             let (loc, id) = locs[i];
             // A base that is being sent goes first.
-            if let Some(b) = loc.base_id().and_then(|b| index.get(&b).copied()) {
-                if written[b].is_none() && !stack.contains(&b) {
-                    stack.push(b);
-                    continue;
-                }
+            if let Some(b) = loc.base_id().and_then(|b| index.get(&b).copied())
+                && written[b].is_none()
+                && !stack.contains(&b)
+            {
+                stack.push(b);
+                continue;
             }
             let base_at = loc
                 .base_id()

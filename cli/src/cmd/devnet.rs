@@ -316,27 +316,26 @@ fn port_of(url: &str) -> u16 {
 /// SIGTERM to every node, then SIGKILL to those still running after the grace period.
 async fn stop_all(members: &mut [Member]) {
     for m in members.iter() {
-        if let Some(pid) = m.child.as_ref().and_then(Child::id) {
-            if let Ok(pid) = i32::try_from(pid) {
-                let _ = nix::sys::signal::kill(
-                    nix::unistd::Pid::from_raw(pid),
-                    nix::sys::signal::Signal::SIGTERM,
-                );
-            }
+        if let Some(pid) = m.child.as_ref().and_then(Child::id)
+            && let Ok(pid) = i32::try_from(pid)
+        {
+            let _ = nix::sys::signal::kill(
+                nix::unistd::Pid::from_raw(pid),
+                nix::sys::signal::Signal::SIGTERM,
+            );
         }
     }
     for m in members.iter_mut() {
-        if let Some(mut child) = m.child.take() {
-            if tokio::time::timeout(STOP_GRACE, child.wait())
+        if let Some(mut child) = m.child.take()
+            && tokio::time::timeout(STOP_GRACE, child.wait())
                 .await
                 .is_err()
-            {
-                println!(
-                    "node {} did not stop in {STOP_GRACE:?}; killing it",
-                    m.index
-                );
-                let _ = child.kill().await;
-            }
+        {
+            println!(
+                "node {} did not stop in {STOP_GRACE:?}; killing it",
+                m.index
+            );
+            let _ = child.kill().await;
         }
     }
 }

@@ -87,10 +87,10 @@ impl Children {
             let (s, e) = (self.ofs_start[i as usize], self.ofs_start[i as usize + 1]);
             v.extend_from_slice(&self.ofs[s as usize..e as usize]);
         }
-        if !self.by_id.is_empty() {
-            if let Some(more) = self.by_id.get(id) {
-                v.extend_from_slice(more);
-            }
+        if !self.by_id.is_empty()
+            && let Some(more) = self.by_id.get(id)
+        {
+            v.extend_from_slice(more);
         }
         v
     }

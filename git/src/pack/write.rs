@@ -115,13 +115,13 @@ impl<W: Write> PackWriter<W> {
             });
         }
         let at = self.offset;
-        if let EntryKind::OfsDelta { base_offset } = kind {
-            if *base_offset >= at || *base_offset < HEADER_LEN {
-                return Err(PackError::BadBaseOffset {
-                    offset: at,
-                    base_offset: *base_offset,
-                });
-            }
+        if let EntryKind::OfsDelta { base_offset } = kind
+            && (*base_offset >= at || *base_offset < HEADER_LEN)
+        {
+            return Err(PackError::BadBaseOffset {
+                offset: at,
+                base_offset: *base_offset,
+            });
         }
         let mut header = std::mem::take(&mut self.header);
         header.clear();

@@ -168,10 +168,10 @@ fn add_tree(
         if seen.contains(&t) {
             continue;
         }
-        if let Some(f) = &req.filter {
-            if !f.wants_tree(depth) {
-                continue;
-            }
+        if let Some(f) = &req.filter
+            && !f.wants_tree(depth)
+        {
+            continue;
         }
         seen.insert(t);
         let data = odb.read_kind(&t, Kind::Tree)?;
@@ -198,10 +198,10 @@ fn add_tree(
                     }
                     None => return Err(OdbError::Missing { id: e.id }),
                 };
-                if let Some(f) = &req.filter {
-                    if !f.wants_blob(size, depth + 1) {
-                        continue;
-                    }
+                if let Some(f) = &req.filter
+                    && !f.wants_blob(size, depth + 1)
+                {
+                    continue;
                 }
                 seen.insert(e.id);
                 out.push(PackObject {

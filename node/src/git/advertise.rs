@@ -57,17 +57,17 @@ pub fn v0_refs(repo: &Repo, service: &str, out: &mut Vec<u8>) -> Result<(), GitE
     }
     caps.push_str(&format!(" agent={AGENT}"));
     let mut lines: Vec<(ObjectId, String)> = Vec::new();
-    if service == "git-upload-pack" {
-        if let Some(id) = head_id {
-            lines.push((id, "HEAD".into()));
-        }
+    if service == "git-upload-pack"
+        && let Some(id) = head_id
+    {
+        lines.push((id, "HEAD".into()));
     }
     for (name, id) in &refs {
         lines.push((*id, name.clone()));
-        if service == "git-upload-pack" {
-            if let Some(p) = peeled(&odb, id)? {
-                lines.push((p, format!("{name}^{{}}")));
-            }
+        if service == "git-upload-pack"
+            && let Some(p) = peeled(&odb, id)?
+        {
+            lines.push((p, format!("{name}^{{}}")));
         }
     }
     if lines.is_empty() {

@@ -118,10 +118,8 @@ fn ls_refs(repo: &Repo, args: &[Vec<u8>], out: &mut dyn Write) -> Result<(), Git
             continue;
         }
         let mut line = format!("{id} {name}");
-        if peel {
-            if let Some(p) = peeled(&odb, id)? {
-                line.push_str(&format!(" peeled:{p}"));
-            }
+        if peel && let Some(p) = peeled(&odb, id)? {
+            line.push_str(&format!(" peeled:{p}"));
         }
         write_text(&mut buf, line.as_bytes())?;
         if buf.len() > 1 << 16 {
