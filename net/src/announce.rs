@@ -151,7 +151,7 @@ impl Announcement {
                     if &u.repo != repo || u.origin() != self.origin {
                         return invalid("an update of another repository or origin".into());
                     }
-                    if guts_git::refname::check(&u.name).is_err() || !u.name.starts_with("refs/") {
+                    if !u.well_formed() {
                         return invalid(format!("ref name {:?}", u.name));
                     }
                     if !u.verify() {

@@ -295,6 +295,17 @@ impl EventLoop {
                     .host
                     .event(NetEvent::PeerDisconnected(peer_id.to_string()));
             }
+            SwarmEvent::IncomingConnectionError {
+                send_back_addr,
+                error,
+                ..
+            } => {
+                self.shared
+                    .stats
+                    .handshakes_failed
+                    .fetch_add(1, Ordering::Relaxed);
+                tracing::debug!(from = %send_back_addr, %error, "incoming connection failed");
+            }
             SwarmEvent::Behaviour(BehaviourEvent::Gossipsub(gossipsub::Event::Message {
                 propagation_source,
                 message_id,

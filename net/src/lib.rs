@@ -34,6 +34,7 @@ pub use announce::{AnnounceError, Announcement, Body, PackRef};
 pub use hlc::{Clock, Hlc, Stamp};
 pub use host::{Host, NetEvent, SyncPlan};
 pub use identity::{IdentityError, NodeId, NodeKey};
+pub use libp2p::multiaddr::Protocol;
 pub use libp2p::{Multiaddr, PeerId};
 pub use merge::{Ancestry, Applied, RefState, Seen, conflict_ref};
 pub use proto::RepoDigest;

@@ -77,6 +77,9 @@ pub struct NetStats {
     pub sync_failures: AtomicU64,
     /// Requests from peers that could not be served.
     pub requests_refused: AtomicU64,
+    /// Incoming connections that failed before a peer was established (bad handshake,
+    /// garbage bytes, refused).
+    pub handshakes_failed: AtomicU64,
 }
 
 /// Why the network could not start.

@@ -60,6 +60,9 @@ impl<'de> Deserialize<'de> for Sig {
     }
 }
 
+/// The longest ref name replicated.
+pub const MAX_REF_NAME: usize = 1024;
+
 /// One ref update as its origin accepted and signed it.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct SignedRef {
@@ -128,6 +131,16 @@ impl SignedRef {
     /// The node that accepted it.
     pub fn origin(&self) -> NodeId {
         self.stamp.origin
+    }
+
+    /// A valid repository and ref name (under `refs/`, not under `refs/guts/`, which each
+    /// node derives for itself), within the length limit.
+    pub fn well_formed(&self) -> bool {
+        crate::announce::check_repo(&self.repo).is_ok()
+            && self.name.len() <= MAX_REF_NAME
+            && self.name.starts_with("refs/")
+            && !self.name.starts_with("refs/guts/")
+            && guts_git::refname::check(&self.name).is_ok()
     }
 
     /// True when the origin's signature is good.

@@ -42,6 +42,7 @@ pub(crate) fn spawn_round(shared: Arc<Shared>, peer: PeerId) {
     }
     tokio::spawn(async move {
         if let Err(e) = round(&shared, peer).await {
+            shared.stats.sync_failures.fetch_add(1, Ordering::Relaxed);
             tracing::debug!(%peer, error = %e, "anti-entropy round failed");
         }
         lock(&shared.in_round).remove(&peer);
@@ -107,7 +108,9 @@ async fn sync_repo(
     let total = updates.len();
     let updates: Vec<SignedRef> = updates
         .into_iter()
-        .filter(|u| u.repo == repo && shared.is_trusted(&u.origin()) && u.verify())
+        .filter(|u| {
+            u.repo == repo && u.well_formed() && shared.is_trusted(&u.origin()) && u.verify()
+        })
         .collect();
     let refused = total - updates.len();
     if refused > 0 {

@@ -89,6 +89,8 @@ fn p2p(state: &AppState) -> serde_json::Value {
             "pack_bytes_fetched": n(&s.pack_bytes),
             "anti_entropy_rounds": n(&s.anti_entropy_rounds),
             "sync_failures": n(&s.sync_failures),
+            "requests_refused": n(&s.requests_refused),
+            "handshakes_failed": n(&s.handshakes_failed),
             "syncs_running": net.syncs_running(),
         },
     })

@@ -152,7 +152,7 @@ impl Metrics {
             "p2p",
             "Peer-to-peer counters: peers connected, announcements sent, received and \
              rejected, updates rejected, packs fetched and their bytes, anti-entropy rounds, \
-             sync failures, requests refused",
+             sync failures, requests refused, incoming handshakes failed",
             net.clone(),
         );
         Metrics {
@@ -238,6 +238,7 @@ pub async fn metrics(State(state): State<AppState>) -> Result<Response, ApiError
             ("anti_entropy_rounds", load(&s.anti_entropy_rounds)),
             ("sync_failures", load(&s.sync_failures)),
             ("requests_refused", load(&s.requests_refused)),
+            ("handshakes_failed", load(&s.handshakes_failed)),
         ] {
             m.net.get_or_create(&NetLabels { what: what.into() }).set(v);
         }

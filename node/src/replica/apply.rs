@@ -5,13 +5,13 @@
 //! (dropped again once a later update covers them), and the update joins the log. Refs move before the log entry is written and the store is
 //! flushed before returning, so a crash never leaves a logged update whose ref did not move.
 
-use std::collections::HashSet;
+use std::collections::{HashMap, HashSet};
 use std::fs::File;
 
 use guts_git::ObjectId;
 use guts_git::odb::ObjectRead;
 use guts_git::walk::{check_connected, is_ancestor};
-use guts_net::{Ancestry, SignedRef, conflict_ref};
+use guts_net::{Ancestry, RefState, SignedRef, conflict_ref};
 use guts_store::{IngestOptions, NewRepo, RefUpdate, Repo};
 
 use super::host::NodeHost;
@@ -58,6 +58,7 @@ pub(super) fn apply(
     let repo = open_or_create(host, full)?;
     let err = |e: guts_store::StoreError| e.to_string();
     updates.sort_by_key(|u| u.stamp);
+    let total = updates.len();
     let existing: Vec<ObjectId> = repo
         .list_refs()
         .map_err(err)?
@@ -94,28 +95,31 @@ pub(super) fn apply(
         }
         None => complete(&repo.odb(), &existing, &updates),
     };
+    let refused = total - usable.len();
     let writer = repo.writer();
     let _one = writer
         .lock()
         .map_err(|_| "writer lock poisoned".to_string())?;
     let odb = repo.odb();
     let anc = Odb(&odb);
-    let mut logged: Vec<SignedRef> = repo
-        .log_entries()
-        .map_err(err)?
-        .iter()
-        .filter_map(|(_, v)| log::decode(v))
-        .collect();
+    // The merge state of each ref these updates touch, from one pass over the log.
+    let names: HashSet<&str> = usable.iter().map(|u| u.name.as_str()).collect();
+    let mut states: HashMap<String, RefState> = HashMap::new();
+    for (_, v) in repo.log_entries().map_err(err)? {
+        if let Some(u) = log::decode(&v).filter(|u| names.contains(u.name.as_str())) {
+            states.entry(u.name.clone()).or_default().insert(seen(&u));
+        }
+    }
     let mut applied = 0;
     let state = host.state()?;
     let metrics = state.metrics();
     let replication = state.replication();
-    for u in usable {
+    for u in &usable {
         let key = log_key(&u.stamp);
         if repo.log_contains(&key).map_err(err)? {
             continue;
         }
-        let mut state = ref_state(logged.iter(), &u.name, &anc);
+        let state = states.entry(u.name.clone()).or_default();
         let outcome = state.apply(seen(&u), &anc);
         if outcome.wins {
             let target = ObjectId::from_bytes(u.new);
@@ -147,19 +151,35 @@ pub(super) fn apply(
                 set_ref(&repo, &name, *tip, ObjectId::ZERO)?;
             }
         }
-        repo.log_insert(&key, &log::encode(&u)).map_err(err)?;
+        repo.log_insert(&key, &log::encode(u)).map_err(err)?;
         replication.observe(u.stamp.hlc);
         metrics.replicated(now_ms().saturating_sub(u.stamp.hlc.wall_ms));
-        logged.push(u);
-        logged.sort_by_key(|u| u.stamp);
         applied += 1;
     }
     repo.store_flush().map_err(err)?;
+    if refused > 0 {
+        return Err(format!(
+            "{refused} of {total} updates refused: their objects are missing ({applied} applied)"
+        ));
+    }
     Ok(applied)
 }
 
 /// The updates whose objects are all present and connected to what is already here.
 fn complete(odb: &impl ObjectRead, existing: &[ObjectId], updates: &[SignedRef]) -> Vec<SignedRef> {
+    // Usually all are: one walk over every tip at once (one walk per tip would be quadratic
+    // for many refs on a long history).
+    let tips: Vec<ObjectId> = updates
+        .iter()
+        .flat_map(|u| [u.new, u.old])
+        .map(ObjectId::from_bytes)
+        .filter(|id| !id.is_zero())
+        .collect::<HashSet<_>>()
+        .into_iter()
+        .collect();
+    if check_connected(odb, &tips, existing).is_ok() {
+        return updates.to_vec();
+    }
     let mut ok = Vec::new();
     let mut checked: HashSet<ObjectId> = HashSet::new();
     for u in updates {

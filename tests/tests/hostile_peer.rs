@@ -1,0 +1,336 @@
+//! A hostile peer against a real node. The peer runs the real guts-net stack with a host
+//! that lies: updates from a writer the node does not trust, forged signatures, a corrupt
+//! pack, a pack missing objects, an oversized answer, forged gossip, and garbage bytes on the
+//! p2p port. Each is refused and counted in `/metrics`, and the node's refs and objects do
+//! not change. Last, the same peer relaying honestly (updates signed by a trusted writer, a
+//! correct pack) is accepted: the refusals were about the defects, not the path.
+
+use std::fs::File;
+use std::io::{Seek, Write};
+use std::path::Path;
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use guts_node::net::{
+    Hlc, Host, NetEvent, NetHandle, NodeKey, PackRef, RepoDigest, SignedRef, Stamp, SyncPlan,
+};
+use guts_node::{NetConfig, NodeConfig};
+use guts_tests::{TestNode, commit_files, git, make_repo, remote_refs, tmp};
+
+const DEADLINE: Duration = Duration::from_secs(60);
+const REPO: &str = "victim/repo";
+
+/// What the hostile host serves right now.
+#[derive(Clone)]
+struct Lies {
+    updates: Vec<SignedRef>,
+    pack: Vec<u8>,
+    /// Bumped on every change so the digest always differs.
+    round: u64,
+}
+
+struct HostileHost {
+    lies: Mutex<Lies>,
+}
+
+impl HostileHost {
+    fn lies(&self) -> Lies {
+        self.lies.lock().expect("lock").clone()
+    }
+}
+
+impl Host for HostileHost {
+    fn digests(&self) -> Vec<RepoDigest> {
+        let l = self.lies();
+        let mut digest = [7u8; 32];
+        digest[..8].copy_from_slice(&l.round.to_be_bytes());
+        vec![RepoDigest {
+            repo: REPO.into(),
+            digest,
+            entries: l.updates.len() as u64,
+        }]
+    }
+
+    fn updates(&self, _repo: &str) -> Vec<SignedRef> {
+        self.lies().updates
+    }
+
+    fn plan(&self, _repo: &str, _updates: &[SignedRef]) -> Result<SyncPlan, String> {
+        Ok(SyncPlan::default())
+    }
+
+    fn build_pack(
+        &self,
+        _repo: &str,
+        _wants: &[[u8; 20]],
+        _haves: &[[u8; 20]],
+    ) -> Result<(File, u64), String> {
+        let bytes = self.lies().pack;
+        let mut f = tempfile::tempfile().map_err(|e| e.to_string())?;
+        f.write_all(&bytes).map_err(|e| e.to_string())?;
+        f.rewind().map_err(|e| e.to_string())?;
+        Ok((f, bytes.len() as u64))
+    }
+
+    fn spool(&self) -> std::io::Result<File> {
+        tempfile::tempfile()
+    }
+
+    fn apply(&self, _: &str, _: Option<File>, _: Vec<SignedRef>) -> Result<usize, String> {
+        Ok(0)
+    }
+
+    fn event(&self, _: NetEvent) {}
+}
+
+fn oid(hex: &str) -> [u8; 20] {
+    let mut out = [0u8; 20];
+    for (i, b) in out.iter_mut().enumerate() {
+        *b = u8::from_str_radix(&hex[2 * i..2 * i + 2], 16).expect("hex");
+    }
+    out
+}
+
+fn now_ms() -> u64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.as_millis() as u64)
+}
+
+fn signed(key: &NodeKey, name: &str, new: [u8; 20]) -> SignedRef {
+    let stamp = Stamp {
+        hlc: Hlc {
+            wall_ms: now_ms(),
+            logical: 0,
+        },
+        origin: key.id(),
+    };
+    SignedRef::sign(key, REPO, name, [0; 20], new, stamp)
+}
+
+/// `git pack-objects` of the given input (`--revs` lines, or object ids without revs).
+fn pack_of(repo: &Path, input: &str, revs: bool) -> Vec<u8> {
+    let mut cmd = std::process::Command::new("git");
+    cmd.current_dir(repo)
+        .args(["pack-objects", "--stdout", "-q"]);
+    if revs {
+        cmd.arg("--revs");
+    }
+    let mut child = cmd
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::piped())
+        .spawn()
+        .expect("git pack-objects");
+    child
+        .stdin
+        .take()
+        .expect("stdin")
+        .write_all(input.as_bytes())
+        .expect("write");
+    let out = child.wait_with_output().expect("pack-objects output");
+    assert!(out.status.success());
+    out.stdout
+}
+
+struct Setup {
+    victim: TestNode,
+    hostile: NetHandle,
+    host: Arc<HostileHost>,
+    rt: tokio::runtime::Runtime,
+}
+
+impl Setup {
+    fn set(&self, updates: Vec<SignedRef>, pack: Vec<u8>) {
+        let mut l = self.host.lies.lock().expect("lock");
+        l.round += 1;
+        l.updates = updates;
+        l.pack = pack;
+    }
+
+    /// Waits (nudging anti-entropy) until `series` on the victim grew by `by`. Rounds with a
+    /// peer run one at a time, so growing by two means a round that started after the last
+    /// change of the lies was counted.
+    fn wait_counted(&self, series: &str, before: f64, by: f64) -> f64 {
+        let start = Instant::now();
+        loop {
+            let now = self.victim.metric(series);
+            if now >= before + by {
+                return now;
+            }
+            assert!(start.elapsed() < DEADLINE, "{series} stayed at {before}");
+            self.victim.block_on(self.victim.net().sync_now());
+            std::thread::sleep(Duration::from_millis(50));
+        }
+    }
+
+    fn objects(&self) -> f64 {
+        self.victim.metric("guts_objects_stored")
+    }
+}
+
+fn series(what: &str) -> String {
+    format!("guts_p2p{{what=\"{what}\"}}")
+}
+
+#[test]
+fn a_hostile_peer_changes_nothing_and_is_counted() {
+    let trusted = NodeKey::generate().expect("key");
+    let stranger = NodeKey::generate().expect("key");
+    let dir = tmp();
+    let mut config = NodeConfig::new(dir.path(), "127.0.0.1:0".parse().expect("addr"));
+    config.p2p = Some(NetConfig {
+        listen: vec!["/ip4/127.0.0.1/tcp/0".parse().expect("addr")],
+        mdns: false,
+        trusted: vec![trusted.id()],
+        anti_entropy_every: Duration::from_secs(1),
+        request_timeout: Duration::from_secs(10),
+        ..NetConfig::default()
+    });
+    let victim = TestNode::start_with(dir, config);
+    let victim_addrs = victim.net().listen_addrs();
+    victim.create_repo("victim", "repo");
+    let url = format!("{}/{REPO}.git", victim.url);
+
+    // Real history for the lies to point at.
+    let src = tmp();
+    make_repo(src.path(), 2);
+    commit_files(src.path(), "more", 10, 1);
+    let tip = git(src.path(), &["rev-parse", "HEAD"]).trim().to_string();
+    let good_pack = pack_of(src.path(), &format!("{tip}\n"), true);
+
+    let rt = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(1)
+        .enable_all()
+        .build()
+        .expect("runtime");
+    let host = Arc::new(HostileHost {
+        lies: Mutex::new(Lies {
+            updates: Vec::new(),
+            pack: Vec::new(),
+            round: 0,
+        }),
+    });
+    let hostile_key = NodeKey::from_secret(stranger.secret());
+    let hostile = rt
+        .block_on(guts_node::net::spawn(
+            NetConfig {
+                listen: vec!["/ip4/127.0.0.1/tcp/0".parse().expect("addr")],
+                bootstrap: victim_addrs.clone(),
+                mdns: false,
+                anti_entropy_every: Duration::from_secs(3600),
+                ..NetConfig::default()
+            },
+            hostile_key,
+            host.clone(),
+        ))
+        .expect("hostile peer");
+    let s = Setup {
+        victim,
+        hostile,
+        host,
+        rt,
+    };
+    guts_tests::wait_for("the hostile peer to connect", DEADLINE, || {
+        !s.victim.net().connected_peers().is_empty()
+    });
+    let objects = s.objects();
+    let unchanged = |s: &Setup| {
+        assert!(remote_refs(&url, "2").is_empty(), "refs moved");
+        assert_eq!(s.objects(), objects, "objects were stored");
+    };
+
+    // 1. Updates signed by a writer the node does not trust.
+    let rejected = s.victim.metric(&series("updates_rejected"));
+    s.set(
+        vec![signed(&stranger, "refs/heads/untrusted", oid(&tip))],
+        good_pack.clone(),
+    );
+    let rejected = s.wait_counted(&series("updates_rejected"), rejected, 2.0);
+    unchanged(&s);
+
+    // 2. A trusted writer's update with a field changed after signing.
+    let mut forged = signed(&trusted, "refs/heads/forged", oid(&tip));
+    forged.name = "refs/heads/main".into();
+    s.set(vec![forged], good_pack.clone());
+    s.wait_counted(&series("updates_rejected"), rejected, 2.0);
+    unchanged(&s);
+
+    // 3. Validly signed, but the pack is corrupt (one byte flipped).
+    let failures = s.victim.metric(&series("sync_failures"));
+    let mut corrupt = good_pack.clone();
+    let mid = corrupt.len() / 2;
+    corrupt[mid] ^= 0x55;
+    s.set(
+        vec![signed(&trusted, "refs/heads/corrupt", oid(&tip))],
+        corrupt,
+    );
+    let failures = s.wait_counted(&series("sync_failures"), failures, 2.0);
+    unchanged(&s);
+
+    // 4. Validly signed, a sound pack, but it lacks the commit's tree and blobs.
+    let only_commit = pack_of(src.path(), &format!("{tip}\n"), false);
+    s.set(
+        vec![signed(&trusted, "refs/heads/partial", oid(&tip))],
+        only_commit,
+    );
+    let failures = s.wait_counted(&series("sync_failures"), failures, 2.0);
+    unchanged(&s);
+
+    // 5. Validly signed, but a ref name no node may write (its own conflict refs).
+    let rejected = s.victim.metric(&series("updates_rejected"));
+    let sneaky = format!("refs/guts/conflicts/heads/main/{tip}");
+    s.set(
+        vec![signed(&trusted, &sneaky, oid(&tip))],
+        good_pack.clone(),
+    );
+    s.wait_counted(&series("updates_rejected"), rejected, 2.0);
+    unchanged(&s);
+
+    // 6. An answer over the size limit (one update with a 9 MiB ref name): the stream
+    // breaks, the round fails and is counted.
+    let failures = s.victim.metric(&series("sync_failures"));
+    let huge = format!("refs/heads/{}", "x".repeat(9 << 20));
+    s.set(vec![signed(&trusted, &huge, oid(&tip))], good_pack.clone());
+    s.wait_counted(&series("sync_failures"), failures, 2.0);
+    unchanged(&s);
+
+    // 7. Gossip from a writer the node does not trust.
+    let gossip = s.victim.metric(&series("announcements_rejected"));
+    let start = Instant::now();
+    while s.victim.metric(&series("announcements_rejected")) <= gossip {
+        assert!(start.elapsed() < DEADLINE, "untrusted gossip never counted");
+        let u = signed(&stranger, "refs/heads/gossip", oid(&tip));
+        s.rt.block_on(s.hostile.announce(REPO, None::<PackRef>, vec![u]));
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    assert!(remote_refs(&url, "2").is_empty(), "refs moved");
+
+    // 8. Garbage bytes on the p2p port: the handshake fails, the node carries on.
+    let refused = s.victim.metric(&series("handshakes_failed"));
+    let port = victim_addrs[0]
+        .iter()
+        .find_map(|p| match p {
+            guts_node::net::Protocol::Tcp(port) => Some(port),
+            _ => None,
+        })
+        .expect("tcp port");
+    let mut raw = std::net::TcpStream::connect(("127.0.0.1", port)).expect("connect");
+    raw.write_all(&[0xff; 4096]).expect("garbage");
+    drop(raw);
+    s.wait_counted(&series("handshakes_failed"), refused, 1.0);
+    assert!(remote_refs(&url, "2").is_empty(), "refs moved");
+
+    // The same peer relaying honestly is accepted: a trusted writer's update, a good pack.
+    s.set(
+        vec![signed(&trusted, "refs/heads/main", oid(&tip))],
+        good_pack,
+    );
+    guts_tests::wait_for("the honest relay to be applied", DEADLINE, || {
+        s.victim.block_on(s.victim.net().sync_now());
+        remote_refs(&url, "2") == vec![format!("{tip} refs/heads/main")]
+    });
+    let clone = tmp();
+    git(clone.path(), &["clone", "-q", &url, "c"]);
+    git(&clone.path().join("c"), &["fsck", "--strict"]);
+    s.rt.block_on(s.hostile.shutdown());
+}
