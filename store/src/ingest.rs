@@ -20,7 +20,7 @@ use guts_git::{Kind, ObjectId};
 use sha1::{Digest, Sha1};
 
 use crate::chunks::store_chunks;
-use crate::keys;
+use crate::keys::{self, tree};
 use crate::odb::{BaseCache, RefBase, read_chain};
 use crate::records::{PackRecord, now};
 use crate::{ObjLoc, Repo, RepoOdb, StoreError, codec};
@@ -239,6 +239,7 @@ impl Repo {
         t.packs.insert(pk, codec::encode(&record)?)?;
         t.pending.remove(pk)?;
         t.db.flush()?;
+        repoint_thin_bases(t, repo, pack, &rx)?;
         let tt = &t.totals;
         tt.objects.fetch_add(new_objects, Ordering::Relaxed);
         tt.packs.fetch_add(1, Ordering::Relaxed);
@@ -251,6 +252,48 @@ impl Repo {
             checksum: rx.checksum,
         })
     }
+}
+
+/// A thin pack's bases were appended whole. Where a base's canonical copy is itself a delta
+/// in an older pack, the whole copy becomes canonical: otherwise each push that deltas
+/// against the previous one would add a pack to every read's chain (a hundred small pushes
+/// to one file, a hundred packs deep). Runs once the pack is committed, so recovery never
+/// rolls back a pack the index points into; before and after each insert both copies are
+/// valid. The canonical counts (what full-clone reuse checks) are unchanged: every object is
+/// still stored once in the packs' received regions.
+fn repoint_thin_bases(
+    t: &crate::db::Trees,
+    repo: u64,
+    pack: u64,
+    rx: &Received,
+) -> Result<(), StoreError> {
+    let first = rx.entries.len().saturating_sub(rx.thin_bases as usize);
+    let mut moved = false;
+    for e in rx.entries.get(first..).unwrap_or_default() {
+        let key = keys::object(repo, &e.id);
+        let Some(old) = t.objects.get(key)? else {
+            continue;
+        };
+        let old: ObjLoc = codec::decode(tree::OBJECTS, &old)?;
+        if old.base.is_none() || old.pack == pack {
+            continue;
+        }
+        let loc = ObjLoc {
+            pack,
+            offset: e.offset,
+            data_offset: e.data_offset,
+            end: e.end,
+            kind: e.kind.pack_type(),
+            size: e.size,
+            base: None,
+        };
+        t.objects.insert(key, codec::encode(&loc)?)?;
+        moved = true;
+    }
+    if moved {
+        t.db.flush()?;
+    }
+    Ok(())
 }
 
 /// Appends the external bases of a thin pack as whole objects, fixes the object count and

@@ -7,7 +7,9 @@ use std::io::Write;
 use std::path::Path;
 use std::process::{Command, Stdio};
 
-use guts_tests::{TestNode, all_objects, git, git_output, make_repo, post_raw, sub, tmp};
+use guts_tests::{
+    TestNode, all_objects, commit_files, git, git_output, make_repo, post_raw, sub, tmp,
+};
 
 fn pkt(s: &str) -> String {
     format!("{:04x}{s}", s.len() + 4)
@@ -187,4 +189,29 @@ fn full_clones_copy_stored_packs_only_when_each_object_is_stored_once() {
         count.contains(&format!("in-pack: {}\n", expected.len())),
         "objects sent twice: {count}"
     );
+}
+
+/// Each push of a one-line change is a thin pack deltified against the previous push's blob.
+/// Reading must not chain through every earlier pack (it did, and failed past 64 pushes).
+#[test]
+fn a_hundred_small_pushes_to_one_file_stay_readable() {
+    let node = TestNode::start();
+    let url = node.create_repo("chain", "deep");
+    let src = tmp();
+    let w = src.path();
+    make_repo(w, 1);
+    git(w, &["push", "-q", &url, "main"]);
+    for i in 0..100 {
+        commit_files(w, "chain", 10 + i, 1);
+        git(w, &["push", "-q", &url, "main"]);
+    }
+    let out = tmp();
+    git(out.path(), &["clone", "-q", "--mirror", &url, "c"]);
+    let c = out.path().join("c");
+    git(&c, &["fsck", "--strict"]);
+    assert_eq!(
+        git(&c, &["rev-parse", "main"]),
+        git(w, &["rev-parse", "main"])
+    );
+    assert_eq!(all_objects(&c), all_objects(w));
 }

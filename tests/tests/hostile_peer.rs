@@ -273,7 +273,7 @@ fn a_hostile_peer_changes_nothing_and_is_counted() {
         vec![signed(&trusted, "refs/heads/partial", oid(&tip))],
         only_commit,
     );
-    let failures = s.wait_counted(&series("sync_failures"), failures, 2.0);
+    s.wait_counted(&series("sync_failures"), failures, 2.0);
     unchanged(&s);
 
     // 5. Validly signed, but a ref name no node may write (its own conflict refs).

@@ -220,7 +220,13 @@ pub fn serve(
                 (Ok(()), None)
             }
             Err(e @ (StoreError::Pack(_) | StoreError::Odb(_))) => {
-                tracing::info!(error = %e, "push refused: bad pack");
+                let mut cause = e.to_string();
+                let mut source = std::error::Error::source(&e);
+                while let Some(s) = source {
+                    cause = format!("{cause}: {s}");
+                    source = s.source();
+                }
+                tracing::info!(error = %cause, "push refused: bad pack");
                 for r in &mut results {
                     *r = Err("unpacker error".into());
                 }
