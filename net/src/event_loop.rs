@@ -356,14 +356,18 @@ impl EventLoop {
                     .stats
                     .announcements_received
                     .fetch_add(1, Ordering::Relaxed);
-                let Body::Push { repo, updates, .. } = a.body;
+                let Body::Push {
+                    repo,
+                    updates,
+                    pack,
+                } = a.body;
                 let mut sources = vec![source];
                 if let Some(origin) = peer_id_of(&a.origin)
                     && origin != source
                 {
                     sources.push(origin);
                 }
-                crate::sync::spawn_sync(shared.clone(), repo, updates, sources);
+                crate::sync::spawn_sync(shared.clone(), repo, updates, pack, sources);
             }
             Err(e) => {
                 shared

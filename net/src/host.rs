@@ -42,6 +42,8 @@ pub trait Host: Send + Sync + 'static {
         wants: &[[u8; 20]],
         haves: &[[u8; 20]],
     ) -> Result<(File, u64), String>;
+    /// A stored pack named by its trailing checksum, copied to a temp file, and its length.
+    fn stored_pack(&self, repo: &str, checksum: &[u8; 20]) -> Result<(File, u64), String>;
     /// A temp file to download a pack into.
     fn spool(&self) -> std::io::Result<File>;
     /// Verifies `pack` exactly as a push, stores it, then applies `updates` with the merge

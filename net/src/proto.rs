@@ -55,6 +55,13 @@ pub enum Request {
         /// Objects the asker has (its ref tips).
         haves: Vec<[u8; 20]>,
     },
+    /// Prepare a stored pack, named by its trailing checksum (as announced).
+    FetchPack {
+        /// `owner/name`.
+        repo: String,
+        /// The pack's trailing SHA-1.
+        checksum: [u8; 20],
+    },
     /// Bytes of a prepared pack from `offset` (at most [`CHUNK`]).
     Chunk {
         /// From [`Response::Pack`].

@@ -75,6 +75,39 @@ fn error(message: impl Into<String>) -> Response {
     }
 }
 
+/// Prepares a pack with `make` as a session the peer then reads in chunks.
+fn prepare(
+    shared: &Shared,
+    peer: PeerId,
+    make: impl FnOnce() -> Result<(File, u64), String>,
+) -> Response {
+    {
+        let mut sessions = lock(&shared.sessions);
+        sessions.expire();
+        if sessions.open.len() >= MAX_SESSIONS {
+            return error("busy: too many packs being transferred");
+        }
+    }
+    match make() {
+        Ok((file, len)) => {
+            let mut sessions = lock(&shared.sessions);
+            sessions.next += 1;
+            let session = sessions.next;
+            sessions.open.insert(
+                session,
+                Session {
+                    file: Arc::new(file),
+                    len,
+                    peer,
+                    touched: Instant::now(),
+                },
+            );
+            Response::Pack { session, len }
+        }
+        Err(e) => error(e),
+    }
+}
+
 fn answer(shared: &Shared, peer: PeerId, request: Request) -> Response {
     match request {
         Request::Digest { repos } => {
@@ -102,31 +135,12 @@ fn answer(shared: &Shared, peer: PeerId, request: Request) -> Response {
             if wants.len() + haves.len() > MAX_IDS {
                 return error("too many ids");
             }
-            {
-                let mut sessions = lock(&shared.sessions);
-                sessions.expire();
-                if sessions.open.len() >= MAX_SESSIONS {
-                    return error("busy: too many packs being transferred");
-                }
-            }
-            match shared.host.build_pack(&repo, &wants, &haves) {
-                Ok((file, len)) => {
-                    let mut sessions = lock(&shared.sessions);
-                    sessions.next += 1;
-                    let session = sessions.next;
-                    sessions.open.insert(
-                        session,
-                        Session {
-                            file: Arc::new(file),
-                            len,
-                            peer,
-                            touched: Instant::now(),
-                        },
-                    );
-                    Response::Pack { session, len }
-                }
-                Err(e) => error(e),
-            }
+            prepare(shared, peer, || {
+                shared.host.build_pack(&repo, &wants, &haves)
+            })
+        }
+        Request::FetchPack { repo, checksum } => {
+            prepare(shared, peer, || shared.host.stored_pack(&repo, &checksum))
         }
         Request::Chunk { session, offset } => {
             let (file, len) = {

@@ -71,6 +71,9 @@ pub struct NetStats {
     pub packs_fetched: AtomicU64,
     /// Bytes of those packs.
     pub pack_bytes: AtomicU64,
+    /// Of the packs fetched, those fetched as stored at the origin (by announced checksum)
+    /// and applied without a want/have round.
+    pub stored_packs_applied: AtomicU64,
     /// Anti-entropy rounds completed.
     pub anti_entropy_rounds: AtomicU64,
     /// Sync attempts that failed (retried by anti-entropy).

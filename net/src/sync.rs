@@ -12,6 +12,7 @@ use std::sync::atomic::Ordering;
 use futures::StreamExt;
 use libp2p::PeerId;
 
+use crate::announce::PackRef;
 use crate::host::SyncPlan;
 use crate::proto::{CHUNK, Request, Response};
 use crate::service::{Shared, lock};
@@ -20,15 +21,17 @@ use crate::signed::SignedRef;
 /// Chunk requests in flight per download.
 const WINDOW: usize = 4;
 
-/// Syncs `repo` to `updates`, fetching objects from the first of `sources` that has them.
+/// Syncs `repo` to `updates`, fetching objects from the first of `sources` that has them:
+/// the announced pack as stored at the origin if there is one, else by want/have.
 pub(crate) fn spawn_sync(
     shared: Arc<Shared>,
     repo: String,
     updates: Vec<SignedRef>,
+    pack: Option<PackRef>,
     sources: Vec<PeerId>,
 ) {
     tokio::spawn(async move {
-        if let Err(e) = sync_repo(&shared, &repo, updates, &sources).await {
+        if let Err(e) = sync_repo(&shared, &repo, updates, pack, &sources).await {
             shared.stats.sync_failures.fetch_add(1, Ordering::Relaxed);
             tracing::warn!(%repo, error = %e, "sync failed; anti-entropy will retry");
         }
@@ -72,7 +75,7 @@ async fn round(shared: &Arc<Shared>, peer: PeerId) -> Result<(), String> {
             Response::Updates { updates } => updates,
             other => return Err(unexpected(&other)),
         };
-        if let Err(e) = sync_repo(shared, &d.repo, updates, &[peer]).await {
+        if let Err(e) = sync_repo(shared, &d.repo, updates, None, &[peer]).await {
             shared.stats.sync_failures.fetch_add(1, Ordering::Relaxed);
             tracing::warn!(repo = %d.repo, %peer, error = %e, "anti-entropy sync failed");
         }
@@ -103,6 +106,7 @@ async fn sync_repo(
     shared: &Arc<Shared>,
     repo: &str,
     updates: Vec<SignedRef>,
+    announced: Option<PackRef>,
     sources: &[PeerId],
 ) -> Result<usize, String> {
     let total = updates.len();
@@ -130,34 +134,75 @@ async fn sync_repo(
     let lock = shared.repo_lock(repo);
     let _one = lock.lock().await;
     let host = shared.host.clone();
-    let (r, u) = (repo.to_string(), updates);
-    let plan: SyncPlan = blocking(move || host.plan(&r, &u)).await?;
+    let (r, u) = (repo.to_string(), updates.clone());
+    let mut plan: SyncPlan = blocking(move || host.plan(&r, &u)).await?;
     if plan.new.is_empty() {
         return Ok(0);
+    }
+    tracing::debug!(
+        %repo,
+        new = plan.new.len(),
+        wants = plan.wants.len(),
+        announced = announced.is_some(),
+        "syncing"
+    );
+    // The pack as the origin stored it: no work to prepare, and usually exactly what is
+    // missing. If it is not enough (this node lacks older objects too), want/have follows.
+    if let Some(p) = announced.filter(|p| !plan.wants.is_empty() && p.len <= shared.config.max_pack)
+    {
+        let req = Request::FetchPack {
+            repo: repo.to_string(),
+            checksum: p.checksum,
+        };
+        match download(shared, &req, sources).await {
+            Ok(file) => {
+                let host = shared.host.clone();
+                let (r, new) = (repo.to_string(), plan.new.clone());
+                match blocking(move || host.apply(&r, Some(file), new)).await {
+                    Ok(n) => {
+                        shared
+                            .stats
+                            .stored_packs_applied
+                            .fetch_add(1, Ordering::Relaxed);
+                        return Ok(n);
+                    }
+                    Err(e) => {
+                        tracing::debug!(%repo, error = %e, "the announced pack was not enough")
+                    }
+                }
+                let host = shared.host.clone();
+                let (r, u) = (repo.to_string(), updates);
+                plan = blocking(move || host.plan(&r, &u)).await?;
+                if plan.new.is_empty() {
+                    return Ok(0);
+                }
+            }
+            Err(e) => tracing::debug!(%repo, error = %e, "announced pack not fetched"),
+        }
     }
     let pack = if plan.wants.is_empty() {
         None
     } else {
-        Some(download(shared, repo, &plan, sources).await?)
+        let req = Request::Fetch {
+            repo: repo.to_string(),
+            wants: plan.wants.clone(),
+            haves: plan.haves.clone(),
+        };
+        Some(download(shared, &req, sources).await?)
     };
     let host = shared.host.clone();
     let r = repo.to_string();
     blocking(move || host.apply(&r, pack, plan.new)).await
 }
 
-/// Downloads a pack of what the plan wants from the first source that serves it.
-async fn download(
-    shared: &Arc<Shared>,
-    repo: &str,
-    plan: &SyncPlan,
-    sources: &[PeerId],
-) -> Result<File, String> {
+/// Downloads the pack `req` prepares from the first source that serves it.
+async fn download(shared: &Arc<Shared>, req: &Request, sources: &[PeerId]) -> Result<File, String> {
     let mut last = "no peer to fetch from".to_string();
     for &peer in sources {
         if peer == shared.peer_id {
             continue;
         }
-        match fetch_from(shared, peer, repo, plan).await {
+        match fetch_from(shared, peer, req.clone()).await {
             Ok(f) => return Ok(f),
             Err(e) => last = format!("{peer}: {e}"),
         }
@@ -165,17 +210,7 @@ async fn download(
     Err(last)
 }
 
-async fn fetch_from(
-    shared: &Arc<Shared>,
-    peer: PeerId,
-    repo: &str,
-    plan: &SyncPlan,
-) -> Result<File, String> {
-    let req = Request::Fetch {
-        repo: repo.to_string(),
-        wants: plan.wants.clone(),
-        haves: plan.haves.clone(),
-    };
+async fn fetch_from(shared: &Arc<Shared>, peer: PeerId, req: Request) -> Result<File, String> {
     let (session, len) = match shared.request(peer, req).await? {
         Response::Pack { session, len } => (session, len),
         other => return Err(unexpected(&other)),

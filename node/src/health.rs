@@ -87,6 +87,7 @@ fn p2p(state: &AppState) -> serde_json::Value {
             "updates_rejected": n(&s.updates_rejected),
             "packs_fetched": n(&s.packs_fetched),
             "pack_bytes_fetched": n(&s.pack_bytes),
+            "stored_packs_applied": n(&s.stored_packs_applied),
             "anti_entropy_rounds": n(&s.anti_entropy_rounds),
             "sync_failures": n(&s.sync_failures),
             "requests_refused": n(&s.requests_refused),

@@ -151,7 +151,7 @@ impl Metrics {
         registry.register(
             "p2p",
             "Peer-to-peer counters: peers connected, announcements sent, received and \
-             rejected, updates rejected, packs fetched and their bytes, anti-entropy rounds, \
+             rejected, updates rejected, packs fetched and their bytes, announced packs applied as stored, anti-entropy rounds, \
              sync failures, requests refused, incoming handshakes failed",
             net.clone(),
         );
@@ -235,6 +235,7 @@ pub async fn metrics(State(state): State<AppState>) -> Result<Response, ApiError
             ("updates_rejected", load(&s.updates_rejected)),
             ("packs_fetched", load(&s.packs_fetched)),
             ("pack_bytes_fetched", load(&s.pack_bytes)),
+            ("stored_packs_applied", load(&s.stored_packs_applied)),
             ("anti_entropy_rounds", load(&s.anti_entropy_rounds)),
             ("sync_failures", load(&s.sync_failures)),
             ("requests_refused", load(&s.requests_refused)),

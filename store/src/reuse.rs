@@ -43,6 +43,28 @@ impl Repo {
     }
 }
 
+impl Repo {
+    /// Writes the stored pack whose trailing checksum is `checksum` to `out`, byte for byte
+    /// as stored (self-contained: thin bases were appended). None if no such pack is here.
+    pub fn copy_pack<W: Write>(
+        &self,
+        checksum: &[u8; 20],
+        out: &mut W,
+    ) -> Result<Option<u64>, StoreError> {
+        let Some((id, record)) = self
+            .packs()?
+            .into_iter()
+            .find(|(_, r)| &r.checksum == checksum)
+        else {
+            return Ok(None);
+        };
+        let odb = self.odb();
+        odb.view(id)?
+            .for_each_slice(0, record.len, |bytes| Ok(out.write_all(bytes)?))?;
+        Ok(Some(record.len))
+    }
+}
+
 /// The objects of a pack that a full clone copies: all but the appended thin bases.
 fn sent(r: &PackRecord) -> u32 {
     r.objects.saturating_sub(r.thin_bases)

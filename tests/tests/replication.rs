@@ -120,6 +120,9 @@ fn pushes_to_one_node_are_served_by_every_node() {
     let (_clone, refs) = clone_check(&repo_url(&c, 2, "alice/proj"), "2");
     assert_eq!(refs, source_refs(w));
     assert!(c.node(2).metric("guts_replicated_updates_total") >= 1.0);
+    // The fast path was taken: announced packs fetched as the origin stored them.
+    let stored = "guts_p2p{what=\"stored_packs_applied\"}";
+    assert!(c.node(1).metric(stored) + c.node(2).metric(stored) >= 1.0);
 }
 
 /// Pushes `n` commits on `branch` of a fresh clone of `url` and returns the new tip.

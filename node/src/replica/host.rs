@@ -224,6 +224,20 @@ impl Host for NodeHost {
         Ok((file, len))
     }
 
+    fn stored_pack(&self, full: &str, checksum: &[u8; 20]) -> Result<(File, u64), String> {
+        let repo = self.repo(full)?.ok_or("no such repository")?;
+        let file = self.spool().map_err(|e| e.to_string())?;
+        let mut out = BufWriter::new(file);
+        let len = repo
+            .copy_pack(checksum, &mut out)
+            .map_err(|e| e.to_string())?
+            .ok_or("no such pack here")?;
+        let mut file = out.into_inner().map_err(|e| e.to_string())?;
+        file.flush().map_err(|e| e.to_string())?;
+        file.rewind().map_err(|e| e.to_string())?;
+        Ok((file, len))
+    }
+
     fn spool(&self) -> std::io::Result<File> {
         let dir = self
             .state()
