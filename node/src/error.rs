@@ -68,3 +68,17 @@ impl IntoResponse for ApiError {
         (self.status, Json(json!({ "error": self.message }))).into_response()
     }
 }
+
+/// An error and its sources, as one line (`a: b: c`), repeated messages left out.
+pub fn chain(e: &dyn std::error::Error) -> String {
+    let mut out = e.to_string();
+    let mut source = e.source();
+    while let Some(s) = source {
+        let m = s.to_string();
+        if !out.ends_with(&m) {
+            out = format!("{out}: {m}");
+        }
+        source = s.source();
+    }
+    out
+}

@@ -208,9 +208,13 @@ impl Repo {
         by_offset.sort_unstable();
         // Plain inserts: a sled Batch of this size takes gigabytes of memory.
         let mut new_objects = 0u64;
-        for e in &rx.entries {
+        let mut whole_dups = Vec::new();
+        for (i, e) in rx.entries.iter().enumerate() {
             let key = keys::object(repo, &e.id);
             if t.objects.contains_key(key)? {
+                if matches!(e.packed, EntryKind::Whole(_)) {
+                    whole_dups.push(i);
+                }
                 continue;
             }
             let base = match e.packed {
@@ -239,7 +243,7 @@ impl Repo {
         t.packs.insert(pk, codec::encode(&record)?)?;
         t.pending.remove(pk)?;
         t.db.flush()?;
-        repoint_thin_bases(t, repo, pack, &rx)?;
+        repoint_to_whole(t, repo, pack, &rx, &whole_dups)?;
         let tt = &t.totals;
         tt.objects.fetch_add(new_objects, Ordering::Relaxed);
         tt.packs.fetch_add(1, Ordering::Relaxed);
@@ -254,22 +258,23 @@ impl Repo {
     }
 }
 
-/// A thin pack's bases were appended whole. Where a base's canonical copy is itself a delta
-/// in an older pack, the whole copy becomes canonical: otherwise each push that deltas
-/// against the previous one would add a pack to every read's chain (a hundred small pushes
-/// to one file, a hundred packs deep). Runs once the pack is committed, so recovery never
-/// rolls back a pack the index points into; before and after each insert both copies are
-/// valid. The canonical counts (what full-clone reuse checks) are unchanged: every object is
-/// still stored once in the packs' received regions.
-fn repoint_thin_bases(
+/// Objects this pack holds whole that were already stored (a thin pack's appended bases, or
+/// a peer's pack that carries them): where the canonical copy is a delta in an older pack,
+/// the whole copy becomes canonical. A REF_DELTA's base is then found whole or in its own
+/// pack; otherwise each push that deltas against the previous one would add a pack to every
+/// read's chain (a hundred small pushes to one file, a hundred packs deep). Runs once the
+/// pack is committed, so recovery never rolls back a pack the index points into; before and
+/// after each insert both copies are valid. The canonical counts (what full-clone reuse
+/// checks) are unchanged.
+fn repoint_to_whole(
     t: &crate::db::Trees,
     repo: u64,
     pack: u64,
     rx: &Received,
+    whole_dups: &[usize],
 ) -> Result<(), StoreError> {
-    let first = rx.entries.len().saturating_sub(rx.thin_bases as usize);
     let mut moved = false;
-    for e in rx.entries.get(first..).unwrap_or_default() {
+    for e in whole_dups.iter().filter_map(|&i| rx.entries.get(i)) {
         let key = keys::object(repo, &e.id);
         let Some(old) = t.objects.get(key)? else {
             continue;

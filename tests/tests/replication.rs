@@ -319,3 +319,28 @@ fn a_node_that_was_down_catches_up_by_anti_entropy() {
     assert!(refs.iter().any(|l| l.ends_with(" refs/heads/main")));
     assert!(c.node(2).metric("guts_p2p{what=\"anti_entropy_rounds\"}") >= 1.0);
 }
+
+/// Many quick small pushes: each peer receives packs that delta against the previous push
+/// (fetched as stored, or by want/have while a parent is still missing) and must still read
+/// every object (this once failed past 64 pushes, chaining through every earlier pack).
+#[test]
+fn a_hundred_quick_small_pushes_replicate_readably() {
+    let c = Cluster::start(2);
+    let url = c.node(0).create_repo("quick", "pushes");
+    let src = tmp();
+    let w = src.path();
+    make_repo(w, 1);
+    git(w, &["push", "-q", &url, "main"]);
+    for i in 0..100 {
+        commit_files(w, "quick", 10 + i, 1);
+        git(w, &["push", "-q", &url, "main"]);
+    }
+    wait_refs(&c, "quick/pushes", &source_refs(w));
+    let (clone, refs) = clone_check(&repo_url(&c, 1, "quick/pushes"), "2");
+    assert_eq!(refs, source_refs(w));
+    let mut objects = all_objects(&clone.path().join("c"));
+    objects.sort();
+    let mut source = all_objects(w);
+    source.sort();
+    assert_eq!(objects, source);
+}

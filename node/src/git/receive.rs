@@ -220,12 +220,7 @@ pub fn serve(
                 (Ok(()), None)
             }
             Err(e @ (StoreError::Pack(_) | StoreError::Odb(_))) => {
-                let mut cause = e.to_string();
-                let mut source = std::error::Error::source(&e);
-                while let Some(s) = source {
-                    cause = format!("{cause}: {s}");
-                    source = s.source();
-                }
+                let cause = crate::error::chain(&e);
                 tracing::info!(error = %cause, "push refused: bad pack");
                 for r in &mut results {
                     *r = Err("unpacker error".into());

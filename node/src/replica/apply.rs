@@ -70,7 +70,7 @@ pub(super) fn apply(
         Some(file) => {
             let rx = repo
                 .receive_pack(file, &IngestOptions::default(), &mut ())
-                .map_err(|e| format!("pack refused: {e}"))?;
+                .map_err(|e| format!("pack refused: {}", crate::error::chain(&e)))?;
             let odb = repo.odb();
             let overlay = rx.overlay(&odb);
             let usable = complete(&overlay, &existing, &updates);
