@@ -120,7 +120,7 @@ pub(super) fn apply(
             continue;
         }
         let state = states.entry(u.name.clone()).or_default();
-        let outcome = state.apply(seen(&u), &anc);
+        let outcome = state.apply(seen(u), &anc);
         if outcome.wins {
             let target = ObjectId::from_bytes(u.new);
             let current = repo
