@@ -227,16 +227,8 @@ impl Repo {
                     Some(*by_offset[i].1.as_bytes())
                 }
             };
-            let loc = ObjLoc {
-                pack,
-                offset: e.offset,
-                data_offset: e.data_offset,
-                end: e.end,
-                kind: e.kind.pack_type(),
-                size: e.size,
-                base,
-            };
-            t.objects.insert(key, codec::encode(&loc)?)?;
+            t.objects
+                .insert(key, codec::encode(&loc_of(pack, e, base))?)?;
             new_objects += 1;
         }
         record.canonical = u32::try_from(new_objects).unwrap_or(u32::MAX);
@@ -255,6 +247,19 @@ impl Repo {
             bytes: rx.len,
             checksum: rx.checksum,
         })
+    }
+}
+
+/// Where entry `e` of `pack` is, for the object index.
+fn loc_of(pack: u64, e: &IndexEntry, base: Option<[u8; 20]>) -> ObjLoc {
+    ObjLoc {
+        pack,
+        offset: e.offset,
+        data_offset: e.data_offset,
+        end: e.end,
+        kind: e.kind.pack_type(),
+        size: e.size,
+        base,
     }
 }
 
@@ -283,16 +288,8 @@ fn repoint_to_whole(
         if old.base.is_none() || old.pack == pack {
             continue;
         }
-        let loc = ObjLoc {
-            pack,
-            offset: e.offset,
-            data_offset: e.data_offset,
-            end: e.end,
-            kind: e.kind.pack_type(),
-            size: e.size,
-            base: None,
-        };
-        t.objects.insert(key, codec::encode(&loc)?)?;
+        t.objects
+            .insert(key, codec::encode(&loc_of(pack, e, None))?)?;
         moved = true;
     }
     if moved {

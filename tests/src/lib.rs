@@ -295,6 +295,32 @@ pub fn commit_files(dir: &Path, tag: &str, from: usize, n: usize) {
     }
 }
 
+/// `git pack-objects --stdout` in `dir` fed `input` (object ids one per line, or revisions
+/// with `revs`); returns the pack.
+pub fn pack_objects(dir: &Path, input: &str, revs: bool) -> Vec<u8> {
+    use std::io::Write;
+    let mut cmd = Command::new("git");
+    cmd.args(["pack-objects", "--stdout", "-q"])
+        .current_dir(dir);
+    if revs {
+        cmd.arg("--revs");
+    }
+    let mut child = cmd
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .spawn()
+        .expect("git pack-objects");
+    child
+        .stdin
+        .take()
+        .expect("stdin")
+        .write_all(input.as_bytes())
+        .expect("write to pack-objects");
+    let out = child.wait_with_output().expect("pack-objects output");
+    assert!(out.status.success(), "git pack-objects failed");
+    out.stdout
+}
+
 /// Polls `f` until it returns true or `timeout` passes.
 pub fn wait_for(what: &str, timeout: Duration, mut f: impl FnMut() -> bool) {
     let start = Instant::now();

@@ -3,12 +3,11 @@
 //! do not reach must still never be served), and a full clone copies the stored packs as
 //! they are when they hold each object once (and only then).
 
-use std::io::Write;
 use std::path::Path;
-use std::process::{Command, Stdio};
 
 use guts_tests::{
-    TestNode, all_objects, commit_files, git, git_output, make_repo, post_raw, sub, tmp,
+    TestNode, all_objects, commit_files, git, git_output, make_repo, pack_objects, post_raw, sub,
+    tmp,
 };
 
 fn pkt(s: &str) -> String {
@@ -17,22 +16,7 @@ fn pkt(s: &str) -> String {
 
 /// A pack of exactly the objects listed (ids, one per line) in `dir`.
 fn pack_of(dir: &Path, ids: &str) -> Vec<u8> {
-    let mut child = Command::new("git")
-        .args(["pack-objects", "--stdout", "-q"])
-        .current_dir(dir)
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .spawn()
-        .expect("pack-objects");
-    child
-        .stdin
-        .take()
-        .expect("stdin")
-        .write_all(ids.as_bytes())
-        .expect("write ids");
-    let out = child.wait_with_output().expect("pack-objects");
-    assert!(out.status.success());
-    out.stdout
+    pack_objects(dir, ids, false)
 }
 
 /// Pushes `pack` for one ref creation over raw receive-pack; returns the report.

@@ -7,7 +7,6 @@
 
 use std::fs::File;
 use std::io::{Seek, Write};
-use std::path::Path;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
@@ -15,7 +14,7 @@ use guts_node::net::{
     Hlc, Host, NetEvent, NetHandle, NodeKey, PackRef, RepoDigest, SignedRef, Stamp, SyncPlan,
 };
 use guts_node::{NetConfig, NodeConfig};
-use guts_tests::{TestNode, commit_files, git, make_repo, remote_refs, tmp};
+use guts_tests::{TestNode, commit_files, git, make_repo, pack_objects, remote_refs, tmp};
 
 const DEADLINE: Duration = Duration::from_secs(60);
 const REPO: &str = "victim/repo";
@@ -112,30 +111,6 @@ fn signed(key: &NodeKey, name: &str, new: [u8; 20]) -> SignedRef {
     SignedRef::sign(key, REPO, name, [0; 20], new, stamp)
 }
 
-/// `git pack-objects` of the given input (`--revs` lines, or object ids without revs).
-fn pack_of(repo: &Path, input: &str, revs: bool) -> Vec<u8> {
-    let mut cmd = std::process::Command::new("git");
-    cmd.current_dir(repo)
-        .args(["pack-objects", "--stdout", "-q"]);
-    if revs {
-        cmd.arg("--revs");
-    }
-    let mut child = cmd
-        .stdin(std::process::Stdio::piped())
-        .stdout(std::process::Stdio::piped())
-        .spawn()
-        .expect("git pack-objects");
-    child
-        .stdin
-        .take()
-        .expect("stdin")
-        .write_all(input.as_bytes())
-        .expect("write");
-    let out = child.wait_with_output().expect("pack-objects output");
-    assert!(out.status.success());
-    out.stdout
-}
-
 struct Setup {
     victim: TestNode,
     hostile: NetHandle,
@@ -200,7 +175,7 @@ fn a_hostile_peer_changes_nothing_and_is_counted() {
     make_repo(src.path(), 2);
     commit_files(src.path(), "more", 10, 1);
     let tip = git(src.path(), &["rev-parse", "HEAD"]).trim().to_string();
-    let good_pack = pack_of(src.path(), &format!("{tip}\n"), true);
+    let good_pack = pack_objects(src.path(), &format!("{tip}\n"), true);
 
     let rt = tokio::runtime::Builder::new_multi_thread()
         .worker_threads(1)
@@ -272,7 +247,7 @@ fn a_hostile_peer_changes_nothing_and_is_counted() {
     unchanged(&s);
 
     // 4. Validly signed, a sound pack, but it lacks the commit's tree and blobs.
-    let only_commit = pack_of(src.path(), &format!("{tip}\n"), false);
+    let only_commit = pack_objects(src.path(), &format!("{tip}\n"), false);
     s.set(
         vec![signed(&trusted, "refs/heads/partial", oid(&tip))],
         only_commit,
