@@ -1,6 +1,7 @@
-//! Announcements: the small signed gossip message a node publishes for each accepted push.
-//! It names the repository, carries the signed ref updates, and says which pack holds their
-//! objects (its checksum and length) so peers can fetch it by request-response afterwards.
+//! Announcements: the small signed gossip message a node publishes for each accepted push
+//! (the repository, the signed ref updates, and which stored pack holds their objects, by
+//! checksum and length, for peers to fetch by request-response afterwards) and for each
+//! repository deletion (kept by every node as a tombstone, and exchanged by anti-entropy).
 //!
 //! Receivers check everything before forwarding: the size, the encoding, names, the
 //! origin's trust, the message signature and each update's signature and stamp. The
@@ -9,7 +10,7 @@
 use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 
-use crate::hlc::{ClockError, check_drift};
+use crate::hlc::{ClockError, Stamp, check_drift};
 use crate::identity::{NodeId, NodeKey};
 use crate::signed::{Sig, SignedRef};
 
@@ -42,6 +43,23 @@ pub enum Body {
         /// The ref updates, each signed.
         updates: Vec<SignedRef>,
     },
+    /// The repository was deleted. Kept by every node as a tombstone: updates stamped
+    /// before it are not applied again; later ones bring the repository back.
+    Delete {
+        /// `owner/name`.
+        repo: String,
+        /// When and where it was deleted (`stamp.origin` is the announcement's origin).
+        stamp: Stamp,
+    },
+}
+
+impl Body {
+    /// The repository it is about.
+    pub fn repo(&self) -> &str {
+        match self {
+            Body::Push { repo, .. } | Body::Delete { repo, .. } => repo,
+        }
+    }
 }
 
 /// A signed announcement.
@@ -160,6 +178,13 @@ impl Announcement {
                     check_drift(u.stamp.hlc, now_ms)?;
                 }
             }
+            Body::Delete { repo, stamp } => {
+                check_repo(repo)?;
+                if stamp.origin != self.origin {
+                    return invalid("a deletion stamped by another node".into());
+                }
+                check_drift(stamp.hlc, now_ms)?;
+            }
         }
         Ok(())
     }
@@ -240,8 +265,9 @@ mod tests {
             Err(AnnounceError::Untrusted(_))
         ));
         let mut forged = a.clone();
-        let Body::Push { pack, .. } = &mut forged.body;
-        *pack = None;
+        if let Body::Push { pack, .. } = &mut forged.body {
+            *pack = None;
+        }
         assert_eq!(
             forged.validate(trust, 1_000),
             Err(AnnounceError::BadSignature("announcement"))

@@ -356,11 +356,18 @@ impl EventLoop {
                     .stats
                     .announcements_received
                     .fetch_add(1, Ordering::Relaxed);
-                let Body::Push {
-                    repo,
-                    updates,
-                    pack,
-                } = a.body;
+                let record = data.to_vec();
+                let (repo, updates, pack) = match a.body {
+                    Body::Push {
+                        repo,
+                        updates,
+                        pack,
+                    } => (repo, updates, pack),
+                    Body::Delete { repo, stamp } => {
+                        crate::sync::spawn_delete(shared.clone(), repo, stamp, record);
+                        return;
+                    }
+                };
                 let mut sources = vec![source];
                 if let Some(origin) = peer_id_of(&a.origin)
                     && origin != source

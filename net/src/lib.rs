@@ -4,10 +4,11 @@
 //! - [`identity`]: the node's ed25519 key (created once in the data dir) and [`NodeId`].
 //! - [`hlc`]: hybrid logical clocks and the [`Stamp`]s that order ref updates everywhere.
 //! - [`signed`]: [`SignedRef`], one ref update signed by the node that accepted it.
-//! - [`announce`]: the small signed gossip [`Announcement`] of an accepted push, with its
-//!   validation (size, encoding, names, trust, signatures, stamps).
-//! - [`merge`]: the ref merge rule, a last-writer-wins register plus grow-only conflict tips,
-//!   independent of delivery order.
+//! - [`announce`]: the small signed gossip [`Announcement`] of an accepted push or a
+//!   repository deletion, with its validation (size, encoding, names, trust, signatures,
+//!   stamps).
+//! - [`merge`]: the ref merge rule, a last-writer-wins register plus the conflict tips no
+//!   later update covers, a function of the set of updates (not of delivery order).
 //!
 //! - [`proto`]: the `/guts/sync/1` request-response messages and their bounded codec.
 //! - [`host`]: the [`Host`] trait, what the network needs from the node (logs, packs, apply).
@@ -37,6 +38,6 @@ pub use identity::{IdentityError, NodeId, NodeKey};
 pub use libp2p::multiaddr::Protocol;
 pub use libp2p::{Multiaddr, PeerId};
 pub use merge::{Ancestry, Applied, RefState, Seen, conflict_ref};
-pub use proto::RepoDigest;
+pub use proto::{RepoDigest, TOMBSTONES};
 pub use service::{NetConfig, NetError, NetHandle, NetStats, peer_id_of, spawn};
 pub use signed::{Sig, SignedRef};

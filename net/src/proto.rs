@@ -33,6 +33,13 @@ pub struct RepoDigest {
     pub entries: u64,
 }
 
+/// The digest entry that stands for a node's tombstones (not a valid repository name, so it
+/// cannot collide with one): when it differs, the asker fetches the peer's tombstones.
+pub const TOMBSTONES: &str = "!tombstones";
+
+/// Tombstones sent in one answer at most.
+pub const MAX_TOMBSTONES: usize = 4096;
+
 /// What one node asks another.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub enum Request {
@@ -55,6 +62,8 @@ pub enum Request {
         /// Objects the asker has (its ref tips).
         haves: Vec<[u8; 20]>,
     },
+    /// The repositories deleted here: their signed deletions.
+    Tombstones,
     /// Prepare a stored pack, named by its trailing checksum (as announced).
     FetchPack {
         /// `owner/name`.
@@ -83,6 +92,11 @@ pub enum Response {
     Updates {
         /// All of them, oldest first.
         updates: Vec<SignedRef>,
+    },
+    /// Signed deletions (encoded announcements), at most [`MAX_TOMBSTONES`].
+    Tombstones {
+        /// The records.
+        records: Vec<Vec<u8>>,
     },
     /// A pack was prepared.
     Pack {

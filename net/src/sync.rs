@@ -12,10 +12,11 @@ use std::sync::atomic::Ordering;
 use futures::StreamExt;
 use libp2p::PeerId;
 
-use crate::announce::PackRef;
+use crate::announce::{Announcement, Body, PackRef};
+use crate::hlc::Stamp;
 use crate::host::SyncPlan;
-use crate::proto::{CHUNK, Request, Response};
-use crate::service::{Shared, lock};
+use crate::proto::{CHUNK, Request, Response, TOMBSTONES};
+use crate::service::{Shared, lock, now_ms};
 use crate::signed::SignedRef;
 
 /// Chunk requests in flight per download.
@@ -36,6 +37,68 @@ pub(crate) fn spawn_sync(
             tracing::warn!(%repo, error = %e, "sync failed; anti-entropy will retry");
         }
     });
+}
+
+/// Applies a deletion announced by gossip (already validated).
+pub(crate) fn spawn_delete(shared: Arc<Shared>, repo: String, stamp: Stamp, record: Vec<u8>) {
+    tokio::spawn(async move {
+        let host = shared.host.clone();
+        let r = repo.clone();
+        match blocking(move || host.apply_delete(&r, stamp, record)).await {
+            Ok(true) => {
+                shared
+                    .stats
+                    .deletions_applied
+                    .fetch_add(1, Ordering::Relaxed);
+                tracing::info!(%repo, "repository deleted by a peer");
+            }
+            Ok(false) => {}
+            Err(e) => {
+                shared.stats.sync_failures.fetch_add(1, Ordering::Relaxed);
+                tracing::warn!(%repo, error = %e, "applying a deletion failed");
+            }
+        }
+    });
+}
+
+/// Fetches a peer's tombstones and applies those that are new here.
+async fn sync_tombstones(shared: &Arc<Shared>, peer: PeerId) -> Result<(), String> {
+    let records = match shared.request(peer, Request::Tombstones).await? {
+        Response::Tombstones { records } => records,
+        other => return Err(unexpected(&other)),
+    };
+    for record in records {
+        let checked = Announcement::decode(&record)
+            .and_then(|a| a.validate(|n| shared.is_trusted(n), now_ms()).map(|()| a));
+        let a = match checked {
+            Ok(a) => a,
+            Err(e) => {
+                shared
+                    .stats
+                    .updates_rejected
+                    .fetch_add(1, Ordering::Relaxed);
+                tracing::debug!(%peer, error = %e, "tombstone refused");
+                continue;
+            }
+        };
+        let Body::Delete { repo, stamp } = a.body else {
+            shared
+                .stats
+                .updates_rejected
+                .fetch_add(1, Ordering::Relaxed);
+            continue;
+        };
+        let host = shared.host.clone();
+        let r = repo.clone();
+        if blocking(move || host.apply_delete(&r, stamp, record)).await? {
+            shared
+                .stats
+                .deletions_applied
+                .fetch_add(1, Ordering::Relaxed);
+            tracing::info!(%repo, %peer, "repository deleted (learned by anti-entropy)");
+        }
+    }
+    Ok(())
 }
 
 /// One anti-entropy round with `peer` (skipped if one is already running with it).
@@ -63,6 +126,13 @@ async fn round(shared: &Arc<Shared>, peer: PeerId) -> Result<(), String> {
         other => return Err(unexpected(&other)),
     };
     for d in differ {
+        if d.repo == TOMBSTONES {
+            if let Err(e) = sync_tombstones(shared, peer).await {
+                shared.stats.sync_failures.fetch_add(1, Ordering::Relaxed);
+                tracing::warn!(%peer, error = %e, "tombstone sync failed");
+            }
+            continue;
+        }
         let updates = match shared
             .request(
                 peer,

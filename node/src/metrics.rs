@@ -237,6 +237,7 @@ pub async fn metrics(State(state): State<AppState>) -> Result<Response, ApiError
             ("pack_bytes_fetched", load(&s.pack_bytes)),
             ("stored_packs_applied", load(&s.stored_packs_applied)),
             ("anti_entropy_rounds", load(&s.anti_entropy_rounds)),
+            ("deletions_applied", load(&s.deletions_applied)),
             ("sync_failures", load(&s.sync_failures)),
             ("requests_refused", load(&s.requests_refused)),
             ("handshakes_failed", load(&s.handshakes_failed)),

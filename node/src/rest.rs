@@ -199,7 +199,13 @@ pub async fn delete(
     State(state): State<AppState>,
     Path((owner, name)): Path<(String, String)>,
 ) -> Result<Response, ApiError> {
-    let gone = blocking(&state, move |store| Ok(store.delete_repo(&owner, &name)?)).await?;
+    // Signed, kept as a tombstone and announced: peers delete it too and do not bring it
+    // back from older updates.
+    let st = state.clone();
+    let gone = blocking(&state, move |store| {
+        Ok(st.replication().delete_local(&store, &owner, &name)?)
+    })
+    .await?;
     if gone {
         Ok(StatusCode::NO_CONTENT.into_response())
     } else {

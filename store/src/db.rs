@@ -47,6 +47,7 @@ pub(crate) struct Trees {
     pub deleting: Tree,
     pub closed: Tree,
     pub updates: Tree,
+    pub tombstones: Tree,
     pub opts: StoreOptions,
     /// Where packs are spooled while they are indexed.
     pub tmp: PathBuf,
@@ -113,6 +114,7 @@ impl Store {
             deleting: open(tree::DELETING)?,
             closed: open(tree::CLOSED)?,
             updates: open(tree::UPDATES)?,
+            tombstones: open(tree::TOMBSTONES)?,
             db,
             opts,
             tmp,

@@ -11,6 +11,8 @@
 //! | `pending` | repo id, pack id | empty: a pack being written (removed on recovery) |
 //! | `deleting` | repo id | empty: a repository being deleted (finished on recovery) |
 //! | `closed` | repo id | empty: every stored object is reachable from the refs |
+//! | `updates` | repo id, caller's key | the replicated update log (opaque) |
+//! | `tombstones` | `owner/name` | a deleted repository's signed deletion (opaque) |
 
 use guts_git::ObjectId;
 
@@ -34,6 +36,8 @@ pub mod tree {
     pub const CLOSED: &str = "closed";
     /// Each repository's log of replicated ref updates (opaque to the store).
     pub const UPDATES: &str = "updates";
+    /// Deleted repositories: `owner/name` -> the signed deletion (opaque to the store).
+    pub const TOMBSTONES: &str = "tombstones";
 }
 
 /// `repos` key.

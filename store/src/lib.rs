@@ -7,10 +7,13 @@
 //! - [`names`]: owner, repository and ref name validation, before anything touches storage.
 //! - [`Store`] (`db.rs`): opening, crash recovery, flushing, repository metadata.
 //! - [`Repo`] (`repo.rs`), a handle on one repository: its refs (`refs.rs`, compare-and-swap,
-//!   atomic batches), its replicated update log and writer lock (`log.rs`), its objects ([`RepoOdb`] in `odb.rs`, which implements guts-git's
+//!   atomic batches), its replicated update log and writer lock (`log.rs`), its objects
+//!   ([`RepoOdb`] in `odb.rs`, which implements guts-git's
 //!   `ObjectRead` over chunked packs in `chunks.rs`), pack ingestion (`ingest.rs`: index,
 //!   thicken, store in chunks), pack sending that reuses stored entries (`send.rs`), and
 //!   full clones sent as the stored packs themselves (`reuse.rs`).
+//! - Tombstones of deleted repositories (`tombstones.rs`), so replication does not bring
+//!   them back.
 //!
 //! Durability: a pack is written under a pending marker, its objects indexed, and the store
 //! flushed before any ref may point into it; refs move by compare-and-swap and are flushed
@@ -30,6 +33,7 @@ mod refs;
 mod repo;
 mod reuse;
 mod send;
+mod tombstones;
 
 pub use db::{Store, StoreOptions, StoreTotals};
 pub use error::StoreError;

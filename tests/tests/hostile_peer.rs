@@ -2,8 +2,9 @@
 //! that lies: updates from a writer the node does not trust, forged signatures, a corrupt
 //! pack, a pack missing objects, an oversized answer, forged gossip, and garbage bytes on the
 //! p2p port. Each is refused and counted in `/metrics`, and the node's refs and objects do
-//! not change. Last, the same peer relaying honestly (updates signed by a trusted writer, a
-//! correct pack) is accepted: the refusals were about the defects, not the path.
+//! not change. Then the same peer relaying honestly (updates signed by a trusted writer, a
+//! correct pack) is accepted: the refusals were about the defects, not the path. Last, the
+//! repository is deleted and the peer's stale updates do not bring it back.
 
 use std::fs::File;
 use std::io::{Seek, Write};
@@ -81,6 +82,14 @@ impl Host for HostileHost {
 
     fn apply(&self, _: &str, _: Option<File>, _: Vec<SignedRef>) -> Result<usize, String> {
         Ok(0)
+    }
+
+    fn tombstones(&self, _: usize) -> Vec<Vec<u8>> {
+        Vec::new()
+    }
+
+    fn apply_delete(&self, _: &str, _: Stamp, _: Vec<u8>) -> Result<bool, String> {
+        Ok(false)
     }
 
     fn event(&self, _: NetEvent) {}
@@ -311,5 +320,13 @@ fn a_hostile_peer_changes_nothing_and_is_counted() {
     let clone = tmp();
     git(clone.path(), &["clone", "-q", &url, "c"]);
     git(&clone.path().join("c"), &["fsck", "--strict"]);
+
+    // Deleted here, the repository is not brought back by a peer that keeps serving its
+    // older updates (and the pack for them).
+    let api = format!("{}/api/v1/repos/{REPO}", s.victim.url);
+    assert_eq!(guts_tests::http("DELETE", &api, None).0, 204);
+    let rounds = s.victim.metric(&series("anti_entropy_rounds"));
+    s.wait_counted(&series("anti_entropy_rounds"), rounds, 3.0);
+    assert_eq!(guts_tests::http("GET", &api, None).0, 404, "brought back");
     s.rt.block_on(s.hostile.shutdown());
 }

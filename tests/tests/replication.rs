@@ -344,3 +344,59 @@ fn a_hundred_quick_small_pushes_replicate_readably() {
     source.sort();
     assert_eq!(objects, source);
 }
+
+fn repo_status(c: &Cluster, i: usize, repo: &str) -> u16 {
+    guts_tests::http("GET", &format!("{}/api/v1/repos/{repo}", c.url(i)), None).0
+}
+
+/// A deletion on one node reaches every node, including one that was down at the time, and
+/// peers that still held the repository's updates do not bring it back. Created and pushed
+/// again afterwards, it is back everywhere.
+#[test]
+fn a_deleted_repository_stays_deleted_everywhere() {
+    let mut c = Cluster::start_with(3, Duration::from_secs(1));
+    let url_a = c.node(0).create_repo("gone", "soon");
+    let src = tmp();
+    let w = src.path();
+    make_repo(w, 2);
+    git(w, &["push", "-q", &url_a, "main"]);
+    wait_refs(&c, "gone/soon", &source_refs(w));
+
+    c.stop(2);
+    let url_b = format!("{}/api/v1/repos/gone/soon", c.url(1));
+    assert_eq!(guts_tests::http("DELETE", &url_b, None).0, 204);
+    wait_for("node 0 to delete it", DEADLINE, || {
+        repo_status(&c, 0, "gone/soon") == 404
+    });
+    c.restart(2);
+    c.wait_connected();
+    wait_for("node 2 to learn of the deletion", DEADLINE, || {
+        repo_status(&c, 2, "gone/soon") == 404
+    });
+    // Several anti-entropy rounds later it is still gone everywhere.
+    let rounds = "guts_p2p{what=\"anti_entropy_rounds\"}";
+    let before: Vec<f64> = (0..3).map(|i| c.node(i).metric(rounds)).collect();
+    wait_for("three more rounds on every node", DEADLINE, || {
+        (0..3).all(|i| c.node(i).metric(rounds) >= before[i] + 3.0)
+    });
+    for i in 0..3 {
+        assert_eq!(
+            repo_status(&c, i, "gone/soon"),
+            404,
+            "node {i} brought it back"
+        );
+        let out = guts_tests::git_output(
+            Path::new("."),
+            &["ls-remote", &repo_url(&c, i, "gone/soon")],
+        );
+        assert!(!out.status.success(), "node {i} still serves it");
+    }
+    assert!(c.node(2).metric("guts_p2p{what=\"deletions_applied\"}") >= 1.0);
+
+    // Made again and pushed: back on every node, with only the new history.
+    let url = c.node(2).create_repo("gone", "soon");
+    let again = tmp();
+    make_repo(again.path(), 1);
+    git(again.path(), &["push", "-q", &url, "main"]);
+    wait_refs(&c, "gone/soon", &source_refs(again.path()));
+}

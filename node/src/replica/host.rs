@@ -8,7 +8,10 @@ use std::io::{BufWriter, Seek, Write};
 use guts_git::ObjectId;
 use guts_git::odb::ObjectRead;
 use guts_git::walk::{ObjectsWanted, objects_and_known};
-use guts_net::{Host, NetEvent, RepoDigest, SignedRef, SyncPlan};
+use guts_net::proto::MAX_TOMBSTONES;
+use guts_net::{
+    Announcement, Body, Host, NetEvent, RepoDigest, SignedRef, Stamp, SyncPlan, TOMBSTONES,
+};
 use guts_store::{Repo, SendOptions, Store, send_pack};
 use sha2::{Digest, Sha256};
 
@@ -59,6 +62,17 @@ impl NodeHost {
     }
 }
 
+/// The stamp of `full`'s tombstone, if it was deleted.
+fn tombstone_stamp(store: &Store, full: &str) -> Result<Option<Stamp>, String> {
+    let Some(record) = store.tombstone(full).map_err(|e| e.to_string())? else {
+        return Ok(None);
+    };
+    match Announcement::decode(&record).map(|a| a.body) {
+        Ok(Body::Delete { stamp, .. }) => Ok(Some(stamp)),
+        _ => Err(format!("the tombstone of {full} is unreadable")),
+    }
+}
+
 /// A digest over a log's keys (its updates' stamps), in order.
 pub fn digest(entries: &[(Vec<u8>, Vec<u8>)]) -> [u8; 32] {
     let mut h = Sha256::new();
@@ -106,6 +120,21 @@ impl Host for NodeHost {
                 });
             }
         }
+        // The tombstones, as one entry.
+        if let Ok(tombs) = store.tombstones(MAX_TOMBSTONES)
+            && !tombs.is_empty()
+        {
+            let mut h = Sha256::new();
+            for (name, record) in &tombs {
+                h.update(name.as_bytes());
+                h.update(Sha256::digest(record));
+            }
+            out.push(RepoDigest {
+                repo: TOMBSTONES.into(),
+                digest: h.finalize().into(),
+                entries: tombs.len() as u64,
+            });
+        }
         out
     }
 
@@ -123,8 +152,13 @@ impl Host for NodeHost {
 
     fn plan(&self, full: &str, updates: &[SignedRef]) -> Result<SyncPlan, String> {
         let repo = self.repo(full)?;
+        let deleted = tombstone_stamp(&self.store()?, full)?;
         let mut new: Vec<SignedRef> = Vec::new();
         for u in updates {
+            // Made before the repository was deleted: gone with it.
+            if deleted.is_some_and(|d| u.stamp <= d) {
+                continue;
+            }
             let known = match &repo {
                 Some(r) => r
                     .log_contains(&log_key(&u.stamp))
@@ -236,6 +270,41 @@ impl Host for NodeHost {
         file.flush().map_err(|e| e.to_string())?;
         file.rewind().map_err(|e| e.to_string())?;
         Ok((file, len))
+    }
+
+    fn tombstones(&self, limit: usize) -> Vec<Vec<u8>> {
+        self.store()
+            .and_then(|s| s.tombstones(limit).map_err(|e| e.to_string()))
+            .map(|t| t.into_iter().map(|(_, record)| record).collect())
+            .unwrap_or_default()
+    }
+
+    fn apply_delete(&self, full: &str, stamp: Stamp, record: Vec<u8>) -> Result<bool, String> {
+        let store = self.store()?;
+        let err = |e: guts_store::StoreError| e.to_string();
+        if tombstone_stamp(&store, full)?.is_some_and(|known| known >= stamp) {
+            return Ok(false);
+        }
+        // Kept first, so a crash mid-way never leaves a deleted repository without one.
+        store.set_tombstone(full, &record).map_err(err)?;
+        if let Some(repo) = self.repo(full)? {
+            let writer = repo.writer();
+            let _one = writer
+                .lock()
+                .map_err(|_| "writer lock poisoned".to_string())?;
+            // Updated after the deletion (pushed again since): it stays.
+            let newest = repo.log_entries().map_err(err)?.pop().map(|(k, _)| k);
+            if newest.is_none_or(|k| k <= log_key(&stamp)) {
+                let (owner, name) = full
+                    .split_once('/')
+                    .ok_or_else(|| format!("bad repository name {full:?}"))?;
+                store.delete_repo(owner, name).map_err(err)?;
+            }
+        }
+        store.flush().map_err(err)?;
+        let state = self.state()?;
+        state.replication().observe(stamp.hlc);
+        Ok(true)
     }
 
     fn spool(&self) -> std::io::Result<File> {

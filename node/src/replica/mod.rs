@@ -15,8 +15,8 @@ use std::path::Path;
 use std::sync::{Mutex, OnceLock};
 
 use guts_git::ObjectId;
-use guts_net::{Clock, Hlc, NetHandle, NodeId, NodeKey, PackRef, SignedRef};
-use guts_store::{Repo, StoreError};
+use guts_net::{Announcement, Body, Clock, Hlc, NetHandle, NodeId, NodeKey, PackRef, SignedRef};
+use guts_store::{Repo, Store, StoreError};
 
 pub use host::NodeHost;
 pub use log::log_key;
@@ -100,6 +100,38 @@ impl Replication {
         }
         apply::settle_local(repo, &signed)?;
         Ok(signed)
+    }
+
+    /// Deletes a repository here and keeps a signed tombstone (stamped after everything this
+    /// node has seen), then announces it. False if there was no such repository.
+    pub fn delete_local(&self, store: &Store, owner: &str, name: &str) -> Result<bool, StoreError> {
+        let Some(repo) = store.repo(owner, name)? else {
+            return Ok(false);
+        };
+        let full = format!("{owner}/{name}");
+        let writer = repo.writer();
+        let _one = writer
+            .lock()
+            .map_err(|_| StoreError::Invalid("writer lock poisoned".into()))?;
+        let stamp = self.clock().stamp(now_ms());
+        let record = Announcement::sign(
+            &self.key,
+            Body::Delete {
+                repo: full.clone(),
+                stamp,
+            },
+        )
+        .encode();
+        store.set_tombstone(&full, &record)?;
+        // Flushes the tombstone with the deletion.
+        let gone = store.delete_repo(owner, name)?;
+        if let (Some(net), Ok(rt)) = (
+            self.net.get().cloned(),
+            tokio::runtime::Handle::try_current(),
+        ) {
+            rt.spawn(async move { net.announce_delete(record).await });
+        }
+        Ok(gone)
     }
 
     /// Announces logged changes (after the store is flushed). Call from blocking code.
