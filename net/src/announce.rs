@@ -1,7 +1,8 @@
 //! Announcements: the small signed gossip message a node publishes for each accepted push
 //! (the repository, the signed ref updates, and which stored pack holds their objects, by
 //! checksum and length, for peers to fetch by request-response afterwards) and for each
-//! repository deletion (kept by every node as a tombstone, and exchanged by anti-entropy).
+//! repository creation, metadata change or deletion (each node keeps the latest such record
+//! per repository, also after a deletion, and anti-entropy exchanges them).
 //!
 //! Receivers check everything before forwarding: the size, the encoding, names, the
 //! origin's trust, the message signature and each update's signature and stamp. The
@@ -43,21 +44,49 @@ pub enum Body {
         /// The ref updates, each signed.
         updates: Vec<SignedRef>,
     },
-    /// The repository was deleted. Kept by every node as a tombstone: updates stamped
-    /// before it are not applied again; later ones bring the repository back.
-    Delete {
+    /// The repository was created, its metadata changed, or it was deleted. The record with
+    /// the greatest stamp wins; every node keeps the latest, also after a deletion.
+    Repo {
         /// `owner/name`.
         repo: String,
-        /// When and where it was deleted (`stamp.origin` is the announcement's origin).
+        /// When and where (`stamp.origin` is the announcement's origin).
         stamp: Stamp,
+        /// What the repository is now.
+        state: RepoState,
     },
 }
+
+/// A repository's state in a [`Body::Repo`] record.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub enum RepoState {
+    /// It exists, with this metadata.
+    Live(RepoMeta),
+    /// It was deleted: updates stamped before this are not applied again.
+    Deleted,
+}
+
+/// Replicated repository metadata.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct RepoMeta {
+    /// Free text.
+    pub description: String,
+    /// Hidden from anonymous readers.
+    pub private: bool,
+    /// The branch HEAD points at, without `refs/heads/`.
+    pub default_branch: String,
+    /// The deletion this incarnation follows, if the origin knew of one: updates stamped
+    /// at or before it belong to the deleted repository and are not applied.
+    pub since: Option<Stamp>,
+}
+
+/// The longest replicated description.
+pub const MAX_DESCRIPTION: usize = 4096;
 
 impl Body {
     /// The repository it is about.
     pub fn repo(&self) -> &str {
         match self {
-            Body::Push { repo, .. } | Body::Delete { repo, .. } => repo,
+            Body::Push { repo, .. } | Body::Repo { repo, .. } => repo,
         }
     }
 }
@@ -178,12 +207,24 @@ impl Announcement {
                     check_drift(u.stamp.hlc, now_ms)?;
                 }
             }
-            Body::Delete { repo, stamp } => {
+            Body::Repo { repo, stamp, state } => {
                 check_repo(repo)?;
                 if stamp.origin != self.origin {
-                    return invalid("a deletion stamped by another node".into());
+                    return invalid("a repository record stamped by another node".into());
                 }
                 check_drift(stamp.hlc, now_ms)?;
+                if let RepoState::Live(meta) = state {
+                    if meta.description.len() > MAX_DESCRIPTION {
+                        return invalid("description too long".into());
+                    }
+                    let head = format!("refs/heads/{}", meta.default_branch);
+                    if !meta.default_branch.is_empty() && guts_git::refname::check(&head).is_err() {
+                        return invalid(format!("default branch {:?}", meta.default_branch));
+                    }
+                    if meta.since.is_some_and(|s| s >= *stamp) {
+                        return invalid("a record that follows a later deletion".into());
+                    }
+                }
             }
         }
         Ok(())

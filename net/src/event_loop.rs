@@ -363,8 +363,8 @@ impl EventLoop {
                         updates,
                         pack,
                     } => (repo, updates, pack),
-                    Body::Delete { repo, stamp } => {
-                        crate::sync::spawn_delete(shared.clone(), repo, stamp, record);
+                    Body::Repo { repo, stamp, state } => {
+                        crate::sync::spawn_record(shared.clone(), repo, stamp, state, record);
                         return;
                     }
                 };

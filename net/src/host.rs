@@ -4,6 +4,7 @@
 
 use std::fs::File;
 
+use crate::announce::RepoState;
 use crate::hlc::Stamp;
 use crate::proto::RepoDigest;
 use crate::signed::SignedRef;
@@ -55,12 +56,20 @@ pub trait Host: Send + Sync + 'static {
         pack: Option<File>,
         updates: Vec<SignedRef>,
     ) -> Result<usize, String>;
-    /// Signed deletions (encoded [`crate::Announcement`]s) this node keeps, at most `limit`.
-    fn tombstones(&self, limit: usize) -> Vec<Vec<u8>>;
-    /// Applies a verified deletion of `repo` stamped `stamp` (`record` is its signed
-    /// announcement, to keep and pass on): deletes the repository unless it was updated
-    /// after `stamp`, and keeps the tombstone. Returns false if it was known already.
-    fn apply_delete(&self, repo: &str, stamp: Stamp, record: Vec<u8>) -> Result<bool, String>;
+    /// The latest signed repository records (encoded [`crate::Announcement`]s) this node
+    /// keeps, at most `limit`.
+    fn records(&self, limit: usize) -> Vec<Vec<u8>>;
+    /// Applies a verified repository record (`record` is its signed announcement, to keep
+    /// and pass on) if it is newer than the one kept: creates the repository or updates its
+    /// metadata, or deletes it (unless it was pushed to after `stamp`). Returns false if it
+    /// was not newer.
+    fn apply_record(
+        &self,
+        repo: &str,
+        stamp: Stamp,
+        state: &RepoState,
+        record: Vec<u8>,
+    ) -> Result<bool, String>;
     /// Something happened on the network.
     fn event(&self, event: NetEvent);
 }

@@ -5,7 +5,7 @@
 //! - [`hlc`]: hybrid logical clocks and the [`Stamp`]s that order ref updates everywhere.
 //! - [`signed`]: [`SignedRef`], one ref update signed by the node that accepted it.
 //! - [`announce`]: the small signed gossip [`Announcement`] of an accepted push or a
-//!   repository deletion, with its validation (size, encoding, names, trust, signatures,
+//!   repository record (created, updated, deleted), with its validation (size, encoding, names, trust, signatures,
 //!   stamps).
 //! - [`merge`]: the ref merge rule, a last-writer-wins register plus the conflict tips no
 //!   later update covers, a function of the set of updates (not of delivery order).
@@ -31,13 +31,13 @@ pub mod service;
 pub mod signed;
 mod sync;
 
-pub use announce::{AnnounceError, Announcement, Body, PackRef};
+pub use announce::{AnnounceError, Announcement, Body, PackRef, RepoMeta, RepoState};
 pub use hlc::{Clock, Hlc, Stamp};
 pub use host::{Host, NetEvent, SyncPlan};
 pub use identity::{IdentityError, NodeId, NodeKey};
 pub use libp2p::multiaddr::Protocol;
 pub use libp2p::{Multiaddr, PeerId};
 pub use merge::{Ancestry, Applied, RefState, Seen, conflict_ref};
-pub use proto::{RepoDigest, TOMBSTONES};
+pub use proto::{RECORDS, RepoDigest};
 pub use service::{NetConfig, NetError, NetHandle, NetStats, peer_id_of, spawn};
 pub use signed::{Sig, SignedRef};

@@ -33,12 +33,12 @@ pub struct RepoDigest {
     pub entries: u64,
 }
 
-/// The digest entry that stands for a node's tombstones (not a valid repository name, so it
-/// cannot collide with one): when it differs, the asker fetches the peer's tombstones.
-pub const TOMBSTONES: &str = "!tombstones";
+/// The digest entry that stands for a node's repository records (not a valid repository
+/// name, so it cannot collide with one): when it differs, the asker fetches the records.
+pub const RECORDS: &str = "!records";
 
-/// Tombstones sent in one answer at most.
-pub const MAX_TOMBSTONES: usize = 4096;
+/// Repository records sent in one answer at most.
+pub const MAX_RECORDS: usize = 4096;
 
 /// What one node asks another.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -62,8 +62,8 @@ pub enum Request {
         /// Objects the asker has (its ref tips).
         haves: Vec<[u8; 20]>,
     },
-    /// The repositories deleted here: their signed deletions.
-    Tombstones,
+    /// The latest signed record of every repository known here (deleted ones too).
+    Records,
     /// Prepare a stored pack, named by its trailing checksum (as announced).
     FetchPack {
         /// `owner/name`.
@@ -93,8 +93,8 @@ pub enum Response {
         /// All of them, oldest first.
         updates: Vec<SignedRef>,
     },
-    /// Signed deletions (encoded announcements), at most [`MAX_TOMBSTONES`].
-    Tombstones {
+    /// Signed repository records (encoded announcements), at most [`MAX_RECORDS`].
+    Records {
         /// The records.
         records: Vec<Vec<u8>>,
     },

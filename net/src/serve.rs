@@ -12,7 +12,7 @@ use libp2p::PeerId;
 use libp2p::request_response::ResponseChannel;
 
 use crate::event_loop::Command;
-use crate::proto::{CHUNK, MAX_IDS, MAX_RESPONSE, MAX_TOMBSTONES, RepoDigest, Request, Response};
+use crate::proto::{CHUNK, MAX_IDS, MAX_RECORDS, MAX_RESPONSE, RepoDigest, Request, Response};
 use crate::service::{Shared, lock};
 
 /// Packs prepared at once for all peers.
@@ -139,15 +139,15 @@ fn answer(shared: &Shared, peer: PeerId, request: Request) -> Response {
                 shared.host.build_pack(&repo, &wants, &haves)
             })
         }
-        Request::Tombstones => {
-            let mut records = shared.host.tombstones(MAX_TOMBSTONES);
+        Request::Records => {
+            let mut records = shared.host.records(MAX_RECORDS);
             // Stay under the frame limit (a record is a few hundred bytes).
             let mut size = 0usize;
             records.retain(|r| {
                 size += r.len() + 8;
                 size < MAX_RESPONSE - 1024
             });
-            Response::Tombstones { records }
+            Response::Records { records }
         }
         Request::FetchPack { repo, checksum } => {
             prepare(shared, peer, || shared.host.stored_pack(&repo, &checksum))

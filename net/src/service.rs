@@ -74,8 +74,8 @@ pub struct NetStats {
     /// Of the packs fetched, those fetched as stored at the origin (by announced checksum)
     /// and applied without a want/have round.
     pub stored_packs_applied: AtomicU64,
-    /// Repository deletions applied from peers.
-    pub deletions_applied: AtomicU64,
+    /// Repository records (creations, metadata changes, deletions) applied from peers.
+    pub records_applied: AtomicU64,
     /// Anti-entropy rounds completed.
     pub anti_entropy_rounds: AtomicU64,
     /// Sync attempts that failed (retried by anti-entropy).
@@ -304,9 +304,9 @@ impl NetHandle {
         }
     }
 
-    /// Announces a repository deletion already applied here: `record` is the encoded,
-    /// signed [`Body::Delete`] announcement the node kept as its tombstone.
-    pub async fn announce_delete(&self, record: Vec<u8>) {
+    /// Announces a repository record already applied here: `record` is the encoded,
+    /// signed [`Body::Repo`] announcement the node kept.
+    pub async fn announce_record(&self, record: Vec<u8>) {
         if record.len() > crate::announce::MAX_ANNOUNCEMENT {
             return;
         }

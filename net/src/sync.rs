@@ -12,10 +12,10 @@ use std::sync::atomic::Ordering;
 use futures::StreamExt;
 use libp2p::PeerId;
 
-use crate::announce::{Announcement, Body, PackRef};
+use crate::announce::{Announcement, Body, PackRef, RepoState};
 use crate::hlc::Stamp;
 use crate::host::SyncPlan;
-use crate::proto::{CHUNK, Request, Response, TOMBSTONES};
+use crate::proto::{CHUNK, RECORDS, Request, Response};
 use crate::service::{Shared, lock, now_ms};
 use crate::signed::SignedRef;
 
@@ -39,32 +39,35 @@ pub(crate) fn spawn_sync(
     });
 }
 
-/// Applies a deletion announced by gossip (already validated).
-pub(crate) fn spawn_delete(shared: Arc<Shared>, repo: String, stamp: Stamp, record: Vec<u8>) {
+/// Applies a repository record announced by gossip (already validated).
+pub(crate) fn spawn_record(
+    shared: Arc<Shared>,
+    repo: String,
+    stamp: Stamp,
+    state: RepoState,
+    record: Vec<u8>,
+) {
     tokio::spawn(async move {
         let host = shared.host.clone();
         let r = repo.clone();
-        match blocking(move || host.apply_delete(&r, stamp, record)).await {
+        match blocking(move || host.apply_record(&r, stamp, &state, record)).await {
             Ok(true) => {
-                shared
-                    .stats
-                    .deletions_applied
-                    .fetch_add(1, Ordering::Relaxed);
-                tracing::info!(%repo, "repository deleted by a peer");
+                shared.stats.records_applied.fetch_add(1, Ordering::Relaxed);
+                tracing::info!(%repo, "repository record applied");
             }
             Ok(false) => {}
             Err(e) => {
                 shared.stats.sync_failures.fetch_add(1, Ordering::Relaxed);
-                tracing::warn!(%repo, error = %e, "applying a deletion failed");
+                tracing::warn!(%repo, error = %e, "applying a repository record failed");
             }
         }
     });
 }
 
-/// Fetches a peer's tombstones and applies those that are new here.
-async fn sync_tombstones(shared: &Arc<Shared>, peer: PeerId) -> Result<(), String> {
-    let records = match shared.request(peer, Request::Tombstones).await? {
-        Response::Tombstones { records } => records,
+/// Fetches a peer's repository records and applies those newer than what is kept here.
+async fn sync_records(shared: &Arc<Shared>, peer: PeerId) -> Result<(), String> {
+    let records = match shared.request(peer, Request::Records).await? {
+        Response::Records { records } => records,
         other => return Err(unexpected(&other)),
     };
     for record in records {
@@ -77,11 +80,11 @@ async fn sync_tombstones(shared: &Arc<Shared>, peer: PeerId) -> Result<(), Strin
                     .stats
                     .updates_rejected
                     .fetch_add(1, Ordering::Relaxed);
-                tracing::debug!(%peer, error = %e, "tombstone refused");
+                tracing::debug!(%peer, error = %e, "repository record refused");
                 continue;
             }
         };
-        let Body::Delete { repo, stamp } = a.body else {
+        let Body::Repo { repo, stamp, state } = a.body else {
             shared
                 .stats
                 .updates_rejected
@@ -90,12 +93,9 @@ async fn sync_tombstones(shared: &Arc<Shared>, peer: PeerId) -> Result<(), Strin
         };
         let host = shared.host.clone();
         let r = repo.clone();
-        if blocking(move || host.apply_delete(&r, stamp, record)).await? {
-            shared
-                .stats
-                .deletions_applied
-                .fetch_add(1, Ordering::Relaxed);
-            tracing::info!(%repo, %peer, "repository deleted (learned by anti-entropy)");
+        if blocking(move || host.apply_record(&r, stamp, &state, record)).await? {
+            shared.stats.records_applied.fetch_add(1, Ordering::Relaxed);
+            tracing::info!(%repo, %peer, "repository record applied (anti-entropy)");
         }
     }
     Ok(())
@@ -126,10 +126,10 @@ async fn round(shared: &Arc<Shared>, peer: PeerId) -> Result<(), String> {
         other => return Err(unexpected(&other)),
     };
     for d in differ {
-        if d.repo == TOMBSTONES {
-            if let Err(e) = sync_tombstones(shared, peer).await {
+        if d.repo == RECORDS {
+            if let Err(e) = sync_records(shared, peer).await {
                 shared.stats.sync_failures.fetch_add(1, Ordering::Relaxed);
-                tracing::warn!(%peer, error = %e, "tombstone sync failed");
+                tracing::warn!(%peer, error = %e, "repository record sync failed");
             }
             continue;
         }

@@ -89,7 +89,7 @@ fn p2p(state: &AppState) -> serde_json::Value {
             "pack_bytes_fetched": n(&s.pack_bytes),
             "stored_packs_applied": n(&s.stored_packs_applied),
             "anti_entropy_rounds": n(&s.anti_entropy_rounds),
-            "deletions_applied": n(&s.deletions_applied),
+            "records_applied": n(&s.records_applied),
             "sync_failures": n(&s.sync_failures),
             "requests_refused": n(&s.requests_refused),
             "handshakes_failed": n(&s.handshakes_failed),

@@ -151,7 +151,7 @@ impl Metrics {
         registry.register(
             "p2p",
             "Peer-to-peer counters: peers connected, announcements sent, received and \
-             rejected, updates rejected, packs fetched and their bytes, announced packs applied as stored, anti-entropy rounds, \
+             rejected, updates rejected, packs fetched and their bytes, announced packs applied as stored, repository records applied, anti-entropy rounds, \
              sync failures, requests refused, incoming handshakes failed",
             net.clone(),
         );
@@ -237,7 +237,7 @@ pub async fn metrics(State(state): State<AppState>) -> Result<Response, ApiError
             ("pack_bytes_fetched", load(&s.pack_bytes)),
             ("stored_packs_applied", load(&s.stored_packs_applied)),
             ("anti_entropy_rounds", load(&s.anti_entropy_rounds)),
-            ("deletions_applied", load(&s.deletions_applied)),
+            ("records_applied", load(&s.records_applied)),
             ("sync_failures", load(&s.sync_failures)),
             ("requests_refused", load(&s.requests_refused)),
             ("handshakes_failed", load(&s.handshakes_failed)),

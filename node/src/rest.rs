@@ -126,14 +126,18 @@ pub async fn create(
     body: Bytes,
 ) -> Result<Response, ApiError> {
     let b: CreateBody = parse_json(&headers, &body)?;
+    let st = state.clone();
     let record = blocking(&state, move |store| {
-        Ok(store.create_repo(&NewRepo {
+        let record = store.create_repo(&NewRepo {
             owner: b.owner,
             name: b.name,
             description: b.description,
             private: b.private,
             default_branch: b.default_branch,
-        })?)
+        })?;
+        // Replicated: peers create it too.
+        st.replication().record_meta(&store, &record)?;
+        Ok(record)
     })
     .await?;
     tracing::info!(repo = %format!("{}/{}", record.owner, record.name), "repository created");
@@ -179,8 +183,9 @@ pub async fn update(
     body: Bytes,
 ) -> Result<Response, ApiError> {
     let b: PatchBody = parse_json(&headers, &body)?;
+    let st = state.clone();
     let record = blocking(&state, move |store| {
-        Ok(store.update_repo(
+        let record = store.update_repo(
             &owner,
             &name,
             &RepoPatch {
@@ -188,7 +193,9 @@ pub async fn update(
                 private: b.private,
                 default_branch: b.default_branch,
             },
-        )?)
+        )?;
+        st.replication().record_meta(&store, &record)?;
+        Ok(record)
     })
     .await?;
     Ok(Json(summary(&record)).into_response())
@@ -199,8 +206,8 @@ pub async fn delete(
     State(state): State<AppState>,
     Path((owner, name)): Path<(String, String)>,
 ) -> Result<Response, ApiError> {
-    // Signed, kept as a tombstone and announced: peers delete it too and do not bring it
-    // back from older updates.
+    // Signed, kept and announced: peers delete it too and do not bring it back from older
+    // updates.
     let st = state.clone();
     let gone = blocking(&state, move |store| {
         Ok(st.replication().delete_local(&store, &owner, &name)?)

@@ -47,7 +47,7 @@ pub(crate) struct Trees {
     pub deleting: Tree,
     pub closed: Tree,
     pub updates: Tree,
-    pub tombstones: Tree,
+    pub signed: Tree,
     pub opts: StoreOptions,
     /// Where packs are spooled while they are indexed.
     pub tmp: PathBuf,
@@ -114,7 +114,7 @@ impl Store {
             deleting: open(tree::DELETING)?,
             closed: open(tree::CLOSED)?,
             updates: open(tree::UPDATES)?,
-            tombstones: open(tree::TOMBSTONES)?,
+            signed: open(tree::SIGNED)?,
             db,
             opts,
             tmp,

@@ -12,7 +12,7 @@
 //! | `deleting` | repo id | empty: a repository being deleted (finished on recovery) |
 //! | `closed` | repo id | empty: every stored object is reachable from the refs |
 //! | `updates` | repo id, caller's key | the replicated update log (opaque) |
-//! | `tombstones` | `owner/name` | a deleted repository's signed deletion (opaque) |
+//! | `signed` | `owner/name` | the repository's latest signed record, kept after deletion (opaque) |
 
 use guts_git::ObjectId;
 
@@ -36,8 +36,8 @@ pub mod tree {
     pub const CLOSED: &str = "closed";
     /// Each repository's log of replicated ref updates (opaque to the store).
     pub const UPDATES: &str = "updates";
-    /// Deleted repositories: `owner/name` -> the signed deletion (opaque to the store).
-    pub const TOMBSTONES: &str = "tombstones";
+    /// Each repository's latest signed record (opaque to the store), kept after deletion.
+    pub const SIGNED: &str = "signed";
 }
 
 /// `repos` key.

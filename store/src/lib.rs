@@ -12,8 +12,8 @@
 //!   `ObjectRead` over chunked packs in `chunks.rs`), pack ingestion (`ingest.rs`: index,
 //!   thicken, store in chunks), pack sending that reuses stored entries (`send.rs`), and
 //!   full clones sent as the stored packs themselves (`reuse.rs`).
-//! - Tombstones of deleted repositories (`tombstones.rs`), so replication does not bring
-//!   them back.
+//! - Each repository's latest signed record (`signed.rs`), kept after deletion so
+//!   replication does not bring it back.
 //!
 //! Durability: a pack is written under a pending marker, its objects indexed, and the store
 //! flushed before any ref may point into it; refs move by compare-and-swap and are flushed
@@ -33,7 +33,7 @@ mod refs;
 mod repo;
 mod reuse;
 mod send;
-mod tombstones;
+mod signed;
 
 pub use db::{Store, StoreOptions, StoreTotals};
 pub use error::StoreError;

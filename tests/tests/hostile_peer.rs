@@ -12,7 +12,8 @@ use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use guts_node::net::{
-    Hlc, Host, NetEvent, NetHandle, NodeKey, PackRef, RepoDigest, SignedRef, Stamp, SyncPlan,
+    Hlc, Host, NetEvent, NetHandle, NodeKey, PackRef, RepoDigest, RepoState, SignedRef, Stamp,
+    SyncPlan,
 };
 use guts_node::{NetConfig, NodeConfig};
 use guts_tests::{TestNode, commit_files, git, make_repo, pack_objects, remote_refs, tmp};
@@ -84,11 +85,11 @@ impl Host for HostileHost {
         Ok(0)
     }
 
-    fn tombstones(&self, _: usize) -> Vec<Vec<u8>> {
+    fn records(&self, _: usize) -> Vec<Vec<u8>> {
         Vec::new()
     }
 
-    fn apply_delete(&self, _: &str, _: Stamp, _: Vec<u8>) -> Result<bool, String> {
+    fn apply_record(&self, _: &str, _: Stamp, _: &RepoState, _: Vec<u8>) -> Result<bool, String> {
         Ok(false)
     }
 

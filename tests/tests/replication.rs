@@ -391,7 +391,7 @@ fn a_deleted_repository_stays_deleted_everywhere() {
         );
         assert!(!out.status.success(), "node {i} still serves it");
     }
-    assert!(c.node(2).metric("guts_p2p{what=\"deletions_applied\"}") >= 1.0);
+    assert!(c.node(2).metric("guts_p2p{what=\"records_applied\"}") >= 1.0);
 
     // Made again and pushed: back on every node, with only the new history.
     let url = c.node(2).create_repo("gone", "soon");
@@ -399,4 +399,52 @@ fn a_deleted_repository_stays_deleted_everywhere() {
     make_repo(again.path(), 1);
     git(again.path(), &["push", "-q", &url, "main"]);
     wait_refs(&c, "gone/soon", &source_refs(again.path()));
+}
+
+/// Creation (without any push) and metadata changes replicate: the last change wins on
+/// every node, whichever node made it.
+#[test]
+fn creation_and_metadata_changes_replicate() {
+    let c = Cluster::start(3);
+    let (status, _) = guts_tests::http(
+        "POST",
+        &format!("{}/api/v1/repos", c.url(0)),
+        Some(serde_json::json!({
+            "owner": "meta", "name": "repo", "description": "first words", "default_branch": "trunk"
+        })),
+    );
+    assert_eq!(status, 201);
+    let field = |i: usize, f: &str| {
+        let (status, body) =
+            guts_tests::http("GET", &format!("{}/api/v1/repos/meta/repo", c.url(i)), None);
+        (status == 200).then(|| body[f].clone())
+    };
+    wait_for("the repository on every node", DEADLINE, || {
+        (0..3).all(|i| field(i, "description") == Some("first words".into()))
+    });
+    assert_eq!(field(2, "default_branch"), Some("trunk".into()));
+
+    let (status, _) = guts_tests::http(
+        "PATCH",
+        &format!("{}/api/v1/repos/meta/repo", c.url(2)),
+        Some(serde_json::json!({ "description": "second words", "private": true })),
+    );
+    assert_eq!(status, 200);
+    wait_for("the change on every node", DEADLINE, || {
+        (0..3).all(|i| {
+            field(i, "description") == Some("second words".into())
+                && field(i, "private") == Some(true.into())
+        })
+    });
+    // An empty repository clones from any node, HEAD on the replicated default branch.
+    let out = guts_tests::git_output(
+        Path::new("."),
+        &[
+            "ls-remote",
+            "--symref",
+            &repo_url(&c, 1, "meta/repo"),
+            "HEAD",
+        ],
+    );
+    assert!(out.status.success());
 }

@@ -8,11 +8,11 @@ use std::io::{BufWriter, Seek, Write};
 use guts_git::ObjectId;
 use guts_git::odb::ObjectRead;
 use guts_git::walk::{ObjectsWanted, objects_and_known};
-use guts_net::proto::MAX_TOMBSTONES;
+use guts_net::proto::MAX_RECORDS;
 use guts_net::{
-    Announcement, Body, Host, NetEvent, RepoDigest, SignedRef, Stamp, SyncPlan, TOMBSTONES,
+    Announcement, Body, Host, NetEvent, RECORDS, RepoDigest, RepoState, SignedRef, Stamp, SyncPlan,
 };
-use guts_store::{Repo, SendOptions, Store, send_pack};
+use guts_store::{NewRepo, Repo, RepoPatch, SendOptions, Store, send_pack};
 use sha2::{Digest, Sha256};
 
 use super::log::{self, log_key};
@@ -62,15 +62,24 @@ impl NodeHost {
     }
 }
 
-/// The stamp of `full`'s tombstone, if it was deleted.
-fn tombstone_stamp(store: &Store, full: &str) -> Result<Option<Stamp>, String> {
-    let Some(record) = store.tombstone(full).map_err(|e| e.to_string())? else {
+/// The latest signed record of `full`: its stamp and state.
+pub(crate) fn latest(store: &Store, full: &str) -> Result<Option<(Stamp, RepoState)>, String> {
+    let Some(record) = store.signed_record(full).map_err(|e| e.to_string())? else {
         return Ok(None);
     };
     match Announcement::decode(&record).map(|a| a.body) {
-        Ok(Body::Delete { stamp, .. }) => Ok(Some(stamp)),
-        _ => Err(format!("the tombstone of {full} is unreadable")),
+        Ok(Body::Repo { stamp, state, .. }) => Ok(Some((stamp, state))),
+        _ => Err(format!("the record of {full} is unreadable")),
     }
+}
+
+/// Updates stamped at or before this belong to a deleted incarnation of `full`.
+fn cutoff(store: &Store, full: &str) -> Result<Option<Stamp>, String> {
+    Ok(match latest(store, full)? {
+        Some((d, RepoState::Deleted)) => Some(d),
+        Some((_, RepoState::Live(meta))) => meta.since,
+        None => None,
+    })
 }
 
 /// A digest over a log's keys (its updates' stamps), in order.
@@ -120,19 +129,19 @@ impl Host for NodeHost {
                 });
             }
         }
-        // The tombstones, as one entry.
-        if let Ok(tombs) = store.tombstones(MAX_TOMBSTONES)
-            && !tombs.is_empty()
+        // The repository records, as one entry.
+        if let Ok(records) = store.signed_records(MAX_RECORDS)
+            && !records.is_empty()
         {
             let mut h = Sha256::new();
-            for (name, record) in &tombs {
+            for (name, record) in &records {
                 h.update(name.as_bytes());
                 h.update(Sha256::digest(record));
             }
             out.push(RepoDigest {
-                repo: TOMBSTONES.into(),
+                repo: RECORDS.into(),
                 digest: h.finalize().into(),
-                entries: tombs.len() as u64,
+                entries: records.len() as u64,
             });
         }
         out
@@ -152,7 +161,7 @@ impl Host for NodeHost {
 
     fn plan(&self, full: &str, updates: &[SignedRef]) -> Result<SyncPlan, String> {
         let repo = self.repo(full)?;
-        let deleted = tombstone_stamp(&self.store()?, full)?;
+        let deleted = cutoff(&self.store()?, full)?;
         let mut new: Vec<SignedRef> = Vec::new();
         for u in updates {
             // Made before the repository was deleted: gone with it.
@@ -272,38 +281,72 @@ impl Host for NodeHost {
         Ok((file, len))
     }
 
-    fn tombstones(&self, limit: usize) -> Vec<Vec<u8>> {
+    fn records(&self, limit: usize) -> Vec<Vec<u8>> {
         self.store()
-            .and_then(|s| s.tombstones(limit).map_err(|e| e.to_string()))
+            .and_then(|s| s.signed_records(limit).map_err(|e| e.to_string()))
             .map(|t| t.into_iter().map(|(_, record)| record).collect())
             .unwrap_or_default()
     }
 
-    fn apply_delete(&self, full: &str, stamp: Stamp, record: Vec<u8>) -> Result<bool, String> {
+    fn apply_record(
+        &self,
+        full: &str,
+        stamp: Stamp,
+        state: &RepoState,
+        record: Vec<u8>,
+    ) -> Result<bool, String> {
         let store = self.store()?;
         let err = |e: guts_store::StoreError| e.to_string();
-        if tombstone_stamp(&store, full)?.is_some_and(|known| known >= stamp) {
+        if latest(&store, full)?.is_some_and(|(known, _)| known >= stamp) {
             return Ok(false);
         }
-        // Kept first, so a crash mid-way never leaves a deleted repository without one.
-        store.set_tombstone(full, &record).map_err(err)?;
-        if let Some(repo) = self.repo(full)? {
-            let writer = repo.writer();
-            let _one = writer
-                .lock()
-                .map_err(|_| "writer lock poisoned".to_string())?;
-            // Updated after the deletion (pushed again since): it stays.
-            let newest = repo.log_entries().map_err(err)?.pop().map(|(k, _)| k);
-            if newest.is_none_or(|k| k <= log_key(&stamp)) {
-                let (owner, name) = full
-                    .split_once('/')
-                    .ok_or_else(|| format!("bad repository name {full:?}"))?;
-                store.delete_repo(owner, name).map_err(err)?;
+        let (owner, name) = full
+            .split_once('/')
+            .ok_or_else(|| format!("bad repository name {full:?}"))?;
+        // Kept first, so a crash mid-way never leaves a deleted repository without it.
+        store.set_signed_record(full, &record).map_err(err)?;
+        match state {
+            RepoState::Deleted => {
+                if let Some(repo) = self.repo(full)? {
+                    let writer = repo.writer();
+                    let _one = writer
+                        .lock()
+                        .map_err(|_| "writer lock poisoned".to_string())?;
+                    // Pushed to after the deletion: it stays.
+                    let newest = repo.log_entries().map_err(err)?.pop().map(|(k, _)| k);
+                    if newest.is_none_or(|k| k <= log_key(&stamp)) {
+                        store.delete_repo(owner, name).map_err(err)?;
+                    }
+                }
+            }
+            RepoState::Live(meta) => {
+                let patch = RepoPatch {
+                    description: Some(meta.description.clone()),
+                    private: Some(meta.private),
+                    default_branch: Some(meta.default_branch.clone()),
+                };
+                if store.repo(owner, name).map_err(err)?.is_some() {
+                    store.update_repo(owner, name, &patch).map_err(err)?;
+                } else {
+                    let new = NewRepo {
+                        owner: owner.into(),
+                        name: name.into(),
+                        description: meta.description.clone(),
+                        private: meta.private,
+                        default_branch: meta.default_branch.clone(),
+                    };
+                    match store.create_repo(&new) {
+                        Ok(_) => {}
+                        Err(guts_store::StoreError::Exists) => {
+                            store.update_repo(owner, name, &patch).map_err(err)?;
+                        }
+                        Err(e) => return Err(e.to_string()),
+                    }
+                }
             }
         }
         store.flush().map_err(err)?;
-        let state = self.state()?;
-        state.replication().observe(stamp.hlc);
+        self.state()?.replication().observe(stamp.hlc);
         Ok(true)
     }
 

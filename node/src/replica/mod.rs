@@ -15,8 +15,11 @@ use std::path::Path;
 use std::sync::{Mutex, OnceLock};
 
 use guts_git::ObjectId;
-use guts_net::{Announcement, Body, Clock, Hlc, NetHandle, NodeId, NodeKey, PackRef, SignedRef};
-use guts_store::{Repo, Store, StoreError};
+use guts_net::{
+    Announcement, Body, Clock, Hlc, NetHandle, NodeId, NodeKey, PackRef, RepoMeta, RepoState,
+    SignedRef,
+};
+use guts_store::{Repo, RepoRecord, Store, StoreError};
 
 pub use host::NodeHost;
 pub use log::log_key;
@@ -102,8 +105,63 @@ impl Replication {
         Ok(signed)
     }
 
-    /// Deletes a repository here and keeps a signed tombstone (stamped after everything this
-    /// node has seen), then announces it. False if there was no such repository.
+    /// Signs a record of what repository `full` now is, stamped after everything this node
+    /// has seen, and keeps it (not flushed). A live record carries the deletion it follows.
+    fn sign_record(
+        &self,
+        store: &Store,
+        full: &str,
+        state: RepoState,
+    ) -> Result<Vec<u8>, StoreError> {
+        let state = match state {
+            RepoState::Live(mut meta) => {
+                meta.since = match host::latest(store, full) {
+                    Ok(Some((d, RepoState::Deleted))) => Some(d),
+                    Ok(Some((_, RepoState::Live(prev)))) => prev.since,
+                    _ => None,
+                };
+                RepoState::Live(meta)
+            }
+            RepoState::Deleted => RepoState::Deleted,
+        };
+        let stamp = self.clock().stamp(now_ms());
+        let body = Body::Repo {
+            repo: full.to_string(),
+            stamp,
+            state,
+        };
+        let record = Announcement::sign(&self.key, body).encode();
+        store.set_signed_record(full, &record)?;
+        Ok(record)
+    }
+
+    fn announce_record(&self, record: Vec<u8>) {
+        if let (Some(net), Ok(rt)) = (
+            self.net.get().cloned(),
+            tokio::runtime::Handle::try_current(),
+        ) {
+            rt.spawn(async move { net.announce_record(record).await });
+        }
+    }
+
+    /// After a repository was created or its metadata changed here: signs, keeps, flushes
+    /// and announces its record.
+    pub fn record_meta(&self, store: &Store, rec: &RepoRecord) -> Result<(), StoreError> {
+        let full = format!("{}/{}", rec.owner, rec.name);
+        let meta = RepoMeta {
+            description: rec.description.clone(),
+            private: rec.private,
+            default_branch: rec.default_branch.clone(),
+            since: None,
+        };
+        let record = self.sign_record(store, &full, RepoState::Live(meta))?;
+        store.flush()?;
+        self.announce_record(record);
+        Ok(())
+    }
+
+    /// Deletes a repository here, keeping a signed record of the deletion, and announces it.
+    /// False if there was no such repository.
     pub fn delete_local(&self, store: &Store, owner: &str, name: &str) -> Result<bool, StoreError> {
         let Some(repo) = store.repo(owner, name)? else {
             return Ok(false);
@@ -113,24 +171,10 @@ impl Replication {
         let _one = writer
             .lock()
             .map_err(|_| StoreError::Invalid("writer lock poisoned".into()))?;
-        let stamp = self.clock().stamp(now_ms());
-        let record = Announcement::sign(
-            &self.key,
-            Body::Delete {
-                repo: full.clone(),
-                stamp,
-            },
-        )
-        .encode();
-        store.set_tombstone(&full, &record)?;
-        // Flushes the tombstone with the deletion.
+        let record = self.sign_record(store, &full, RepoState::Deleted)?;
+        // Flushes the record with the deletion.
         let gone = store.delete_repo(owner, name)?;
-        if let (Some(net), Ok(rt)) = (
-            self.net.get().cloned(),
-            tokio::runtime::Handle::try_current(),
-        ) {
-            rt.spawn(async move { net.announce_delete(record).await });
-        }
+        self.announce_record(record);
         Ok(gone)
     }
 
