@@ -33,8 +33,9 @@ pub enum NetEvent {
 pub trait Host: Send + Sync + 'static {
     /// Digests of every repository's signed update log.
     fn digests(&self) -> Vec<RepoDigest>;
-    /// A repository's signed updates, oldest first.
-    fn updates(&self, repo: &str) -> Vec<SignedRef>;
+    /// A repository's signed updates stamped after `after` (all: none), oldest first, at
+    /// most `limit`.
+    fn updates(&self, repo: &str, after: Option<Stamp>, limit: usize) -> Vec<SignedRef>;
     /// Which of `updates` are new here and what objects they need.
     fn plan(&self, repo: &str, updates: &[SignedRef]) -> Result<SyncPlan, String>;
     /// A pack of what `wants` reach that `haves` do not, in a temp file, and its length.

@@ -9,6 +9,7 @@ use futures::prelude::*;
 use libp2p::StreamProtocol;
 use serde::{Deserialize, Serialize};
 
+use crate::hlc::Stamp;
 use crate::signed::SignedRef;
 
 /// The protocol name (versioned).
@@ -37,6 +38,11 @@ pub struct RepoDigest {
 /// name, so it cannot collide with one): when it differs, the asker fetches the records.
 pub const RECORDS: &str = "!records";
 
+/// Signed updates in one page (a few hundred bytes each: well under the frame limit).
+pub const UPDATES_PAGE: usize = 8192;
+/// Signed updates of one repository fetched in one round at most (the rest next round).
+pub const MAX_SYNC_UPDATES: usize = 1 << 20;
+
 /// Repository records sent in one answer at most.
 pub const MAX_RECORDS: usize = 4096;
 
@@ -48,10 +54,12 @@ pub enum Request {
         /// The asker's digests.
         repos: Vec<RepoDigest>,
     },
-    /// Every signed update of a repository.
+    /// A page of a repository's signed updates, oldest first.
     Updates {
         /// `owner/name`.
         repo: String,
+        /// Only those stamped after this (none: from the start).
+        after: Option<Stamp>,
     },
     /// Prepare a pack of what `wants` reach that `haves` do not.
     Fetch {
@@ -88,10 +96,12 @@ pub enum Response {
         /// Differing digests.
         repos: Vec<RepoDigest>,
     },
-    /// A repository's signed updates.
+    /// A page of a repository's signed updates.
     Updates {
-        /// All of them, oldest first.
+        /// Oldest first, at most [`UPDATES_PAGE`].
         updates: Vec<SignedRef>,
+        /// More follow: ask again after the last one.
+        more: bool,
     },
     /// Signed repository records (encoded announcements), at most [`MAX_RECORDS`].
     Records {

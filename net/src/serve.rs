@@ -12,7 +12,9 @@ use libp2p::PeerId;
 use libp2p::request_response::ResponseChannel;
 
 use crate::event_loop::Command;
-use crate::proto::{CHUNK, MAX_IDS, MAX_RECORDS, MAX_RESPONSE, RepoDigest, Request, Response};
+use crate::proto::{
+    CHUNK, MAX_IDS, MAX_RECORDS, MAX_RESPONSE, RepoDigest, Request, Response, UPDATES_PAGE,
+};
 use crate::service::{Shared, lock};
 
 /// Packs prepared at once for all peers.
@@ -123,13 +125,11 @@ fn answer(shared: &Shared, peer: PeerId, request: Request) -> Response {
             differ.truncate(MAX_RESPONSE / 256);
             Response::Digest { repos: differ }
         }
-        Request::Updates { repo } => {
-            let mut updates = shared.host.updates(&repo);
-            let max = MAX_RESPONSE / 512;
-            if updates.len() > max {
-                updates.drain(..updates.len() - max);
-            }
-            Response::Updates { updates }
+        Request::Updates { repo, after } => {
+            let mut updates = shared.host.updates(&repo, after, UPDATES_PAGE + 1);
+            let more = updates.len() > UPDATES_PAGE;
+            updates.truncate(UPDATES_PAGE);
+            Response::Updates { updates, more }
         }
         Request::Fetch { repo, wants, haves } => {
             if wants.len() + haves.len() > MAX_IDS {

@@ -15,7 +15,7 @@ use libp2p::PeerId;
 use crate::announce::{Announcement, Body, PackRef, RepoState};
 use crate::hlc::Stamp;
 use crate::host::SyncPlan;
-use crate::proto::{CHUNK, RECORDS, Request, Response};
+use crate::proto::{CHUNK, MAX_SYNC_UPDATES, RECORDS, Request, Response};
 use crate::service::{Shared, lock, now_ms};
 use crate::signed::SignedRef;
 
@@ -133,18 +133,7 @@ async fn round(shared: &Arc<Shared>, peer: PeerId) -> Result<(), String> {
             }
             continue;
         }
-        let updates = match shared
-            .request(
-                peer,
-                Request::Updates {
-                    repo: d.repo.clone(),
-                },
-            )
-            .await?
-        {
-            Response::Updates { updates } => updates,
-            other => return Err(unexpected(&other)),
-        };
+        let updates = updates_of(shared, peer, &d.repo).await?;
         if let Err(e) = sync_repo(shared, &d.repo, updates, None, &[peer]).await {
             shared.stats.sync_failures.fetch_add(1, Ordering::Relaxed);
             tracing::warn!(repo = %d.repo, %peer, error = %e, "anti-entropy sync failed");
@@ -155,6 +144,41 @@ async fn round(shared: &Arc<Shared>, peer: PeerId) -> Result<(), String> {
         .anti_entropy_rounds
         .fetch_add(1, Ordering::Relaxed);
     Ok(())
+}
+
+/// A peer's signed updates of `repo`, page by page (at most [`MAX_SYNC_UPDATES`]).
+async fn updates_of(
+    shared: &Arc<Shared>,
+    peer: PeerId,
+    repo: &str,
+) -> Result<Vec<SignedRef>, String> {
+    let mut all: Vec<SignedRef> = Vec::new();
+    loop {
+        let req = Request::Updates {
+            repo: repo.to_string(),
+            after: all.last().map(|u| u.stamp),
+        };
+        let (page, more) = match shared.request(peer, req).await? {
+            Response::Updates { updates, more } => (updates, more),
+            other => return Err(unexpected(&other)),
+        };
+        // Each page must move forward, or a peer could keep us here.
+        if let (Some(last), Some(first)) = (all.last(), page.first())
+            && first.stamp <= last.stamp
+        {
+            return Err("a page of updates that does not move forward".into());
+        }
+        let empty = page.is_empty();
+        all.extend(page);
+        if !more || empty {
+            break;
+        }
+        if all.len() >= MAX_SYNC_UPDATES {
+            tracing::warn!(%repo, %peer, "update log over the per-round limit; the rest next time");
+            break;
+        }
+    }
+    Ok(all)
 }
 
 fn unexpected(r: &Response) -> String {

@@ -43,6 +43,35 @@ impl Repo {
         Ok(out)
     }
 
+    /// Up to `limit` entries with keys after `after` (all: none), in key order.
+    pub fn log_after(
+        &self,
+        after: Option<&[u8]>,
+        limit: usize,
+    ) -> Result<Vec<LogEntry>, StoreError> {
+        let p = keys::repo_prefix(self.id());
+        let start = keys::log_entry(self.id(), after.unwrap_or_default());
+        let mut out = Vec::new();
+        for item in self.store.t.updates.range(start..) {
+            let (k, v) = item?;
+            if !k.starts_with(&p) {
+                break;
+            }
+            let key = k.get(p.len()..).ok_or_else(|| StoreError::Corrupt {
+                tree: tree::UPDATES,
+                reason: "short key".into(),
+            })?;
+            if after.is_some_and(|a| key == a) {
+                continue;
+            }
+            out.push((key.to_vec(), v.to_vec()));
+            if out.len() >= limit {
+                break;
+            }
+        }
+        Ok(out)
+    }
+
     /// The lock held while this repository's refs move and its log grows.
     pub fn writer(&self) -> Arc<Mutex<()>> {
         let mut w = match self.store.t.writers.lock() {

@@ -52,8 +52,11 @@ impl Host for HostileHost {
         }]
     }
 
-    fn updates(&self, _repo: &str) -> Vec<SignedRef> {
-        self.lies().updates
+    fn updates(&self, _repo: &str, after: Option<Stamp>, limit: usize) -> Vec<SignedRef> {
+        let mut u = self.lies().updates;
+        u.retain(|u| after.is_none_or(|a| u.stamp > a));
+        u.truncate(limit);
+        u
     }
 
     fn plan(&self, _repo: &str, _updates: &[SignedRef]) -> Result<SyncPlan, String> {

@@ -448,3 +448,32 @@ fn creation_and_metadata_changes_replicate() {
     );
     assert!(out.status.success());
 }
+
+/// A log longer than one page of updates (8,192) reaches a node that was down, page by page.
+#[test]
+fn a_long_update_log_converges_by_pages() {
+    let mut c = Cluster::start_with(2, Duration::from_secs(1));
+    let url = c.node(0).create_repo("many", "tags");
+    let src = tmp();
+    let w = src.path();
+    make_repo(w, 2);
+    git(w, &["push", "-q", &url, "main"]);
+    wait_refs(&c, "many/tags", &source_refs(w));
+    c.stop(1);
+    let head = git(w, &["rev-parse", "HEAD"]).trim().to_string();
+    let input: String = (0..8300)
+        .map(|i| format!("create refs/tags/t{i:05} {head}\n"))
+        .collect();
+    let mut child = std::process::Command::new("git")
+        .args(["update-ref", "--stdin"])
+        .current_dir(w)
+        .stdin(std::process::Stdio::piped())
+        .spawn()
+        .expect("git update-ref");
+    std::io::Write::write_all(&mut child.stdin.take().expect("stdin"), input.as_bytes())
+        .expect("write");
+    assert!(child.wait().expect("update-ref").success());
+    git(w, &["push", "-q", &url, "--tags"]);
+    c.restart(1);
+    wait_refs(&c, "many/tags", &source_refs(w));
+}

@@ -147,10 +147,10 @@ impl Host for NodeHost {
         out
     }
 
-    fn updates(&self, full: &str) -> Vec<SignedRef> {
+    fn updates(&self, full: &str, after: Option<Stamp>, limit: usize) -> Vec<SignedRef> {
         match self.repo(full) {
             Ok(Some(repo)) => repo
-                .log_entries()
+                .log_after(after.map(|s| log_key(&s)).as_deref(), limit)
                 .unwrap_or_default()
                 .iter()
                 .filter_map(|(_, v)| log::decode(v))
