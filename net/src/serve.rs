@@ -27,6 +27,9 @@ struct Session {
     len: u64,
     peer: PeerId,
     touched: Instant,
+    /// Bytes handed out so far: chunks are asked for a few at a time and may be served in
+    /// any order, so the session ends when all were served, not at the last offset.
+    served: u64,
 }
 
 /// Prepared packs by session id.
@@ -102,6 +105,7 @@ fn prepare(
                     len,
                     peer,
                     touched: Instant::now(),
+                    served: 0,
                 },
             );
             Response::Pack { session, len }
@@ -171,8 +175,12 @@ fn answer(shared: &Shared, peer: PeerId, request: Request) -> Response {
             if let Err(e) = file.read_exact_at(&mut bytes, offset) {
                 return error(format!("reading the pack: {e}"));
             }
-            if offset + n as u64 >= len {
-                lock(&shared.sessions).open.remove(&session);
+            let mut sessions = lock(&shared.sessions);
+            if let Some(s) = sessions.open.get_mut(&session) {
+                s.served += n as u64;
+                if s.served >= len {
+                    sessions.open.remove(&session);
+                }
             }
             Response::Chunk { bytes }
         }

@@ -248,11 +248,15 @@ async fn sync_repo(
             repo: repo.to_string(),
             checksum: p.checksum,
         };
+        let started = std::time::Instant::now();
         match download(shared, &req, sources).await {
             Ok(file) => {
+                let fetched = started.elapsed();
                 let host = shared.host.clone();
                 let (r, new) = (repo.to_string(), plan.new.clone());
-                match blocking(move || host.apply(&r, Some(file), new)).await {
+                let applied = blocking(move || host.apply(&r, Some(file), new)).await;
+                tracing::debug!(%repo, ?fetched, total = ?started.elapsed(), "announced pack fetched and applied");
+                match applied {
                     Ok(n) => {
                         shared
                             .stats

@@ -73,7 +73,12 @@ pub(super) fn apply(
                 .map_err(|e| format!("pack refused: {}", crate::error::chain(&e)))?;
             let odb = repo.odb();
             let overlay = rx.overlay(&odb);
-            let usable = complete(&overlay, &existing, &updates);
+            // A self-contained pack holds everything its objects reference: tips inside it
+            // are connected without a walk (as for a first push).
+            let closed = rx.self_contained();
+            let usable = complete(&overlay, &existing, &updates, |id| {
+                closed && rx.contains(id)
+            });
             let tips: HashSet<ObjectId> = usable
                 .iter()
                 .flat_map(|u| [ObjectId::from_bytes(u.new), ObjectId::from_bytes(u.old)])
@@ -93,7 +98,7 @@ pub(super) fn apply(
             }
             usable
         }
-        None => complete(&repo.odb(), &existing, &updates),
+        None => complete(&repo.odb(), &existing, &updates, |_| false),
     };
     let refused = total - usable.len();
     let writer = repo.writer();
@@ -166,14 +171,19 @@ pub(super) fn apply(
 }
 
 /// The updates whose objects are all present and connected to what is already here.
-fn complete(odb: &impl ObjectRead, existing: &[ObjectId], updates: &[SignedRef]) -> Vec<SignedRef> {
+fn complete(
+    odb: &impl ObjectRead,
+    existing: &[ObjectId],
+    updates: &[SignedRef],
+    connected: impl Fn(&ObjectId) -> bool,
+) -> Vec<SignedRef> {
     // Usually all are: one walk over every tip at once (one walk per tip would be quadratic
     // for many refs on a long history).
     let tips: Vec<ObjectId> = updates
         .iter()
         .flat_map(|u| [u.new, u.old])
         .map(ObjectId::from_bytes)
-        .filter(|id| !id.is_zero())
+        .filter(|id| !id.is_zero() && !connected(id))
         .collect::<HashSet<_>>()
         .into_iter()
         .collect();
@@ -186,7 +196,7 @@ fn complete(odb: &impl ObjectRead, existing: &[ObjectId], updates: &[SignedRef])
         let mut good = true;
         for id in [u.new, u.old] {
             let id = ObjectId::from_bytes(id);
-            if id.is_zero() || checked.contains(&id) {
+            if id.is_zero() || connected(&id) || checked.contains(&id) {
                 continue;
             }
             if check_connected(odb, &[id], existing).is_ok() {
