@@ -4,12 +4,11 @@
 //! - [`identity`]: the node's ed25519 key (created once in the data dir) and [`NodeId`].
 //! - [`hlc`]: hybrid logical clocks and the [`Stamp`]s that order ref updates everywhere.
 //! - [`signed`]: [`SignedRef`], one ref update signed by the node that accepted it.
-//! - [`announce`]: the small signed gossip [`Announcement`] of an accepted push or a
-//!   repository record (created, updated, deleted), with its validation (size, encoding, names, trust, signatures,
-//!   stamps).
+//! - [`announce`]: the small signed gossip [`Announcement`] of an accepted push or of a
+//!   repository record (created, updated, deleted), with its validation (size, encoding,
+//!   names, trust, signatures, stamps).
 //! - [`merge`]: the ref merge rule, a last-writer-wins register plus the conflict tips no
 //!   later update covers, a function of the set of updates (not of delivery order).
-//!
 //! - [`proto`]: the `/guts/sync/1` request-response messages and their bounded codec.
 //! - [`host`]: the [`Host`] trait, what the network needs from the node (logs, packs, apply).
 //! - `behaviour.rs`: the libp2p stack (TCP, noise, yamux, gossipsub, request-response,

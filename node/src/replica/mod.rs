@@ -2,10 +2,13 @@
 //! store for every ref change (local pushes and replicated ones alike), and the
 //! [`guts_net::Host`] the network calls to read logs, build packs and apply what arrived.
 //!
-//! - `mod.rs`: [`Replication`]: signing and logging local pushes, then announcing them.
+//! - `mod.rs`: [`Replication`]: signing and logging local pushes, signing repository records
+//!   (created, updated, deleted), then announcing them.
 //! - `log.rs`: log keys and entries, and rebuilding a ref's merge state from the log.
-//! - `host.rs`: digests, updates, plans and packs for peers.
-//! - `apply.rs`: verifying a fetched pack like a push and applying updates by the merge rule.
+//! - `host.rs`: digests, paged updates, plans, packs and stored packs for peers; applying
+//!   repository records.
+//! - `apply.rs`: verifying a fetched pack like a push and applying updates by the merge rule;
+//!   settling conflict refs after a local push.
 
 mod apply;
 mod host;
