@@ -284,36 +284,20 @@ impl NetHandle {
                     updates: part.to_vec(),
                 },
             );
-            let bytes = a.encode();
-            if bytes.len() > crate::announce::MAX_ANNOUNCEMENT {
-                // Too many long names: anti-entropy carries these.
-                continue;
-            }
-            if self
-                .shared
-                .commands
-                .send(Command::Publish(bytes))
-                .await
-                .is_ok()
-            {
-                self.shared
-                    .stats
-                    .announcements_sent
-                    .fetch_add(1, Ordering::Relaxed);
-            }
+            // Too many long names to fit: anti-entropy carries these.
+            self.publish(a.encode()).await;
         }
     }
 
-    /// Announces a repository record already applied here: `record` is the encoded,
-    /// signed [`Body::Repo`] announcement the node kept.
-    pub async fn announce_record(&self, record: Vec<u8>) {
-        if record.len() > crate::announce::MAX_ANNOUNCEMENT {
+    /// Publishes an encoded announcement if it is within the size limit.
+    async fn publish(&self, bytes: Vec<u8>) {
+        if bytes.len() > crate::announce::MAX_ANNOUNCEMENT {
             return;
         }
         if self
             .shared
             .commands
-            .send(Command::Publish(record))
+            .send(Command::Publish(bytes))
             .await
             .is_ok()
         {
@@ -322,6 +306,12 @@ impl NetHandle {
                 .announcements_sent
                 .fetch_add(1, Ordering::Relaxed);
         }
+    }
+
+    /// Announces a repository record already applied here: `record` is the encoded,
+    /// signed [`Body::Repo`] announcement the node kept.
+    pub async fn announce_record(&self, record: Vec<u8>) {
+        self.publish(record).await;
     }
 
     /// Starts an anti-entropy round with every connected peer now.

@@ -321,6 +321,19 @@ pub fn pack_objects(dir: &Path, input: &str, revs: bool) -> Vec<u8> {
     out.stdout
 }
 
+/// `len` incompressible bytes (xorshift; the same every time).
+pub fn random_bytes(len: usize) -> Vec<u8> {
+    let mut x: u64 = 0x9E37_79B9_7F4A_7C15;
+    (0..len)
+        .map(|_| {
+            x ^= x << 13;
+            x ^= x >> 7;
+            x ^= x << 17;
+            (x >> 24) as u8
+        })
+        .collect()
+}
+
 /// Polls `f` until it returns true or `timeout` passes.
 pub fn wait_for(what: &str, timeout: Duration, mut f: impl FnMut() -> bool) {
     let start = Instant::now();

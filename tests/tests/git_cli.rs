@@ -332,15 +332,7 @@ fn many_tags_and_large_push(proto: &str) {
     std::fs::create_dir(&src).expect("mkdir");
     make_repo(&src, 2);
     // 2 MiB of incompressible data: the push body is sent chunked.
-    let mut x: u64 = 0x9E37_79B9_7F4A_7C15;
-    let data: Vec<u8> = (0..2 << 20)
-        .map(|_| {
-            x ^= x << 13;
-            x ^= x >> 7;
-            x ^= x << 17;
-            (x >> 24) as u8
-        })
-        .collect();
+    let data = guts_tests::random_bytes(2 << 20);
     std::fs::write(src.join("random.bin"), &data).expect("write");
     git(&src, &["add", "random.bin"]);
     git(&src, &["commit", "-q", "-m", "big file"]);

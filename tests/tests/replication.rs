@@ -488,17 +488,9 @@ fn multi_chunk_packs_are_fetched_as_stored_by_every_peer() {
     let src = tmp();
     let w = src.path();
     git(w, &["init", "-q", "-b", "main"]);
-    let mut x: u64 = 0x9E37_79B9_7F4A_7C15;
-    for f in 0..5 {
-        let bytes: Vec<u8> = (0..(1 << 20))
-            .map(|_| {
-                x ^= x << 13;
-                x ^= x >> 7;
-                x ^= x << 17;
-                (x >> 24) as u8
-            })
-            .collect();
-        std::fs::write(w.join(format!("blob-{f}.bin")), bytes).expect("write");
+    let data = guts_tests::random_bytes(5 << 20);
+    for (f, part) in data.chunks(1 << 20).enumerate() {
+        std::fs::write(w.join(format!("blob-{f}.bin")), part).expect("write");
     }
     commit_files(w, "big", 0, 1);
     git(w, &["push", "-q", &url, "main"]);
