@@ -48,6 +48,7 @@ pub(crate) struct Trees {
     pub closed: Tree,
     pub updates: Tree,
     pub signed: Tree,
+    pub log_digests: Tree,
     pub opts: StoreOptions,
     /// Where packs are spooled while they are indexed.
     pub tmp: PathBuf,
@@ -115,6 +116,7 @@ impl Store {
             closed: open(tree::CLOSED)?,
             updates: open(tree::UPDATES)?,
             signed: open(tree::SIGNED)?,
+            log_digests: open(tree::LOG_DIGESTS)?,
             db,
             opts,
             tmp,
@@ -125,6 +127,7 @@ impl Store {
         let store = Store { t: Arc::new(t) };
         store.recover()?;
         store.count_totals()?;
+        store.rebuild_log_digests()?;
         Ok(store)
     }
 
@@ -203,6 +206,7 @@ impl Store {
             &self.t.pending,
             &self.t.closed,
             &self.t.updates,
+            &self.t.log_digests,
         ] {
             remove_prefix(t, &p)?;
         }

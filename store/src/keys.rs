@@ -12,6 +12,7 @@
 //! | `deleting` | repo id | empty: a repository being deleted (finished on recovery) |
 //! | `closed` | repo id | empty: every stored object is reachable from the refs |
 //! | `updates` | repo id, caller's key | the replicated update log (opaque) |
+//! | `log_digests` | repo id | entry count, XOR of SHA-1 of each log key |
 //! | `signed` | `owner/name` | the repository's latest signed record, kept after deletion (opaque) |
 
 use guts_git::ObjectId;
@@ -38,6 +39,8 @@ pub mod tree {
     pub const UPDATES: &str = "updates";
     /// Each repository's latest signed record (opaque to the store), kept after deletion.
     pub const SIGNED: &str = "signed";
+    /// Each repository's update log digest: entry count and XOR of key hashes.
+    pub const LOG_DIGESTS: &str = "log_digests";
 }
 
 /// `repos` key.

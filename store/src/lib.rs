@@ -38,7 +38,7 @@ mod signed;
 pub use db::{Store, StoreOptions, StoreTotals};
 pub use error::StoreError;
 pub use ingest::{IngestOptions, IngestProgress, Ingested, Overlay, Received};
-pub use log::LogEntry;
+pub use log::{LogDigest, LogEntry};
 pub use odb::RepoOdb;
 pub use records::{NewRepo, ObjLoc, PackRecord, RefValue, RepoPatch, RepoRecord};
 pub use refs::{RefError, RefUpdate};

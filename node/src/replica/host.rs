@@ -82,15 +82,6 @@ fn cutoff(store: &Store, full: &str) -> Result<Option<Stamp>, String> {
     })
 }
 
-/// A digest over a log's keys (its updates' stamps), in order.
-pub fn digest(entries: &[(Vec<u8>, Vec<u8>)]) -> [u8; 32] {
-    let mut h = Sha256::new();
-    for (k, _) in entries {
-        h.update(k);
-    }
-    h.finalize().into()
-}
-
 impl Host for NodeHost {
     fn digests(&self) -> Vec<RepoDigest> {
         let Ok(store) = self.store() else {
@@ -116,16 +107,20 @@ impl Host for NodeHost {
                 let Ok(Some(repo)) = store.repo(&rec.owner, &rec.name) else {
                     continue;
                 };
-                let Ok(entries) = repo.log_entries() else {
+                // Kept up to date with each insert: no log is read here.
+                let Ok(d) = repo.log_digest() else {
                     continue;
                 };
-                if entries.is_empty() {
+                if d.entries == 0 {
                     continue;
                 }
+                let mut digest = [0u8; 32];
+                digest[..20].copy_from_slice(&d.hash);
+                digest[20..28].copy_from_slice(&d.entries.to_be_bytes());
                 out.push(RepoDigest {
                     repo: format!("{}/{}", rec.owner, rec.name),
-                    digest: digest(&entries),
-                    entries: entries.len() as u64,
+                    digest,
+                    entries: d.entries,
                 });
             }
         }
