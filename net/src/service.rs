@@ -87,6 +87,27 @@ pub struct NetStats {
     pub handshakes_failed: AtomicU64,
 }
 
+impl NetStats {
+    /// Every counter by the name `/metrics` and `/health` show it under.
+    pub fn snapshot(&self) -> Vec<(&'static str, u64)> {
+        let n = |a: &AtomicU64| a.load(Ordering::Relaxed);
+        vec![
+            ("announcements_sent", n(&self.announcements_sent)),
+            ("announcements_received", n(&self.announcements_received)),
+            ("announcements_rejected", n(&self.announcements_rejected)),
+            ("updates_rejected", n(&self.updates_rejected)),
+            ("packs_fetched", n(&self.packs_fetched)),
+            ("pack_bytes_fetched", n(&self.pack_bytes)),
+            ("stored_packs_applied", n(&self.stored_packs_applied)),
+            ("anti_entropy_rounds", n(&self.anti_entropy_rounds)),
+            ("records_applied", n(&self.records_applied)),
+            ("sync_failures", n(&self.sync_failures)),
+            ("requests_refused", n(&self.requests_refused)),
+            ("handshakes_failed", n(&self.handshakes_failed)),
+        ]
+    }
+}
+
 /// Why the network could not start.
 #[derive(Debug, thiserror::Error)]
 pub enum NetError {

@@ -61,17 +61,26 @@ async fn readiness(state: &AppState) -> (bool, String) {
 /// The p2p component: off, starting, failed, or up with peers and replication counters.
 fn p2p(state: &AppState) -> serde_json::Value {
     let r = state.replication();
+    let down =
+        |status: &str| json!({ "status": status, "node_id": r.node_id().to_string(), "peers": 0 });
     if state.config().p2p.is_none() {
-        return json!({ "status": "disabled", "node_id": r.node_id().to_string(), "peers": 0 });
+        return down("disabled");
     }
     if let Some(e) = r.net_error.get() {
-        return json!({ "status": "failed", "reason": e, "node_id": r.node_id().to_string(), "peers": 0 });
+        let mut v = down("failed");
+        v["reason"] = json!(e);
+        return v;
     }
     let Some(net) = r.net.get() else {
-        return json!({ "status": "starting", "node_id": r.node_id().to_string(), "peers": 0 });
+        return down("starting");
     };
-    let s = net.stats();
-    let n = |a: &std::sync::atomic::AtomicU64| a.load(std::sync::atomic::Ordering::Relaxed);
+    let mut replication: serde_json::Map<String, serde_json::Value> = net
+        .stats()
+        .snapshot()
+        .into_iter()
+        .map(|(k, v)| (k.to_string(), json!(v)))
+        .collect();
+    replication.insert("syncs_running".into(), json!(net.syncs_running()));
     let peers = net.connected_peers();
     json!({
         "status": "ok",
@@ -80,21 +89,7 @@ fn p2p(state: &AppState) -> serde_json::Value {
         "listen": net.listen_addrs().iter().map(ToString::to_string).collect::<Vec<_>>(),
         "peers": peers.len(),
         "connected": peers,
-        "replication": {
-            "announcements_sent": n(&s.announcements_sent),
-            "announcements_received": n(&s.announcements_received),
-            "announcements_rejected": n(&s.announcements_rejected),
-            "updates_rejected": n(&s.updates_rejected),
-            "packs_fetched": n(&s.packs_fetched),
-            "pack_bytes_fetched": n(&s.pack_bytes),
-            "stored_packs_applied": n(&s.stored_packs_applied),
-            "anti_entropy_rounds": n(&s.anti_entropy_rounds),
-            "records_applied": n(&s.records_applied),
-            "sync_failures": n(&s.sync_failures),
-            "requests_refused": n(&s.requests_refused),
-            "handshakes_failed": n(&s.handshakes_failed),
-            "syncs_running": net.syncs_running(),
-        },
+        "replication": replication,
     })
 }
 

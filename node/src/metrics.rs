@@ -223,26 +223,11 @@ pub async fn metrics(State(state): State<AppState>) -> Result<Response, ApiError
         m.repositories.set(gauge(t.repos));
     }
     if let Some(net) = state.replication().net.get() {
-        let s = net.stats();
-        let load =
-            |a: &std::sync::atomic::AtomicU64| gauge(a.load(std::sync::atomic::Ordering::Relaxed));
-        let peers = gauge(net.connected_peers().len() as u64);
-        for (what, v) in [
-            ("peers", peers),
-            ("announcements_sent", load(&s.announcements_sent)),
-            ("announcements_received", load(&s.announcements_received)),
-            ("announcements_rejected", load(&s.announcements_rejected)),
-            ("updates_rejected", load(&s.updates_rejected)),
-            ("packs_fetched", load(&s.packs_fetched)),
-            ("pack_bytes_fetched", load(&s.pack_bytes)),
-            ("stored_packs_applied", load(&s.stored_packs_applied)),
-            ("anti_entropy_rounds", load(&s.anti_entropy_rounds)),
-            ("records_applied", load(&s.records_applied)),
-            ("sync_failures", load(&s.sync_failures)),
-            ("requests_refused", load(&s.requests_refused)),
-            ("handshakes_failed", load(&s.handshakes_failed)),
-        ] {
-            m.net.get_or_create(&NetLabels { what: what.into() }).set(v);
+        let peers = net.connected_peers().len() as u64;
+        for (what, v) in std::iter::once(("peers", peers)).chain(net.stats().snapshot()) {
+            m.net
+                .get_or_create(&NetLabels { what: what.into() })
+                .set(gauge(v));
         }
     }
     let mut out = String::new();

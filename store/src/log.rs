@@ -119,6 +119,15 @@ impl Repo {
         }
     }
 
+    /// The newest entry's key (the greatest), without reading the log.
+    pub fn log_last_key(&self) -> Result<Option<Vec<u8>>, StoreError> {
+        let p = keys::repo_prefix(self.id());
+        match self.store.t.updates.scan_prefix(p).next_back() {
+            Some(item) => Ok(item?.0.get(p.len()..).map(<[u8]>::to_vec)),
+            None => Ok(None),
+        }
+    }
+
     /// The log's digest, without reading the log.
     pub fn log_digest(&self) -> Result<LogDigest, StoreError> {
         let v = self.store.t.log_digests.get(keys::repo_prefix(self.id()))?;
@@ -219,6 +228,7 @@ mod tests {
             assert!(b.log_insert(k, b"w").expect("insert"));
         }
         assert!(!a.log_insert(&keys[3], b"again").expect("insert"));
+        assert_eq!(a.log_last_key().expect("last"), keys.last().cloned());
         let da = a.log_digest().expect("digest");
         assert_eq!(da.entries, 50);
         assert_eq!(da, b.log_digest().expect("digest"));

@@ -308,7 +308,7 @@ impl Host for NodeHost {
                         .lock()
                         .map_err(|_| "writer lock poisoned".to_string())?;
                     // Pushed to after the deletion: it stays.
-                    let newest = repo.log_entries().map_err(err)?.pop().map(|(k, _)| k);
+                    let newest = repo.log_last_key().map_err(err)?;
                     if newest.is_none_or(|k| k <= log_key(&stamp)) {
                         store.delete_repo(owner, name).map_err(err)?;
                     }

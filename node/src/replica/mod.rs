@@ -139,11 +139,20 @@ impl Replication {
     }
 
     fn announce_record(&self, record: Vec<u8>) {
+        self.on_net(|net| async move { net.announce_record(record).await });
+    }
+
+    /// Runs `f` with the network on the runtime, if the network is up (from blocking code).
+    fn on_net<F, Fut>(&self, f: F)
+    where
+        F: FnOnce(NetHandle) -> Fut,
+        Fut: std::future::Future<Output = ()> + Send + 'static,
+    {
         if let (Some(net), Ok(rt)) = (
             self.net.get().cloned(),
             tokio::runtime::Handle::try_current(),
         ) {
-            rt.spawn(async move { net.announce_record(record).await });
+            rt.spawn(f(net));
         }
     }
 
@@ -183,15 +192,10 @@ impl Replication {
 
     /// Announces logged changes (after the store is flushed). Call from blocking code.
     pub fn announce(&self, repo: &Repo, pack: Option<PackRef>, signed: Vec<SignedRef>) {
-        let Some(net) = self.net.get().cloned() else {
-            return;
-        };
         if signed.is_empty() {
             return;
         }
         let full = format!("{}/{}", repo.record().owner, repo.record().name);
-        if let Ok(rt) = tokio::runtime::Handle::try_current() {
-            rt.spawn(async move { net.announce(&full, pack, signed).await });
-        }
+        self.on_net(|net| async move { net.announce(&full, pack, signed).await });
     }
 }
