@@ -1,8 +1,11 @@
-//! The one task that owns the swarm: a `select!` over swarm events, commands from the
-//! handle and tasks, and two timers (redialing lost bootstrap peers with backoff, and
-//! anti-entropy rounds). It only routes: anything slow is spawned as a task.
+//! The one task that owns the swarm and the replication state machine: a `select!` over
+//! swarm events, commands from the handle and tasks, and two timers (redialing lost
+//! bootstrap peers with backoff, and anti-entropy rounds). Peer events, announcements,
+//! timer ticks and task results go into the machine; its requests are sent from here and
+//! its other actions are spawned as tasks (`drive.rs`). Nothing slow runs here.
 
-use std::collections::HashMap;
+use std::collections::{HashMap, VecDeque};
+use std::fs::File;
 use std::sync::Arc;
 use std::sync::atomic::Ordering;
 use std::time::{Duration, Instant};
@@ -16,9 +19,10 @@ use libp2p::swarm::dial_opts::DialOpts;
 use libp2p::{Multiaddr, PeerId, Swarm, gossipsub, identify, mdns};
 use tokio::sync::{mpsc, oneshot};
 
-use crate::announce::{AnnounceError, Announcement, Body};
+use crate::announce::{AnnounceError, Announcement};
 use crate::behaviour::{Behaviour, BehaviourEvent, TOPIC};
 use crate::host::NetEvent;
+use crate::machine::{Action, Input, Limits, Replicator, ReqId};
 use crate::proto::{Request, Response};
 use crate::service::{Shared, lock, now_ms, peer_id_of};
 
@@ -34,6 +38,8 @@ pub(crate) enum Command {
         channel: ResponseChannel<Response>,
         res: Response,
     },
+    /// A result for the state machine, from a task performing one of its actions.
+    Input(Input<PeerId, File>),
     AntiEntropy,
     Dial(Multiaddr),
     Disconnect(PeerId),
@@ -63,11 +69,20 @@ const MAX_KNOWN: usize = 256;
 /// Addresses remembered per peer at most.
 const MAX_ADDRS: usize = 8;
 
+/// Who waits for the answer to a request.
+enum Waiter {
+    /// A task (a download).
+    Task(oneshot::Sender<Result<Response, String>>),
+    /// The state machine.
+    Machine(ReqId),
+}
+
 pub(crate) struct EventLoop {
     swarm: Swarm<Behaviour>,
     commands: mpsc::Receiver<Command>,
     shared: Arc<Shared>,
-    pending: HashMap<OutboundRequestId, oneshot::Sender<Result<Response, String>>>,
+    machine: Replicator<PeerId, File>,
+    pending: HashMap<OutboundRequestId, Waiter>,
     bootstrap: Vec<Bootstrap>,
     known: HashMap<PeerId, Known>,
     ready: Option<oneshot::Sender<()>>,
@@ -95,10 +110,19 @@ impl EventLoop {
                 backoff: FIRST_BACKOFF,
             })
             .collect();
+        let mut trusted: std::collections::BTreeSet<_> = shared.trusted.iter().copied().collect();
+        trusted.insert(shared.key.id());
+        let limits = Limits {
+            max_syncs: shared.config.max_fetches,
+            max_pack: shared.config.max_pack,
+            ..Limits::default()
+        };
+        let machine = Replicator::new(trusted, limits, shared.stats.clone());
         EventLoop {
             swarm,
             commands,
             shared,
+            machine,
             pending: HashMap::new(),
             bootstrap,
             known: HashMap::new(),
@@ -126,11 +150,51 @@ impl EventLoop {
                     Some(cmd) => self.on_command(cmd, &topic),
                 },
                 _ = tick.tick() => self.redial(),
-                _ = rounds.tick() => self.start_rounds(),
+                _ = rounds.tick() => self.feed(Input::Tick),
             }
         }
-        for (_, reply) in self.pending.drain() {
-            let _ = reply.send(Err("network stopped".into()));
+        for (_, waiter) in self.pending.drain() {
+            if let Waiter::Task(reply) = waiter {
+                let _ = reply.send(Err("network stopped".into()));
+            }
+        }
+    }
+
+    /// Passes an input to the state machine and carries out what it asks: requests are
+    /// sent from here, the rest runs in tasks that answer with [`Command::Input`].
+    fn feed(&mut self, input: Input<PeerId, File>) {
+        let mut inputs = VecDeque::from([input]);
+        while let Some(input) = inputs.pop_front() {
+            for action in self.machine.handle(input) {
+                match action {
+                    Action::Request { req, peer, request } => {
+                        if self.swarm.is_connected(&peer) {
+                            let id = self.swarm.behaviour_mut().sync.send_request(&peer, request);
+                            self.pending.insert(id, Waiter::Machine(req));
+                        } else {
+                            inputs.push_back(Input::Answer {
+                                req,
+                                result: Err(format!("not connected to {peer}")),
+                            });
+                        }
+                    }
+                    other => crate::drive::spawn(self.shared.clone(), other),
+                }
+            }
+        }
+        self.shared
+            .syncs_running
+            .store(self.machine.running(), Ordering::Relaxed);
+    }
+
+    /// Hands an answer to whoever waits for it.
+    fn answer(&mut self, id: OutboundRequestId, result: Result<Response, String>) {
+        match self.pending.remove(&id) {
+            Some(Waiter::Task(reply)) => {
+                let _ = reply.send(result);
+            }
+            Some(Waiter::Machine(req)) => self.feed(Input::Answer { req, result }),
+            None => {}
         }
     }
 
@@ -153,12 +217,13 @@ impl EventLoop {
                     return;
                 }
                 let id = self.swarm.behaviour_mut().sync.send_request(&peer, req);
-                self.pending.insert(id, reply);
+                self.pending.insert(id, Waiter::Task(reply));
             }
             Command::Respond { channel, res } => {
                 let _ = self.swarm.behaviour_mut().sync.send_response(channel, res);
             }
-            Command::AntiEntropy => self.start_rounds(),
+            Command::Input(input) => self.feed(input),
+            Command::AntiEntropy => self.feed(Input::Tick),
             Command::Dial(addr) => {
                 if let Err(e) = self.swarm.dial(addr.clone()) {
                     tracing::debug!(%addr, error = %e, "dial failed");
@@ -250,13 +315,6 @@ impl EventLoop {
         k.addrs = addrs;
     }
 
-    fn start_rounds(&mut self) {
-        let peers: Vec<PeerId> = self.swarm.connected_peers().copied().collect();
-        for peer in peers {
-            crate::sync::spawn_round(self.shared.clone(), peer);
-        }
-    }
-
     fn on_swarm(&mut self, event: SwarmEvent<BehaviourEvent>) {
         match event {
             SwarmEvent::NewListenAddr { address, .. } => {
@@ -281,7 +339,7 @@ impl EventLoop {
                     self.shared
                         .host
                         .event(NetEvent::PeerConnected(peer_id.to_string()));
-                    crate::sync::spawn_round(self.shared.clone(), peer_id);
+                    self.feed(Input::Connected(peer_id));
                 }
             }
             SwarmEvent::ConnectionClosed {
@@ -294,6 +352,7 @@ impl EventLoop {
                 self.shared
                     .host
                     .event(NetEvent::PeerDisconnected(peer_id.to_string()));
+                self.feed(Input::Disconnected(peer_id));
             }
             SwarmEvent::IncomingConnectionError {
                 send_back_addr,
@@ -336,7 +395,7 @@ impl EventLoop {
     /// Validates an announcement, reports the verdict to gossip at once (so it is forwarded
     /// or dropped), and leaves the fetching to a task.
     fn on_announcement(&mut self, source: PeerId, id: &gossipsub::MessageId, data: &[u8]) {
-        let shared = &self.shared;
+        let shared = self.shared.clone();
         let checked = Announcement::decode(data).and_then(|a| {
             a.validate(|n| shared.is_trusted(n), now_ms())?;
             Ok(a)
@@ -351,30 +410,18 @@ impl EventLoop {
             .gossipsub
             .report_message_validation_result(id, &source, verdict);
         match checked {
-            Ok(a) => {
+            Ok(announcement) => {
                 shared
                     .stats
                     .announcements_received
                     .fetch_add(1, Ordering::Relaxed);
-                let record = data.to_vec();
-                let (repo, updates, pack) = match a.body {
-                    Body::Push {
-                        repo,
-                        updates,
-                        pack,
-                    } => (repo, updates, pack),
-                    Body::Repo { repo, stamp, state } => {
-                        crate::sync::spawn_record(shared.clone(), repo, stamp, state, record);
-                        return;
-                    }
-                };
-                let mut sources = vec![source];
-                if let Some(origin) = peer_id_of(&a.origin)
-                    && origin != source
-                {
-                    sources.push(origin);
-                }
-                crate::sync::spawn_sync(shared.clone(), repo, updates, pack, sources);
+                let origin = peer_id_of(&announcement.origin);
+                self.feed(Input::Announced {
+                    source,
+                    origin,
+                    announcement: Box::new(announcement),
+                    bytes: data.to_vec(),
+                });
             }
             Err(e) => {
                 shared
@@ -395,19 +442,11 @@ impl EventLoop {
                 request_response::Message::Response {
                     request_id,
                     response,
-                } => {
-                    if let Some(reply) = self.pending.remove(&request_id) {
-                        let _ = reply.send(Ok(response));
-                    }
-                }
+                } => self.answer(request_id, Ok(response)),
             },
             request_response::Event::OutboundFailure {
                 request_id, error, ..
-            } => {
-                if let Some(reply) = self.pending.remove(&request_id) {
-                    let _ = reply.send(Err(error.to_string()));
-                }
-            }
+            } => self.answer(request_id, Err(error.to_string())),
             request_response::Event::InboundFailure { peer, error, .. } => {
                 tracing::debug!(%peer, %error, "inbound sync request failed");
             }

@@ -13,22 +13,25 @@
 //! - [`host`]: the [`Host`] trait, what the network needs from the node (logs, packs, apply).
 //! - `behaviour.rs`: the libp2p stack (TCP, noise, yamux, gossipsub, request-response,
 //!   identify, ping, mDNS).
+//! - [`machine`]: the replication state machine (no I/O: inputs in, actions out): which
+//!   repositories to sync from whom, anti-entropy rounds, limits and fallbacks.
 //! - [`service`]: [`spawn`] and the [`NetHandle`] the node uses; `event_loop.rs` owns the
-//!   swarm; `sync.rs` runs announcement syncs and anti-entropy rounds; `serve.rs` answers
-//!   peers.
+//!   swarm and drives the machine; `drive.rs` performs its actions (host calls, chunked
+//!   downloads); `serve.rs` answers peers.
 
 pub mod announce;
 mod behaviour;
+mod drive;
 mod event_loop;
 pub mod hlc;
 pub mod host;
 pub mod identity;
+pub mod machine;
 pub mod merge;
 pub mod proto;
 mod serve;
 pub mod service;
 pub mod signed;
-mod sync;
 
 pub use announce::{AnnounceError, Announcement, Body, PackRef, RepoMeta, RepoState};
 pub use hlc::{Clock, Hlc, Stamp};

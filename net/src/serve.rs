@@ -12,9 +12,8 @@ use libp2p::PeerId;
 use libp2p::request_response::ResponseChannel;
 
 use crate::event_loop::Command;
-use crate::proto::{
-    CHUNK, MAX_IDS, MAX_RECORDS, MAX_RESPONSE, RepoDigest, Request, Response, UPDATES_PAGE,
-};
+use crate::machine::{differing, page};
+use crate::proto::{CHUNK, MAX_IDS, MAX_RECORDS, MAX_RESPONSE, Request, Response, UPDATES_PAGE};
 use crate::service::{Shared, lock};
 
 /// Packs prepared at once for all peers.
@@ -116,24 +115,11 @@ fn prepare(
 
 fn answer(shared: &Shared, peer: PeerId, request: Request) -> Response {
     match request {
-        Request::Digest { repos } => {
-            let theirs: HashMap<String, [u8; 32]> =
-                repos.into_iter().map(|d| (d.repo, d.digest)).collect();
-            let mut differ: Vec<RepoDigest> = shared
-                .host
-                .digests()
-                .into_iter()
-                .filter(|d| theirs.get(&d.repo) != Some(&d.digest))
-                .collect();
-            // Stay under the frame limit; the rest comes in later rounds.
-            differ.truncate(MAX_RESPONSE / 256);
-            Response::Digest { repos: differ }
-        }
+        Request::Digest { repos } => Response::Digest {
+            repos: differing(shared.host.digests(), repos),
+        },
         Request::Updates { repo, after } => {
-            let mut updates = shared.host.updates(&repo, after, UPDATES_PAGE + 1);
-            let more = updates.len() > UPDATES_PAGE;
-            updates.truncate(UPDATES_PAGE);
-            Response::Updates { updates, more }
+            page(shared.host.updates(&repo, after, UPDATES_PAGE + 1))
         }
         Request::Fetch { repo, wants, haves } => {
             if wants.len() + haves.len() > MAX_IDS {

@@ -3,13 +3,13 @@
 //! and counts what happened. Work that arrives (announcements, anti-entropy, requests from
 //! peers) runs as bounded tasks (`sync.rs`, `serve.rs`), never inside the event loop.
 
-use std::collections::{HashMap, HashSet};
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::collections::HashSet;
+use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use libp2p::{Multiaddr, PeerId};
-use tokio::sync::{Semaphore, mpsc, oneshot};
+use tokio::sync::{mpsc, oneshot};
 
 use crate::announce::{Announcement, Body, PackRef};
 use crate::behaviour::build_swarm;
@@ -80,6 +80,8 @@ pub struct NetStats {
     pub anti_entropy_rounds: AtomicU64,
     /// Sync attempts that failed (retried by anti-entropy).
     pub sync_failures: AtomicU64,
+    /// Announced syncs dropped because the queue was full (anti-entropy catches up).
+    pub syncs_dropped: AtomicU64,
     /// Requests from peers that could not be served.
     pub requests_refused: AtomicU64,
     /// Incoming connections that failed before a peer was established (bad handshake,
@@ -102,6 +104,7 @@ impl NetStats {
             ("anti_entropy_rounds", n(&self.anti_entropy_rounds)),
             ("records_applied", n(&self.records_applied)),
             ("sync_failures", n(&self.sync_failures)),
+            ("syncs_dropped", n(&self.syncs_dropped)),
             ("requests_refused", n(&self.requests_refused)),
             ("handshakes_failed", n(&self.handshakes_failed)),
         ]
@@ -134,19 +137,15 @@ pub(crate) struct Shared {
     pub config: NetConfig,
     pub host: Arc<dyn Host>,
     pub commands: mpsc::Sender<Command>,
-    pub stats: NetStats,
+    pub stats: Arc<NetStats>,
+    /// Repository syncs running now (kept by the event loop).
+    pub syncs_running: AtomicUsize,
     pub trusted: HashSet<NodeId>,
     pub listen_addrs: Mutex<Vec<Multiaddr>>,
     pub peers: Mutex<HashSet<PeerId>>,
     pub blocked: Mutex<HashSet<PeerId>>,
     /// Packs prepared for peers, read back in chunks.
     pub sessions: Mutex<Sessions>,
-    /// One sync at a time per repository.
-    pub repo_locks: Mutex<HashMap<String, Arc<tokio::sync::Mutex<()>>>>,
-    /// Bounds syncs running at once.
-    pub fetches: Semaphore,
-    /// Peers with an anti-entropy round running.
-    pub in_round: Mutex<HashSet<PeerId>>,
 }
 
 impl Shared {
@@ -167,17 +166,6 @@ impl Shared {
             Ok(Err(_)) => Err("network stopped".into()),
             Err(_) => Err(format!("request to {peer} timed out")),
         }
-    }
-
-    pub fn repo_lock(&self, repo: &str) -> Arc<tokio::sync::Mutex<()>> {
-        let mut locks = match self.repo_locks.lock() {
-            Ok(l) => l,
-            Err(p) => p.into_inner(),
-        };
-        if locks.len() > 10_000 {
-            locks.retain(|_, l| Arc::strong_count(l) > 1);
-        }
-        locks.entry(repo.to_string()).or_default().clone()
     }
 }
 
@@ -229,18 +217,16 @@ pub async fn spawn(
     let shared = Arc::new(Shared {
         peer_id,
         trusted: config.trusted.iter().copied().collect(),
-        fetches: Semaphore::new(config.max_fetches.max(1)),
         key,
         config,
         host,
         commands: tx,
-        stats: NetStats::default(),
+        stats: Arc::new(NetStats::default()),
+        syncs_running: AtomicUsize::new(0),
         listen_addrs: Mutex::new(Vec::new()),
         peers: Mutex::new(HashSet::new()),
         blocked: Mutex::new(HashSet::new()),
         sessions: Mutex::new(Sessions::default()),
-        repo_locks: Mutex::new(HashMap::new()),
-        in_round: Mutex::new(HashSet::new()),
     });
     let (ready_tx, ready_rx) = oneshot::channel();
     let event_loop = EventLoop::new(swarm, rx, shared.clone(), ready_tx);
@@ -282,11 +268,7 @@ impl NetHandle {
 
     /// Repository syncs running now.
     pub fn syncs_running(&self) -> usize {
-        self.shared
-            .config
-            .max_fetches
-            .max(1)
-            .saturating_sub(self.shared.fetches.available_permits())
+        self.shared.syncs_running.load(Ordering::Relaxed)
     }
 
     /// The counters.

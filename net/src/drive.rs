@@ -1,0 +1,176 @@
+//! Performing the state machine's actions in a node (`machine/` decides, this does): host
+//! calls run on blocking threads, downloads run as tasks that request chunks a few at a
+//! time into a temp file, and every result goes back to the event loop as an
+//! [`Input`]. Requests to peers are sent by the event loop itself.
+
+use std::fs::File;
+use std::os::unix::fs::FileExt;
+use std::sync::Arc;
+use std::sync::atomic::Ordering;
+
+use futures::StreamExt;
+use libp2p::PeerId;
+
+use crate::announce::{Announcement, Body};
+use crate::event_loop::Command;
+use crate::machine::{Action, Input, unexpected, verified};
+use crate::proto::{CHUNK, Request, Response};
+use crate::service::{Shared, now_ms};
+
+/// Chunk requests in flight per download.
+const WINDOW: usize = 4;
+
+/// Performs `action` in a task; its result comes back to the event loop as an input.
+/// Requests are the event loop's own and are not passed here.
+pub(crate) fn spawn(shared: Arc<Shared>, action: Action<PeerId, File>) {
+    tokio::spawn(async move {
+        if let Some(input) = perform(&shared, action).await {
+            let _ = shared.commands.send(Command::Input(input)).await;
+        }
+    });
+}
+
+async fn perform(
+    shared: &Arc<Shared>,
+    action: Action<PeerId, File>,
+) -> Option<Input<PeerId, File>> {
+    let host = shared.host.clone();
+    Some(match action {
+        Action::Request { .. } => return None,
+        Action::Digests { peer } => {
+            let digests = blocking(move || Ok(host.digests()))
+                .await
+                .unwrap_or_default();
+            Input::Digests { peer, digests }
+        }
+        Action::Plan { job, repo, updates } => {
+            let result = blocking(move || {
+                let (good, refused) = verified(updates);
+                host.plan(&repo, &good).map(|plan| (plan, refused))
+            })
+            .await;
+            Input::Planned { job, result }
+        }
+        Action::Download {
+            job,
+            request,
+            sources,
+        } => Input::Downloaded {
+            job,
+            result: download(shared, &request, &sources).await,
+        },
+        Action::Apply {
+            job,
+            repo,
+            pack,
+            updates,
+        } => Input::Applied {
+            job,
+            result: blocking(move || host.apply(&repo, pack, updates)).await,
+        },
+        Action::ApplyRecords { round, records } => {
+            let s = shared.clone();
+            let result = blocking(move || apply_records(&s, records)).await;
+            Input::RecordsApplied { round, result }
+        }
+    })
+}
+
+/// Validates each record and applies those newer than the one kept: how many were applied
+/// and how many refused.
+fn apply_records(shared: &Shared, records: Vec<Vec<u8>>) -> Result<(usize, usize), String> {
+    let (mut applied, mut refused) = (0, 0);
+    let mut failed: Option<String> = None;
+    for record in records {
+        let checked = Announcement::decode(&record)
+            .and_then(|a| a.validate(|n| shared.is_trusted(n), now_ms()).map(|()| a));
+        let (repo, stamp, state) = match checked.map(|a| a.body) {
+            Ok(Body::Repo { repo, stamp, state }) => (repo, stamp, state),
+            Ok(Body::Push { .. }) => {
+                refused += 1;
+                continue;
+            }
+            Err(e) => {
+                tracing::debug!(error = %e, "repository record refused");
+                refused += 1;
+                continue;
+            }
+        };
+        match shared.host.apply_record(&repo, stamp, &state, record) {
+            Ok(true) => {
+                applied += 1;
+                tracing::info!(%repo, "repository record applied");
+            }
+            Ok(false) => {}
+            Err(e) => failed = Some(format!("{repo}: {e}")),
+        }
+    }
+    match failed {
+        Some(e) => Err(format!("{applied} applied, {refused} refused, failed: {e}")),
+        None => Ok((applied, refused)),
+    }
+}
+
+async fn blocking<T: Send + 'static>(
+    f: impl FnOnce() -> Result<T, String> + Send + 'static,
+) -> Result<T, String> {
+    tokio::task::spawn_blocking(f)
+        .await
+        .map_err(|e| format!("task failed: {e}"))?
+}
+
+/// Downloads the pack `req` prepares from the first source that serves it.
+async fn download(shared: &Arc<Shared>, req: &Request, sources: &[PeerId]) -> Result<File, String> {
+    let mut last = "no peer to fetch from".to_string();
+    for &peer in sources {
+        if peer == shared.peer_id {
+            continue;
+        }
+        match fetch_from(shared, peer, req.clone()).await {
+            Ok(f) => return Ok(f),
+            Err(e) => last = format!("{peer}: {e}"),
+        }
+    }
+    Err(last)
+}
+async fn fetch_from(shared: &Arc<Shared>, peer: PeerId, req: Request) -> Result<File, String> {
+    let (session, len) = match shared.request(peer, req).await? {
+        Response::Pack { session, len } => (session, len),
+        other => return Err(unexpected(&other)),
+    };
+    if len > shared.config.max_pack {
+        return Err(format!("pack of {len} bytes is over the limit"));
+    }
+    let host = shared.host.clone();
+    let file = Arc::new(blocking(move || host.spool().map_err(|e| e.to_string())).await?);
+    let offsets: Vec<u64> = (0..len.div_ceil(CHUNK)).map(|i| i * CHUNK).collect();
+    let mut chunks = futures::stream::iter(offsets)
+        .map(|offset| {
+            let shared = shared.clone();
+            async move {
+                let r = shared
+                    .request(peer, Request::Chunk { session, offset })
+                    .await;
+                (offset, r)
+            }
+        })
+        .buffered(WINDOW);
+    while let Some((offset, r)) = chunks.next().await {
+        let bytes = match r? {
+            Response::Chunk { bytes } => bytes,
+            other => return Err(unexpected(&other)),
+        };
+        let expected = (len - offset).min(CHUNK);
+        if bytes.len() as u64 != expected {
+            return Err(format!(
+                "chunk at {offset}: {} bytes, expected {expected}",
+                bytes.len()
+            ));
+        }
+        let f = file.clone();
+        blocking(move || f.write_all_at(&bytes, offset).map_err(|e| e.to_string())).await?;
+    }
+    shared.stats.packs_fetched.fetch_add(1, Ordering::Relaxed);
+    shared.stats.pack_bytes.fetch_add(len, Ordering::Relaxed);
+    Arc::try_unwrap(file).map_err(|_| "pack file still shared".to_string())
+}
