@@ -1,0 +1,230 @@
+//! One node's durable state, as the replication machine's host sees it: per repository the
+//! signed update log, the ref table under the merge rule, and the commits held. It answers
+//! exactly what `guts_net::Host` answers in a node (digests, pages, plans, packs by
+//! want/have, apply with the same all-or-nothing checks), over the [`World`]'s commits.
+
+use std::collections::{BTreeMap, BTreeSet};
+
+use guts_git::ObjectId;
+use guts_net::machine::{differing, page, verified};
+use guts_net::proto::{RepoDigest, Request, Response, UPDATES_PAGE};
+use guts_net::{RefState, Seen, SignedRef, Stamp, SyncPlan};
+use sha2::{Digest, Sha256};
+
+use crate::world::World;
+
+/// A pack, as far as the simulation cares: the commits it carries.
+pub type Pack = BTreeSet<ObjectId>;
+
+/// One repository on one node.
+#[derive(Debug, Default, Clone, PartialEq, Eq)]
+pub struct RepoModel {
+    /// Every signed update applied, by stamp.
+    pub log: BTreeMap<Stamp, SignedRef>,
+    /// Each ref's merge state.
+    pub refs: BTreeMap<String, RefState>,
+    /// Commits held.
+    pub objects: BTreeSet<ObjectId>,
+}
+
+/// A node's store.
+#[derive(Debug, Default, Clone)]
+pub struct Model {
+    /// Repositories by `owner/name`.
+    pub repos: BTreeMap<String, RepoModel>,
+}
+
+/// What a node serves: ref values and conflict tips, per repository.
+pub type Table = BTreeMap<String, BTreeMap<String, (ObjectId, BTreeSet<ObjectId>)>>;
+
+impl Model {
+    /// Every log's digest (a hash over its stamps), like the node's.
+    pub fn digests(&self) -> Vec<RepoDigest> {
+        self.repos
+            .iter()
+            .filter(|(_, r)| !r.log.is_empty())
+            .map(|(name, r)| {
+                let mut h = Sha256::new();
+                for s in r.log.keys() {
+                    h.update(s.hlc.wall_ms.to_be_bytes());
+                    h.update(s.hlc.logical.to_be_bytes());
+                    h.update(s.origin.0);
+                }
+                RepoDigest {
+                    repo: name.clone(),
+                    digest: h.finalize().into(),
+                    entries: r.log.len() as u64,
+                }
+            })
+            .collect()
+    }
+
+    /// Updates stamped after `after`, oldest first, at most `limit`.
+    pub fn updates(&self, repo: &str, after: Option<Stamp>, limit: usize) -> Vec<SignedRef> {
+        let Some(r) = self.repos.get(repo) else {
+            return Vec::new();
+        };
+        r.log
+            .iter()
+            .filter(|(s, _)| after.is_none_or(|a| **s > a))
+            .take(limit)
+            .map(|(_, u)| u.clone())
+            .collect()
+    }
+
+    /// Answers a peer's request (digests, pages, records).
+    pub fn serve(&self, request: Request) -> Response {
+        match request {
+            Request::Digest { repos } => Response::Digest {
+                repos: differing(self.digests(), repos),
+            },
+            Request::Updates { repo, after } => page(self.updates(&repo, after, UPDATES_PAGE + 1)),
+            Request::Records => Response::Records {
+                records: Vec::new(),
+            },
+            _ => Response::Error {
+                message: "packs travel by download".into(),
+            },
+        }
+    }
+
+    /// Checks signatures, then which updates are new and which commits they need.
+    pub fn plan(&self, repo: &str, updates: Vec<SignedRef>) -> (SyncPlan, usize) {
+        let (good, refused) = verified(updates);
+        let r = self.repos.get(repo);
+        let mut plan = SyncPlan::default();
+        for u in good {
+            if r.is_some_and(|r| r.log.contains_key(&u.stamp)) {
+                continue;
+            }
+            for id in [u.new, u.old] {
+                let id = ObjectId::from_bytes(id);
+                if !id.is_zero()
+                    && !r.is_some_and(|r| r.objects.contains(&id))
+                    && !plan.wants.contains(id.as_bytes())
+                {
+                    plan.wants.push(*id.as_bytes());
+                }
+            }
+            plan.new.push(u);
+        }
+        plan.new.sort_by_key(|u| u.stamp);
+        plan.new.dedup_by_key(|u| u.stamp);
+        if let Some(r) = r {
+            plan.haves = r
+                .refs
+                .values()
+                .filter_map(|s| s.winner())
+                .filter(|w| !w.new.is_zero())
+                .map(|w| *w.new.as_bytes())
+                .collect();
+        }
+        (plan, refused)
+    }
+
+    /// What `wants` reach that `haves` do not; every want must be here.
+    pub fn build_pack(
+        &self,
+        world: &World,
+        repo: &str,
+        wants: &[[u8; 20]],
+        haves: &[[u8; 20]],
+    ) -> Result<Pack, String> {
+        let r = self.repos.get(repo).ok_or("no such repository")?;
+        let wants: Vec<ObjectId> = wants.iter().map(|w| ObjectId::from_bytes(*w)).collect();
+        if let Some(w) = wants.iter().find(|w| !r.objects.contains(w)) {
+            return Err(format!("object {w} is not here"));
+        }
+        let haves = haves
+            .iter()
+            .map(|h| ObjectId::from_bytes(*h))
+            .filter(|h| r.objects.contains(h));
+        let known = world.closure(haves);
+        Ok(world
+            .closure(wants)
+            .into_iter()
+            .filter(|c| !known.contains(c))
+            .collect())
+    }
+
+    /// A stored pack, if every commit of it is here.
+    pub fn stored_pack(&self, repo: &str, pack: &Pack) -> Result<Pack, String> {
+        let r = self.repos.get(repo).ok_or("no such repository")?;
+        if pack.iter().all(|c| r.objects.contains(c)) {
+            Ok(pack.clone())
+        } else {
+            Err("no such pack here".into())
+        }
+    }
+
+    /// Stores the pack and applies the updates with the merge rule, all or nothing: every
+    /// update's commits must be here with all their history. Returns how many were new.
+    pub fn apply(
+        &mut self,
+        world: &World,
+        repo: &str,
+        pack: Option<Pack>,
+        mut updates: Vec<SignedRef>,
+    ) -> Result<usize, String> {
+        let r = self.repos.entry(repo.to_string()).or_default();
+        let mut objects = r.objects.clone();
+        objects.extend(pack.into_iter().flatten());
+        for u in &updates {
+            let tips = [u.new, u.old].map(ObjectId::from_bytes);
+            if let Some(c) = world
+                .closure(tips)
+                .into_iter()
+                .find(|c| !objects.contains(c))
+            {
+                return Err(format!("missing object {c}"));
+            }
+        }
+        r.objects = objects;
+        updates.sort_by_key(|u| u.stamp);
+        let mut applied = 0;
+        for u in updates {
+            if r.log.contains_key(&u.stamp) {
+                continue;
+            }
+            let seen = Seen {
+                stamp: u.stamp,
+                old: ObjectId::from_bytes(u.old),
+                new: ObjectId::from_bytes(u.new),
+            };
+            r.refs.entry(u.name.clone()).or_default().apply(seen, world);
+            r.log.insert(u.stamp, u);
+            applied += 1;
+        }
+        Ok(applied)
+    }
+
+    /// The refs this node serves: each ref's value and conflict tips (deleted refs with no
+    /// conflicts are absent).
+    pub fn table(&self, world: &World) -> Table {
+        self.repos
+            .iter()
+            .map(|(name, r)| {
+                let refs = r
+                    .refs
+                    .iter()
+                    .filter_map(|(n, s)| {
+                        let value = s.winner().map_or(ObjectId::ZERO, |w| w.new);
+                        let conflicts = s.conflicts(world);
+                        (!value.is_zero() || !conflicts.is_empty())
+                            .then(|| (n.clone(), (value, conflicts)))
+                    })
+                    .collect();
+                (name.clone(), refs)
+            })
+            .collect()
+    }
+
+    /// The value of a ref here (zero if absent or deleted).
+    pub fn value(&self, repo: &str, name: &str) -> ObjectId {
+        self.repos
+            .get(repo)
+            .and_then(|r| r.refs.get(name))
+            .and_then(RefState::winner)
+            .map_or(ObjectId::ZERO, |w| w.new)
+    }
+}

@@ -1,0 +1,656 @@
+//! The scheduler: nodes (each a real [`Replicator`] over a [`Model`] store), the links
+//! between them, and one queue of timed events, all driven by one seed. Faults: lost
+//! announcements, failed requests, corrupt packs, partitions, crashes and restarts. After
+//! the active phase every link heals and every node restarts; the run then goes on until
+//! all nodes hold the same logs, or a deadline passes.
+
+use std::collections::{BTreeMap, BTreeSet, HashMap};
+use std::sync::Arc;
+
+use guts_git::ObjectId;
+use guts_net::machine::{Action, Input, Limits, Replicator};
+use guts_net::proto::Request;
+use guts_net::{Announcement, Body, Clock, Hlc, NetStats, NodeId, NodeKey, PackRef, SignedRef};
+use sha2::{Digest, Sha256};
+
+use crate::model::{Model, Pack};
+use crate::rng::Rng;
+use crate::world::World;
+
+/// Wall clock at virtual time zero (a plausible epoch time in ms).
+const EPOCH_MS: u64 = 1_790_000_000_000;
+
+/// What to simulate.
+#[derive(Debug, Clone)]
+pub struct Config {
+    /// Everything follows from it.
+    pub seed: u64,
+    /// Nodes, all trusting each other.
+    pub nodes: usize,
+    /// Repositories pushed to.
+    pub repos: usize,
+    /// Branches per repository.
+    pub branches: usize,
+    /// Pushes during the active phase.
+    pub pushes: usize,
+    /// Length of the active phase (virtual ms).
+    pub active_ms: u64,
+    /// Probability that an announcement is lost on a link.
+    pub gossip_loss: f64,
+    /// Probability that a request or a download fails.
+    pub request_failure: f64,
+    /// Probability that an announced pack fetched as stored lacks a commit, so applying it
+    /// fails and the sync falls back to want/have.
+    pub corrupt_packs: f64,
+    /// Split the network in two now and then.
+    pub partitions: bool,
+    /// Crash and restart nodes now and then (their stores survive, their machines do not).
+    pub crashes: bool,
+    /// Anti-entropy period (virtual ms); 0: no periodic rounds (rounds still start when
+    /// peers connect).
+    pub anti_entropy_ms: u64,
+    /// How long after the active phase convergence may take (virtual ms).
+    pub settle_limit_ms: u64,
+    /// The machines' limits.
+    pub limits: Limits,
+}
+
+impl Default for Config {
+    fn default() -> Self {
+        Config {
+            seed: 1,
+            nodes: 5,
+            repos: 3,
+            branches: 3,
+            pushes: 60,
+            active_ms: 20_000,
+            gossip_loss: 0.1,
+            request_failure: 0.02,
+            corrupt_packs: 0.02,
+            partitions: true,
+            crashes: true,
+            anti_entropy_ms: 1_000,
+            settle_limit_ms: 120_000,
+            limits: Limits::default(),
+        }
+    }
+}
+
+/// What happened in a run.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Report {
+    /// Pushes made.
+    pub pushes: usize,
+    /// Commits made.
+    pub commits: u64,
+    /// Events processed.
+    pub events: u64,
+    /// Virtual ms from the end of the active phase until every node held the same logs
+    /// (none: not within the limit).
+    pub settled_ms: Option<u64>,
+    /// The counters of all nodes added up, by name.
+    pub counters: BTreeMap<&'static str, u64>,
+    /// A hash of every event in order: equal runs have equal traces.
+    pub trace: [u8; 32],
+}
+
+type Peer = usize;
+
+#[derive(Debug)]
+enum Ev {
+    Input(Peer, u32, Input<Peer, Pack>),
+    Gossip {
+        to: Peer,
+        inc: u32,
+        from: Peer,
+        bytes: Vec<u8>,
+    },
+    Tick(Peer),
+    Push,
+    Partition,
+    Heal,
+    Crash,
+    Restart(Peer),
+    EndActive,
+    Check,
+}
+
+struct Node {
+    key: NodeKey,
+    model: Model,
+    machine: Replicator<Peer, Pack>,
+    clock: Clock,
+    skew_ms: u64,
+    up: bool,
+    /// Bumped at each crash: results addressed to an earlier run are dropped.
+    inc: u32,
+    stats: Arc<NetStats>,
+}
+
+/// A simulation in progress.
+pub struct Sim {
+    config: Config,
+    rng: Rng,
+    world: World,
+    nodes: Vec<Node>,
+    trusted: BTreeSet<NodeId>,
+    cut: BTreeSet<(Peer, Peer)>,
+    queue: BTreeMap<(u64, u64), Ev>,
+    seq: u64,
+    now: u64,
+    events: u64,
+    trace: Sha256,
+    /// Packs as stored at their origin, by announced checksum.
+    packs: HashMap<[u8; 20], Pack>,
+    /// Every update ever accepted.
+    pub(crate) accepted: Vec<SignedRef>,
+    active: bool,
+    settled: Option<u64>,
+    /// Things that must never happen, seen during the run.
+    pub(crate) violations: Vec<String>,
+}
+
+impl Sim {
+    /// Sets up `config.nodes` connected nodes.
+    pub fn new(config: Config) -> Sim {
+        let mut rng = Rng::new(config.seed);
+        let keys: Vec<NodeKey> = (0..config.nodes)
+            .map(|_| {
+                let mut secret = [0u8; 32];
+                for chunk in secret.chunks_mut(8) {
+                    chunk.copy_from_slice(&rng.next_u64().to_le_bytes());
+                }
+                NodeKey::from_secret(secret)
+            })
+            .collect();
+        let trusted: BTreeSet<NodeId> = keys.iter().map(NodeKey::id).collect();
+        let nodes = keys
+            .into_iter()
+            .map(|key| {
+                let stats = Arc::new(NetStats::default());
+                Node {
+                    clock: Clock::new(key.id(), Hlc::default()),
+                    machine: Replicator::new(trusted.clone(), config.limits.clone(), stats.clone()),
+                    key,
+                    model: Model::default(),
+                    skew_ms: rng.below(1_000),
+                    up: true,
+                    inc: 0,
+                    stats,
+                }
+            })
+            .collect();
+        Sim {
+            rng,
+            world: World::default(),
+            nodes,
+            trusted,
+            cut: BTreeSet::new(),
+            queue: BTreeMap::new(),
+            seq: 0,
+            now: 0,
+            events: 0,
+            trace: Sha256::new(),
+            packs: HashMap::new(),
+            accepted: Vec::new(),
+            active: true,
+            settled: None,
+            violations: Vec::new(),
+            config,
+        }
+    }
+
+    /// Runs to the end and returns what happened (see [`crate::check`] for the verdict).
+    pub fn run(mut self) -> (Report, Sim) {
+        let n = self.config.nodes;
+        for a in 0..n {
+            for b in 0..n {
+                if a != b {
+                    self.deliver(a, Input::Connected(b));
+                }
+            }
+            if self.config.anti_entropy_ms > 0 {
+                let first = self.rng.below(self.config.anti_entropy_ms);
+                self.at(first, Ev::Tick(a));
+            }
+        }
+        for _ in 0..self.config.pushes {
+            let t = self.rng.below(self.config.active_ms);
+            self.at(t, Ev::Push);
+        }
+        if self.config.partitions {
+            let t = self.rng.below(self.config.active_ms / 2);
+            self.at(t, Ev::Partition);
+        }
+        if self.config.crashes {
+            for _ in 0..n.max(2) / 2 {
+                let t = self.rng.below(self.config.active_ms);
+                self.at(t, Ev::Crash);
+            }
+        }
+        self.at(self.config.active_ms, Ev::EndActive);
+        let deadline = self.config.active_ms + self.config.settle_limit_ms;
+        while let Some(((t, _), ev)) = self.queue.pop_first() {
+            if t > deadline || self.settled.is_some() {
+                break;
+            }
+            self.now = t;
+            self.events += 1;
+            self.trace.update(t.to_be_bytes());
+            self.step(ev);
+        }
+        let mut counters = BTreeMap::new();
+        for node in &self.nodes {
+            for (what, v) in node.stats.snapshot() {
+                *counters.entry(what).or_insert(0) += v;
+            }
+        }
+        let report = Report {
+            pushes: self.accepted.len(),
+            commits: self.world.commits(),
+            events: self.events,
+            settled_ms: self.settled,
+            counters,
+            trace: self.trace.clone().finalize().into(),
+        };
+        (report, self)
+    }
+
+    /// The world's commits.
+    pub fn world(&self) -> &World {
+        &self.world
+    }
+
+    /// Each node's store.
+    pub fn models(&self) -> impl Iterator<Item = &Model> {
+        self.nodes.iter().map(|n| &n.model)
+    }
+
+    fn at(&mut self, delay: u64, ev: Ev) {
+        self.seq += 1;
+        self.queue
+            .insert((self.now.saturating_add(delay), self.seq), ev);
+    }
+
+    fn linked(&self, a: Peer, b: Peer) -> bool {
+        a != b && self.nodes[a].up && self.nodes[b].up && !self.cut.contains(&(a.min(b), a.max(b)))
+    }
+
+    fn wall(&self, node: Peer) -> u64 {
+        EPOCH_MS + self.now + self.nodes[node].skew_ms
+    }
+
+    fn step(&mut self, ev: Ev) {
+        match ev {
+            Ev::Input(node, inc, input) => {
+                self.trace.update([1, node as u8]);
+                if self.nodes[node].inc == inc {
+                    self.deliver(node, input);
+                }
+            }
+            Ev::Gossip {
+                to,
+                inc,
+                from,
+                bytes,
+            } => {
+                self.trace.update([2, to as u8]);
+                if self.nodes[to].inc == inc && self.nodes[to].up {
+                    self.gossip(to, from, bytes);
+                }
+            }
+            Ev::Tick(node) => {
+                self.deliver(node, Input::Tick);
+                let next = self.config.anti_entropy_ms + self.rng.below(100);
+                self.at(next, Ev::Tick(node));
+            }
+            Ev::Push => self.push(),
+            Ev::Partition => {
+                let before = self.links();
+                let n = self.config.nodes;
+                let side: Vec<bool> = (0..n).map(|_| self.rng.chance(0.5)).collect();
+                for a in 0..n {
+                    for b in a + 1..n {
+                        if side[a] != side[b] {
+                            self.cut.insert((a, b));
+                        }
+                    }
+                }
+                self.relink(before);
+                let heal = self.rng.between(500, 5_000);
+                self.at(heal, Ev::Heal);
+            }
+            Ev::Heal => {
+                let before = self.links();
+                self.cut.clear();
+                self.relink(before);
+                if self.active {
+                    let next = self.rng.between(1_000, self.config.active_ms / 2 + 1_000);
+                    self.at(next, Ev::Partition);
+                }
+            }
+            Ev::Crash => {
+                let node = self.rng.below(self.config.nodes as u64) as usize;
+                if self.nodes[node].up {
+                    let before = self.links();
+                    let n = &mut self.nodes[node];
+                    n.up = false;
+                    n.inc += 1;
+                    self.relink(before);
+                    let back = self.rng.between(200, 3_000);
+                    self.at(back, Ev::Restart(node));
+                }
+            }
+            Ev::Restart(node) => self.restart(node),
+            Ev::EndActive => {
+                self.active = false;
+                for node in 0..self.config.nodes {
+                    self.restart(node);
+                }
+                let before = self.links();
+                self.cut.clear();
+                self.relink(before);
+                self.at(100, Ev::Check);
+            }
+            Ev::Check => {
+                let first = self.nodes[0].model.digests();
+                if self.nodes.iter().all(|n| n.model.digests() == first) {
+                    self.settled = Some(self.now - self.config.active_ms);
+                } else {
+                    self.at(100, Ev::Check);
+                }
+            }
+        }
+    }
+
+    fn restart(&mut self, node: Peer) {
+        if self.nodes[node].up {
+            return;
+        }
+        let before = self.links();
+        let limits = self.config.limits.clone();
+        let n = &mut self.nodes[node];
+        // The store and the clock survived; the machine starts empty.
+        n.machine = Replicator::new(self.trusted.clone(), limits, n.stats.clone());
+        n.up = true;
+        self.relink(before);
+    }
+
+    fn links(&self) -> BTreeSet<(Peer, Peer)> {
+        let n = self.config.nodes;
+        let mut out = BTreeSet::new();
+        for a in 0..n {
+            for b in 0..n {
+                if self.linked(a, b) {
+                    out.insert((a, b));
+                }
+            }
+        }
+        out
+    }
+
+    /// Tells both ends about links that came up or went down.
+    fn relink(&mut self, before: BTreeSet<(Peer, Peer)>) {
+        let after = self.links();
+        for &(a, b) in before.difference(&after) {
+            self.deliver(a, Input::Disconnected(b));
+        }
+        for &(a, b) in after.difference(&before) {
+            self.deliver(a, Input::Connected(b));
+        }
+    }
+
+    fn deliver(&mut self, node: Peer, input: Input<Peer, Pack>) {
+        if !self.nodes[node].up {
+            return;
+        }
+        let actions = self.nodes[node].machine.handle(input);
+        let m = &self.nodes[node].machine;
+        let limits = &self.config.limits;
+        if m.running() > limits.max_syncs.max(1) || m.queued() > limits.max_queued + m.rounds() {
+            self.violations.push(format!(
+                "node {node}: {} syncs running, {} queued: over the limits",
+                m.running(),
+                m.queued()
+            ));
+        }
+        for action in actions {
+            self.perform(node, action);
+        }
+    }
+
+    fn reply(&mut self, node: Peer, delay: u64, input: Input<Peer, Pack>) {
+        let inc = self.nodes[node].inc;
+        self.at(delay, Ev::Input(node, inc, input));
+    }
+
+    fn perform(&mut self, node: Peer, action: Action<Peer, Pack>) {
+        match action {
+            Action::Request { req, peer, request } => {
+                let delay = self.rng.between(1, 10);
+                let result = if !self.linked(node, peer) {
+                    Err(format!("not connected to {peer}"))
+                } else if self.rng.chance(self.config.request_failure) {
+                    Err("request timed out".into())
+                } else {
+                    Ok(self.nodes[peer].model.serve(request))
+                };
+                self.reply(node, delay, Input::Answer { req, result });
+            }
+            Action::Digests { peer } => {
+                let digests = self.nodes[node].model.digests();
+                self.reply(node, 0, Input::Digests { peer, digests });
+            }
+            Action::Plan { job, repo, updates } => {
+                let result = Ok(self.nodes[node].model.plan(&repo, updates));
+                self.reply(node, 1, Input::Planned { job, result });
+            }
+            Action::Download {
+                job,
+                request,
+                sources,
+            } => {
+                let result = self.download(node, &request, &sources);
+                let delay = self.rng.between(2, 40);
+                self.reply(node, delay, Input::Downloaded { job, result });
+            }
+            Action::Apply {
+                job,
+                repo,
+                pack,
+                updates,
+            } => {
+                let stamps: Vec<Hlc> = updates.iter().map(|u| u.stamp.hlc).collect();
+                let result = self.nodes[node]
+                    .model
+                    .apply(&self.world, &repo, pack, updates);
+                if result.is_ok() {
+                    let wall = self.wall(node);
+                    for h in stamps {
+                        let _ = self.nodes[node].clock.observe(h, wall);
+                    }
+                }
+                self.trace.update([3, node as u8, result.is_ok() as u8]);
+                self.reply(node, 1, Input::Applied { job, result });
+            }
+            Action::ApplyRecords { round, .. } => {
+                self.reply(
+                    node,
+                    1,
+                    Input::RecordsApplied {
+                        round,
+                        result: Ok((0, 0)),
+                    },
+                );
+            }
+        }
+    }
+
+    fn download(
+        &mut self,
+        node: Peer,
+        request: &Request,
+        sources: &[Peer],
+    ) -> Result<Pack, String> {
+        let mut last = "no peer to fetch from".to_string();
+        for &src in sources {
+            if !self.linked(node, src) {
+                last = format!("not connected to {src}");
+                continue;
+            }
+            if self.rng.chance(self.config.request_failure) {
+                last = "download timed out".into();
+                continue;
+            }
+            let model = &self.nodes[src].model;
+            let got = match request {
+                Request::Fetch { repo, wants, haves } => {
+                    model.build_pack(&self.world, repo, wants, haves)
+                }
+                Request::FetchPack { repo, checksum } => match self.packs.get(checksum) {
+                    Some(p) => model.stored_pack(repo, p),
+                    None => Err("no such pack".into()),
+                },
+                _ => Err("not a pack request".into()),
+            };
+            match got {
+                Ok(mut pack) => {
+                    let stored = matches!(request, Request::FetchPack { .. });
+                    if stored
+                        && self.rng.chance(self.config.corrupt_packs)
+                        && let Some(c) = pack.iter().next().copied()
+                    {
+                        pack.remove(&c);
+                    }
+                    return Ok(pack);
+                }
+                Err(e) => last = e,
+            }
+        }
+        Err(last)
+    }
+
+    fn gossip(&mut self, to: Peer, from: Peer, bytes: Vec<u8>) {
+        let wall = self.wall(to);
+        let trusted = &self.trusted;
+        let checked = Announcement::decode(&bytes)
+            .and_then(|a| a.validate(|n| trusted.contains(n), wall).map(|()| a));
+        match checked {
+            Ok(a) => self.deliver(
+                to,
+                Input::Announced {
+                    source: from,
+                    origin: None,
+                    announcement: Box::new(a),
+                    bytes,
+                },
+            ),
+            Err(_) => {
+                self.nodes[to]
+                    .stats
+                    .announcements_rejected
+                    .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+            }
+        }
+    }
+
+    /// A push to a random live node: a fast-forward, a force push, a deletion, or a merge
+    /// of a conflict tip; applied there, then announced to the peers it is linked to.
+    fn push(&mut self) {
+        let up: Vec<Peer> = (0..self.config.nodes)
+            .filter(|&n| self.nodes[n].up)
+            .collect();
+        let Some(&node) = self.rng.pick(&up) else {
+            return;
+        };
+        let repo = format!("sim/r{}", self.rng.below(self.config.repos as u64));
+        let name = format!(
+            "refs/heads/b{}",
+            self.rng.below(self.config.branches as u64)
+        );
+        let value = self.nodes[node].model.value(&repo, &name);
+        let conflicts: Vec<ObjectId> = self.nodes[node]
+            .model
+            .repos
+            .get(&repo)
+            .and_then(|r| r.refs.get(&name))
+            .map(|s| s.conflicts(&self.world).into_iter().collect())
+            .unwrap_or_default();
+        let held: Vec<ObjectId> = self.nodes[node]
+            .model
+            .repos
+            .get(&repo)
+            .map(|r| r.objects.iter().copied().collect())
+            .unwrap_or_default();
+        let roll = self.rng.below(100);
+        let tips: Vec<ObjectId> = [value].into_iter().filter(|v| !v.is_zero()).collect();
+        let new = if !conflicts.is_empty() && roll < 50 {
+            let c = conflicts[self.rng.below(conflicts.len() as u64) as usize];
+            let mut parents = tips;
+            parents.push(c);
+            Some(parents)
+        } else if roll < 80 || value.is_zero() {
+            Some(tips)
+        } else if roll < 92 {
+            Some(self.rng.pick(&held).copied().into_iter().collect())
+        } else {
+            None
+        };
+        let new = new.map_or(ObjectId::ZERO, |parents| self.world.commit(parents));
+        let wall = self.wall(node);
+        let n = &mut self.nodes[node];
+        let stamp = n.clock.stamp(wall);
+        let update = SignedRef::sign(
+            &n.key,
+            &repo,
+            &name,
+            *value.as_bytes(),
+            *new.as_bytes(),
+            stamp,
+        );
+        let pack: Pack = [new].into_iter().filter(|c| !c.is_zero()).collect();
+        if let Err(e) = n
+            .model
+            .apply(&self.world, &repo, Some(pack.clone()), vec![update.clone()])
+        {
+            self.violations
+                .push(format!("a local push on node {node} failed: {e}"));
+            return;
+        }
+        self.accepted.push(update.clone());
+        let pack_ref = (!pack.is_empty()).then(|| {
+            let mut checksum = [0u8; 20];
+            checksum[..8].copy_from_slice(&self.seq.to_be_bytes());
+            checksum[8] = 0xfa;
+            self.packs.insert(checksum, pack);
+            PackRef {
+                checksum,
+                len: 1_000,
+            }
+        });
+        let bytes = Announcement::sign(
+            &self.nodes[node].key,
+            Body::Push {
+                repo,
+                pack: pack_ref,
+                updates: vec![update],
+            },
+        )
+        .encode();
+        for peer in 0..self.config.nodes {
+            if self.linked(node, peer) && !self.rng.chance(self.config.gossip_loss) {
+                let delay = self.rng.between(1, 20);
+                let inc = self.nodes[peer].inc;
+                self.at(
+                    delay,
+                    Ev::Gossip {
+                        to: peer,
+                        inc,
+                        from: node,
+                        bytes: bytes.clone(),
+                    },
+                );
+            }
+        }
+    }
+}

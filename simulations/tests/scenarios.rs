@@ -1,0 +1,124 @@
+//! Deterministic simulations of whole networks, each node the real replication state
+//! machine. Each test states what must converge, under which faults, and checks the
+//! result against the merge rule applied to every accepted update at once.
+
+use guts_net::machine::Limits;
+use guts_sim::{Config, Divergence, Sim, check, run_checked};
+
+fn converges(config: Config) -> guts_sim::Report {
+    let seed = config.seed;
+    match run_checked(config) {
+        (r, Ok(())) => r,
+        (r, Err(e)) => panic!("seed {seed}: {e} after {} events", r.events),
+    }
+}
+
+#[test]
+fn many_seeds_converge_under_loss_partitions_and_crashes() {
+    for seed in 1..=40 {
+        let r = converges(Config {
+            seed,
+            ..Config::default()
+        });
+        assert!(r.pushes > 0, "seed {seed} made no pushes");
+    }
+}
+
+#[test]
+fn the_same_seed_replays_exactly() {
+    let config = Config {
+        seed: 7,
+        ..Config::default()
+    };
+    let a = converges(config.clone());
+    let b = converges(config);
+    assert_eq!(a, b);
+    let other = converges(Config {
+        seed: 8,
+        ..Config::default()
+    });
+    assert_ne!(a.trace, other.trace);
+}
+
+/// No periodic anti-entropy and nothing lost: announcements alone converge, including
+/// when an announced pack is not enough (the sync falls back to want/have).
+#[test]
+fn announcements_alone_converge_and_fall_back_to_want_have() {
+    for seed in 1..=10 {
+        let r = converges(Config {
+            seed,
+            anti_entropy_ms: 0,
+            gossip_loss: 0.0,
+            request_failure: 0.0,
+            corrupt_packs: 0.5,
+            partitions: false,
+            crashes: false,
+            ..Config::default()
+        });
+        assert_eq!(r.counters["sync_failures"], 0, "seed {seed}");
+        assert!(r.counters["stored_packs_applied"] > 0, "seed {seed}");
+        assert_eq!(
+            r.counters["anti_entropy_rounds"], 20,
+            "seed {seed}: only the rounds at connect"
+        );
+    }
+}
+
+/// Every announcement lost: anti-entropy alone converges; without it, nothing does (so
+/// the check above can fail).
+#[test]
+fn with_every_announcement_lost_anti_entropy_alone_converges() {
+    let lossy = Config {
+        seed: 3,
+        gossip_loss: 1.0,
+        ..Config::default()
+    };
+    let r = converges(lossy.clone());
+    assert_eq!(r.counters["stored_packs_applied"], 0);
+    assert!(r.counters["anti_entropy_rounds"] > 0);
+
+    let (report, sim) = Sim::new(Config {
+        anti_entropy_ms: 0,
+        partitions: false,
+        crashes: false,
+        settle_limit_ms: 10_000,
+        ..lossy
+    })
+    .run();
+    assert_eq!(check(&sim, &report), Err(Divergence::NotSettled));
+}
+
+/// A tiny sync queue overflows under a burst of announcements: the dropped syncs are
+/// counted and anti-entropy repairs them.
+#[test]
+fn a_full_sync_queue_drops_announcements_and_still_converges() {
+    let r = converges(Config {
+        seed: 11,
+        nodes: 6,
+        repos: 12,
+        pushes: 400,
+        active_ms: 2_000,
+        partitions: false,
+        crashes: false,
+        limits: Limits {
+            max_syncs: 1,
+            max_queued: 2,
+            ..Limits::default()
+        },
+        ..Config::default()
+    });
+    assert!(r.counters["syncs_dropped"] > 0);
+}
+
+/// Thirty nodes, many repositories, heavy loss, partitions and crashes.
+#[test]
+fn thirty_nodes_converge() {
+    converges(Config {
+        seed: 5,
+        nodes: 30,
+        repos: 10,
+        pushes: 300,
+        gossip_loss: 0.3,
+        ..Config::default()
+    });
+}
