@@ -55,19 +55,23 @@ async fn perform(
             job,
             request,
             sources,
-        } => Input::Downloaded {
-            job,
-            result: download(shared, &request, &sources).await,
-        },
+        } => {
+            let started = std::time::Instant::now();
+            let result = download(shared, &request, &sources).await;
+            tracing::debug!(job, took = ?started.elapsed(), ok = result.is_ok(), "pack downloaded");
+            Input::Downloaded { job, result }
+        }
         Action::Apply {
             job,
             repo,
             pack,
             updates,
-        } => Input::Applied {
-            job,
-            result: blocking(move || host.apply(&repo, pack, updates)).await,
-        },
+        } => {
+            let started = std::time::Instant::now();
+            let result = blocking(move || host.apply(&repo, pack, updates)).await;
+            tracing::debug!(job, took = ?started.elapsed(), ok = result.is_ok(), "applied");
+            Input::Applied { job, result }
+        }
         Action::ApplyRecords { round, records } => {
             let s = shared.clone();
             let result = blocking(move || apply_records(&s, records)).await;
