@@ -23,6 +23,10 @@ pub struct NodeConfig {
     pub max_git_requests: usize,
     /// Replication over libp2p (none: this node keeps to itself).
     pub p2p: Option<guts_net::NetConfig>,
+    /// The WebSocket event hub's limits.
+    pub hub: crate::events::HubConfig,
+    /// Events kept in the store for clients resuming with `since`.
+    pub event_log: u64,
 }
 
 impl NodeConfig {
@@ -31,12 +35,15 @@ impl NodeConfig {
         NodeConfig {
             data_dir: data_dir.into(),
             http,
-            max_connections: 1024,
+            // WebSocket subscribers hold a connection each.
+            max_connections: 4096,
             request_timeout: Duration::from_secs(30),
             idle_timeout: Duration::from_secs(120),
             max_pack_bytes: 8 << 30,
             max_git_requests: 64,
             p2p: None,
+            hub: crate::events::HubConfig::default(),
+            event_log: 10_000,
         }
     }
 }

@@ -9,6 +9,7 @@
 //!   internals; `metrics.rs`: the Prometheus registry and the request middleware.
 //! - `health.rs`: `/health` and the live, ready and startup probes.
 //! - `rest.rs`: `/api/repos` and `/api/v1/repos`.
+//! - [`events`]: the realtime event hub and `GET /ws`.
 //! - `replica/`: replication: the node's key and clock, the signed update log of every ref
 //!   change, and the network's [`guts_net::Host`] (logs, packs, applying what arrived).
 //! - `git/`: Git Smart HTTP: routes and path forms (`mod.rs`), body streaming between async
@@ -18,6 +19,7 @@
 
 pub mod config;
 mod error;
+pub mod events;
 mod git;
 mod health;
 mod metrics;

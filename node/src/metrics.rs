@@ -57,6 +57,8 @@ pub struct Metrics {
     pub conflicts: Counter,
     /// Network counters, copied from the network at each scrape.
     pub net: Family<NetLabels, Gauge>,
+    /// The event hub's.
+    pub hub: crate::events::HubMetrics,
 }
 
 #[derive(Debug, Clone, Hash, PartialEq, Eq, EncodeLabelSet)]
@@ -152,10 +154,32 @@ impl Metrics {
             "p2p",
             "Peer-to-peer counters: peers connected, announcements sent, received and \
              rejected, updates rejected, packs fetched and their bytes, announced packs applied as stored, repository records applied, anti-entropy rounds, \
-             sync failures, requests refused, incoming handshakes failed",
+             sync failures, syncs dropped, requests refused, incoming handshakes failed",
             net.clone(),
         );
+        let hub = crate::events::HubMetrics::default();
+        registry.register(
+            "ws_subscribers",
+            "WebSocket subscribers connected",
+            hub.subscribers.clone(),
+        );
+        registry.register(
+            "events_published",
+            "Events published (numbered, logged, broadcast)",
+            hub.published.clone(),
+        );
+        registry.register(
+            "events_dropped",
+            "Events subscribers missed by falling behind (each told with a lagged message)",
+            hub.dropped.clone(),
+        );
+        registry.register(
+            "ws_refused",
+            "WebSocket connections refused at the subscriber cap",
+            hub.refused.clone(),
+        );
         Metrics {
+            hub,
             updates_replicated,
             replication_lag,
             conflicts,

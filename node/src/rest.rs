@@ -137,6 +137,8 @@ pub async fn create(
         })?;
         // Replicated: peers create it too.
         st.replication().record_meta(&store, &record)?;
+        let full = format!("{}/{}", record.owner, record.name);
+        st.hub().repo(&store, "repo.created", &full, Some(&record));
         Ok(record)
     })
     .await?;
@@ -195,6 +197,8 @@ pub async fn update(
             },
         )?;
         st.replication().record_meta(&store, &record)?;
+        let full = format!("{}/{}", record.owner, record.name);
+        st.hub().repo(&store, "repo.updated", &full, Some(&record));
         Ok(record)
     })
     .await?;
@@ -210,7 +214,12 @@ pub async fn delete(
     // updates.
     let st = state.clone();
     let gone = blocking(&state, move |store| {
-        Ok(st.replication().delete_local(&store, &owner, &name)?)
+        let gone = st.replication().delete_local(&store, &owner, &name)?;
+        if gone {
+            let full = format!("{owner}/{name}");
+            st.hub().repo(&store, "repo.deleted", &full, None);
+        }
+        Ok(gone)
     })
     .await?;
     if gone {

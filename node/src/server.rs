@@ -67,7 +67,11 @@ impl Node {
         let opening = state.clone();
         let rt = tokio::runtime::Handle::current();
         tokio::task::spawn_blocking(move || {
-            match Store::open(&opening.config().data_dir, StoreOptions::default()) {
+            let opts = StoreOptions {
+                event_log: opening.config().event_log,
+                ..StoreOptions::default()
+            };
+            match Store::open(&opening.config().data_dir, opts) {
                 Ok(store) => {
                     let _ = opening.inner.store.set(store);
                     tracing::info!("store open");
@@ -161,6 +165,7 @@ impl Node {
             .shutting_down
             .store(true, Ordering::Relaxed);
         let _ = self.stop.send(true);
+        self.state.hub().close();
         let net = self.net();
         let served = self.task.await.map_err(io::Error::other)?;
         if let Some(net) = net {
@@ -220,6 +225,7 @@ fn router(state: AppState, config: &NodeConfig) -> Router {
         .layer(DefaultBodyLimit::max(1 << 20));
     Router::new()
         .merge(short)
+        .route("/ws", get(crate::events::upgrade))
         .merge(git::routes())
         .fallback(|| async { crate::error::ApiError::not_found("route") })
         .layer(axum::middleware::from_fn_with_state(

@@ -9,6 +9,7 @@ use tokio::sync::Semaphore;
 
 use crate::NodeConfig;
 use crate::error::ApiError;
+use crate::events::Hub;
 use crate::metrics::Metrics;
 use crate::replica::Replication;
 
@@ -32,15 +33,24 @@ pub struct Inner {
     pub git_slots: Arc<Semaphore>,
     /// Identity, clock, update log and network.
     pub replication: Replication,
+    /// Realtime events.
+    pub hub: Hub,
 }
 
 impl AppState {
     pub fn new(config: NodeConfig, replication: Replication) -> Self {
+        let metrics = Metrics::new();
+        let hub = Hub::new(
+            replication.node_id().to_string(),
+            config.hub.clone(),
+            metrics.hub.clone(),
+        );
         AppState {
             inner: Arc::new(Inner {
                 store: OnceLock::new(),
                 store_error: OnceLock::new(),
-                metrics: Metrics::new(),
+                metrics,
+                hub,
                 started: Instant::now(),
                 git_slots: Arc::new(Semaphore::new(config.max_git_requests)),
                 config,
@@ -57,6 +67,17 @@ impl AppState {
 
     pub fn replication(&self) -> &Replication {
         &self.inner.replication
+    }
+
+    pub fn hub(&self) -> &Hub {
+        &self.inner.hub
+    }
+
+    /// Publishes an event if the store is open (see [`Hub::publish`]).
+    pub fn publish(&self, kind: &str, repo: Option<&str>, fields: serde_json::Value) {
+        if let Some(store) = self.inner.store.get() {
+            self.inner.hub.publish(store, kind, repo, fields);
+        }
     }
 
     pub fn metrics(&self) -> &Metrics {

@@ -18,6 +18,8 @@ pub struct StoreOptions {
     pub cache_bytes: u64,
     /// Bytes per stored pack chunk.
     pub chunk_size: u32,
+    /// Events kept in the event log (the newest).
+    pub event_log: u64,
 }
 
 impl Default for StoreOptions {
@@ -30,6 +32,7 @@ impl Default for StoreOptions {
         StoreOptions {
             cache_bytes: 16 << 20,
             chunk_size: 4 << 10,
+            event_log: 10_000,
         }
     }
 }
@@ -49,6 +52,7 @@ pub(crate) struct Trees {
     pub updates: Tree,
     pub signed: Tree,
     pub log_digests: Tree,
+    pub events: crate::events::EventLog,
     pub opts: StoreOptions,
     /// Where packs are spooled while they are indexed.
     pub tmp: PathBuf,
@@ -117,6 +121,7 @@ impl Store {
             updates: open(tree::UPDATES)?,
             signed: open(tree::SIGNED)?,
             log_digests: open(tree::LOG_DIGESTS)?,
+            events: crate::events::EventLog::open(open(tree::EVENTS)?, opts.event_log)?,
             db,
             opts,
             tmp,
@@ -129,6 +134,11 @@ impl Store {
         store.count_totals()?;
         store.rebuild_log_digests()?;
         Ok(store)
+    }
+
+    /// The node's bounded event log.
+    pub fn events(&self) -> &crate::events::EventLog {
+        &self.t.events
     }
 
     fn recover(&self) -> Result<(), StoreError> {

@@ -73,6 +73,14 @@ pub struct Ingested {
 }
 
 impl Received {
+    /// Commits in the pack (a client sends only those the repository lacks).
+    pub fn commits(&self) -> u64 {
+        self.entries
+            .iter()
+            .filter(|e| e.kind == guts_git::object::Kind::Commit)
+            .count() as u64
+    }
+
     /// Objects in the pack (thin bases included).
     pub fn objects(&self) -> u32 {
         u32::try_from(self.entries.len()).unwrap_or(u32::MAX)

@@ -41,6 +41,8 @@ pub mod tree {
     pub const SIGNED: &str = "signed";
     /// Each repository's update log digest: entry count and XOR of key hashes.
     pub const LOG_DIGESTS: &str = "log_digests";
+    /// The node's bounded event log (see `events.rs`).
+    pub const EVENTS: &str = "events";
 }
 
 /// `repos` key.

@@ -14,6 +14,7 @@
 //!   full clones sent as the stored packs themselves (`reuse.rs`).
 //! - Each repository's latest signed record (`signed.rs`), kept after deletion so
 //!   replication does not bring it back.
+//! - The node's bounded event log for WebSocket resumption ([`EventLog`], `events.rs`).
 //!
 //! Durability: a pack is written under a pending marker, its objects indexed, and the store
 //! flushed before any ref may point into it; refs move by compare-and-swap and are flushed
@@ -23,6 +24,7 @@ mod chunks;
 pub mod codec;
 mod db;
 mod error;
+mod events;
 mod ingest;
 pub mod keys;
 mod log;
@@ -37,6 +39,7 @@ mod signed;
 
 pub use db::{Store, StoreOptions, StoreTotals};
 pub use error::StoreError;
+pub use events::EventLog;
 pub use ingest::{IngestOptions, IngestProgress, Ingested, Overlay, Received};
 pub use log::{LogDigest, LogEntry};
 pub use odb::RepoOdb;

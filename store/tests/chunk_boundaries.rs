@@ -27,6 +27,7 @@ fn every_object_reads_back_whatever_the_chunk_size() {
             StoreOptions {
                 cache_bytes: 1 << 20,
                 chunk_size,
+                ..StoreOptions::default()
             },
         )
         .expect("open");

@@ -145,6 +145,7 @@ fn opts() -> StoreOptions {
     StoreOptions {
         cache_bytes: 4 << 20,
         chunk_size: 97,
+        ..StoreOptions::default()
     }
 }
 

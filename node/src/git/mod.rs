@@ -5,6 +5,7 @@
 mod advertise;
 mod body;
 mod receive;
+pub(crate) use receive::Pushed;
 mod sideband;
 mod upload;
 mod upload_v0;
@@ -327,7 +328,8 @@ async fn receive_pack(
             st.replication(),
             &mut writer,
         ) {
-            Ok(outcome) => {
+            Ok((outcome, pushed)) => {
+                crate::events::publish_push(&st, &name, &pushed);
                 let label = match outcome {
                     receive::Outcome::Ok => "ok",
                     receive::Outcome::Rejected => "rejected",

@@ -133,6 +133,17 @@ fn parse_command(cmd: &[u8]) -> Result<Command, GitError> {
     Ok(Command { old, new, name })
 }
 
+/// What a push changed, for the event hub.
+#[derive(Debug, Default)]
+pub struct Pushed {
+    /// Refs updated: name, old, new.
+    pub changes: Vec<(String, ObjectId, ObjectId)>,
+    /// Commits in the pack.
+    pub commits: u64,
+    /// Conflicts the push settled: ref and tip.
+    pub settled: Vec<(String, ObjectId)>,
+}
+
 /// The outcome of a push, for metrics and the log.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Outcome {
@@ -180,7 +191,8 @@ pub fn serve(
     max_pack: u64,
     replication: &Replication,
     out: &mut dyn Write,
-) -> Result<Outcome, GitError> {
+) -> Result<(Outcome, Pushed), GitError> {
+    let mut pushed = Pushed::default();
     let mut sb = Sideband {
         out,
         on: push.sideband,
@@ -211,6 +223,7 @@ pub fn serve(
                         repo.mark_open()?;
                     }
                     drop(overlay);
+                    pushed.commits = rx.commits();
                     let stored = repo.commit_pack(rx)?;
                     committed = stored.pack.map(|_| PackRef {
                         checksum: *stored.checksum.as_bytes(),
@@ -252,7 +265,8 @@ pub fn serve(
             .filter(|(_, r)| r.is_ok())
             .map(|(c, _)| (c.name.clone(), c.old, c.new))
             .collect();
-        signed = replication.record_local(repo, &changes)?;
+        (signed, pushed.settled) = replication.record_local(repo, &changes)?;
+        pushed.changes = changes;
         // Objects pushed for a ref that was then refused are reachable from nothing.
         let refused_tip = push
             .commands
@@ -294,7 +308,7 @@ pub fn serve(
     }
     sb.out.flush()?;
     replication.announce(repo, committed, signed);
-    Ok(outcome)
+    Ok((outcome, pushed))
 }
 
 fn one_line(s: &str) -> String {

@@ -116,6 +116,9 @@ pub(super) fn apply(
         }
     }
     let mut applied = 0;
+    // What the event hub reports once the store is flushed.
+    let mut moved_refs = Vec::new();
+    let mut conflicts = Vec::new();
     let state = host.state()?;
     let metrics = state.metrics();
     let replication = state.replication();
@@ -126,6 +129,7 @@ pub(super) fn apply(
         }
         let state = states.entry(u.name.clone()).or_default();
         let outcome = state.apply(seen(u), &anc);
+        moved_refs.push(crate::events::replicated_json(u, outcome.wins));
         if outcome.wins {
             let target = ObjectId::from_bytes(u.new);
             let current = repo
@@ -148,12 +152,14 @@ pub(super) fn apply(
                 set_ref(&repo, &name, current, *tip)?;
             }
             metrics.conflict();
+            conflicts.push(crate::events::conflict_json(&u.name, tip, false));
         }
         // A later update merged or knowingly replaced these: the tip lives on elsewhere.
         for tip in &outcome.resolved {
             let name = conflict_ref(&u.name, tip);
             if repo.get_ref(&name).map_err(err)? == Some(*tip) {
                 set_ref(&repo, &name, *tip, ObjectId::ZERO)?;
+                conflicts.push(crate::events::conflict_json(&u.name, tip, true));
             }
         }
         repo.log_insert(&key, &log::encode(u)).map_err(err)?;
@@ -162,6 +168,17 @@ pub(super) fn apply(
         applied += 1;
     }
     repo.store_flush().map_err(err)?;
+    drop(_one);
+    if !moved_refs.is_empty() {
+        state.publish(
+            "ref.replicated",
+            Some(full),
+            serde_json::json!({ "refs": moved_refs }),
+        );
+    }
+    for c in conflicts {
+        state.publish("conflict", Some(full), c);
+    }
     if refused > 0 {
         return Err(format!(
             "{refused} of {total} updates refused: their objects are missing ({applied} applied)"
@@ -228,13 +245,15 @@ fn set_ref(repo: &Repo, name: &str, old: ObjectId, new: ObjectId) -> Result<(), 
 /// After a local push (its updates already logged): drops the conflict refs of the pushed
 /// refs that the push covered (merged, or replaced after seeing them), as every peer will
 /// when it applies the same updates. A local update is the newest, so it adds no conflict.
+/// Returns the conflicts settled: each ref and tip.
 pub(crate) fn settle_local(
     repo: &Repo,
     pushed: &[SignedRef],
-) -> Result<(), guts_store::StoreError> {
+) -> Result<Vec<(String, ObjectId)>, guts_store::StoreError> {
+    let mut settled = Vec::new();
     let conflicts = repo.list_refs_under("refs/guts/conflicts/")?;
     if conflicts.is_empty() {
-        return Ok(());
+        return Ok(settled);
     }
     let names: HashSet<&str> = pushed.iter().map(|u| u.name.as_str()).collect();
     let logged: Vec<SignedRef> = repo
@@ -266,9 +285,11 @@ pub(crate) fn settle_local(
                     new: ObjectId::ZERO,
                 };
                 // Moved meanwhile: left for the next update to settle.
-                let _ = repo.update_ref(&u)?;
+                if repo.update_ref(&u)?.is_ok() {
+                    settled.push((name.to_string(), *tip));
+                }
             }
         }
     }
-    Ok(())
+    Ok(settled)
 }

@@ -298,6 +298,7 @@ impl Host for NodeHost {
         let (owner, name) = full
             .split_once('/')
             .ok_or_else(|| format!("bad repository name {full:?}"))?;
+        let mut kind = None;
         // Kept first, so a crash mid-way never leaves a deleted repository without it.
         store.set_signed_record(full, &record).map_err(err)?;
         match state {
@@ -311,6 +312,7 @@ impl Host for NodeHost {
                     let newest = repo.log_last_key().map_err(err)?;
                     if newest.is_none_or(|k| k <= log_key(&stamp)) {
                         store.delete_repo(owner, name).map_err(err)?;
+                        kind = Some("repo.deleted");
                     }
                 }
             }
@@ -322,6 +324,7 @@ impl Host for NodeHost {
                 };
                 if store.repo(owner, name).map_err(err)?.is_some() {
                     store.update_repo(owner, name, &patch).map_err(err)?;
+                    kind = Some("repo.updated");
                 } else {
                     let new = NewRepo {
                         owner: owner.into(),
@@ -331,9 +334,10 @@ impl Host for NodeHost {
                         default_branch: meta.default_branch.clone(),
                     };
                     match store.create_repo(&new) {
-                        Ok(_) => {}
+                        Ok(_) => kind = Some("repo.created"),
                         Err(guts_store::StoreError::Exists) => {
                             store.update_repo(owner, name, &patch).map_err(err)?;
+                            kind = Some("repo.updated");
                         }
                         Err(e) => return Err(e.to_string()),
                     }
@@ -341,7 +345,14 @@ impl Host for NodeHost {
             }
         }
         store.flush().map_err(err)?;
-        self.state()?.replication().observe(stamp.hlc);
+        let state = self.state()?;
+        state.replication().observe(stamp.hlc);
+        if let Some(kind) = kind {
+            let now = store.repo(owner, name).map_err(err)?;
+            state
+                .hub()
+                .repo(&store, kind, full, now.as_ref().map(Repo::record));
+        }
         Ok(true)
     }
 
@@ -365,9 +376,12 @@ impl Host for NodeHost {
     }
 
     fn event(&self, event: NetEvent) {
+        let (Ok(state), Ok(store)) = (self.state(), self.store()) else {
+            return;
+        };
         match event {
-            NetEvent::PeerConnected(peer) => tracing::debug!(%peer, "peer up"),
-            NetEvent::PeerDisconnected(peer) => tracing::debug!(%peer, "peer down"),
+            NetEvent::PeerConnected(peer) => state.hub().peer(&store, true, &peer),
+            NetEvent::PeerDisconnected(peer) => state.hub().peer(&store, false, &peer),
         }
     }
 }

@@ -83,12 +83,13 @@ impl Replication {
     }
 
     /// Signs and logs ref changes just made by a local push (call with the repository's
-    /// writer lock held, before the store is flushed).
+    /// writer lock held, before the store is flushed). Returns the signed updates and the
+    /// conflicts the push settled (ref and tip).
     pub fn record_local(
         &self,
         repo: &Repo,
         changes: &[(String, ObjectId, ObjectId)],
-    ) -> Result<Vec<SignedRef>, StoreError> {
+    ) -> Result<(Vec<SignedRef>, Vec<(String, ObjectId)>), StoreError> {
         let full = format!("{}/{}", repo.record().owner, repo.record().name);
         let mut signed = Vec::with_capacity(changes.len());
         for (name, old, new) in changes {
@@ -104,8 +105,8 @@ impl Replication {
             repo.log_insert(&log_key(&u.stamp), &log::encode(&u))?;
             signed.push(u);
         }
-        apply::settle_local(repo, &signed)?;
-        Ok(signed)
+        let settled = apply::settle_local(repo, &signed)?;
+        Ok((signed, settled))
     }
 
     /// Signs a record of what repository `full` now is, stamped after everything this node

@@ -1,0 +1,308 @@
+//! `GET /ws`: one task per connection. New connections over the cap get 503. With
+//! `?since=SEQ` the client first gets every event after SEQ from the store's log (told with
+//! `lagged` if the log no longer reaches back that far), then live events; the live
+//! subscription is taken before the log is read and events already sent are skipped, so
+//! nothing is missed or repeated. `?channels=a,b` subscribes at once (with `since` and no
+//! channels: every channel). A subscriber that falls behind the broadcast ring is told it
+//! lagged and goes on from the newest events; one that does not answer pings for two
+//! intervals, or whose socket stays blocked that long, is closed.
+
+use std::collections::BTreeSet;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use axum::extract::ws::{CloseFrame, Message, Utf8Bytes, WebSocket, WebSocketUpgrade};
+use axum::extract::{Query, State};
+use axum::http::{StatusCode, header};
+use axum::response::{IntoResponse, Response};
+use serde::Deserialize;
+use tokio::sync::OwnedSemaphorePermit;
+use tokio::sync::broadcast::error::RecvError;
+
+use super::protocol::{self, Channel, ClientMsg, MAX_CHANNELS, wanted};
+use super::{Hub, frame};
+use crate::error::ApiError;
+use crate::state::AppState;
+
+/// Events read from the log per page while resuming.
+const REPLAY_PAGE: usize = 512;
+/// The largest client message.
+const MAX_CLIENT_MESSAGE: usize = 4096;
+
+/// The query of `GET /ws`.
+#[derive(Debug, Deserialize)]
+pub struct WsQuery {
+    since: Option<u64>,
+    channels: Option<String>,
+}
+
+/// `GET /ws`.
+pub async fn upgrade(
+    State(state): State<AppState>,
+    query: Result<Query<WsQuery>, axum::extract::rejection::QueryRejection>,
+    ws: WebSocketUpgrade,
+) -> Response {
+    match accept(&state, query) {
+        Ok((subs, since, permit)) => ws
+            .max_message_size(MAX_CLIENT_MESSAGE)
+            .max_frame_size(MAX_CLIENT_MESSAGE)
+            .on_upgrade(move |socket| async move {
+                Conn::new(state, socket, subs, permit).run(since).await;
+            }),
+        Err(resp) => resp,
+    }
+}
+
+type Accepted = (BTreeSet<Channel>, Option<u64>, OwnedSemaphorePermit);
+
+fn accept(
+    state: &AppState,
+    query: Result<Query<WsQuery>, axum::extract::rejection::QueryRejection>,
+) -> Result<Accepted, Response> {
+    let bad = |m: String| ApiError::new(StatusCode::BAD_REQUEST, m).into_response();
+    let Query(q) = query.map_err(|e| bad(format!("invalid query: {e}")))?;
+    state.store().map_err(IntoResponse::into_response)?;
+    let mut subs = BTreeSet::new();
+    for part in q.channels.iter().flat_map(|c| c.split(',')) {
+        subs.insert(Channel::parse(part.trim()).map_err(bad)?);
+    }
+    if subs.len() > MAX_CHANNELS {
+        return Err(bad(format!("at most {MAX_CHANNELS} channels")));
+    }
+    if q.since.is_some() && subs.is_empty() {
+        subs = BTreeSet::from([Channel::AllRepos, Channel::Node]);
+    }
+    let hub = state.hub();
+    let Ok(permit) = hub.slots.clone().try_acquire_owned() else {
+        hub.metrics.refused.inc();
+        let mut resp = ApiError::new(
+            StatusCode::SERVICE_UNAVAILABLE,
+            format!(
+                "too many WebSocket subscribers (at most {}); try again later",
+                hub.config.max_subscribers
+            ),
+        )
+        .into_response();
+        resp.headers_mut()
+            .insert(header::RETRY_AFTER, header::HeaderValue::from_static("5"));
+        return Err(resp);
+    };
+    Ok((subs, q.since, permit))
+}
+
+/// Why a connection ends.
+enum End {
+    /// The client left or the socket failed.
+    Gone,
+    /// Close with this code and reason.
+    Close(u16, &'static str),
+}
+
+struct Conn {
+    state: AppState,
+    socket: WebSocket,
+    subs: BTreeSet<Channel>,
+    /// The last event this connection has passed (sent or filtered out).
+    last_seq: u64,
+    last_heard: Instant,
+    _permit: OwnedSemaphorePermit,
+}
+
+impl Conn {
+    fn new(
+        state: AppState,
+        socket: WebSocket,
+        subs: BTreeSet<Channel>,
+        permit: OwnedSemaphorePermit,
+    ) -> Conn {
+        state.hub().metrics.subscribers.inc();
+        Conn {
+            state,
+            socket,
+            subs,
+            last_seq: 0,
+            last_heard: Instant::now(),
+            _permit: permit,
+        }
+    }
+
+    fn hub(&self) -> &Hub {
+        self.state.hub()
+    }
+
+    async fn run(mut self, since: Option<u64>) {
+        let end = self.serve(since).await;
+        if let End::Close(code, reason) = end {
+            let close = CloseFrame {
+                code,
+                reason: Utf8Bytes::from_static(reason),
+            };
+            let _ = tokio::time::timeout(
+                Duration::from_secs(1),
+                self.socket.send(Message::Close(Some(close))),
+            )
+            .await;
+        }
+        self.hub().metrics.subscribers.dec();
+    }
+
+    /// Sends a frame, giving up (a stalled client) after two ping intervals.
+    async fn send(&mut self, text: Utf8Bytes) -> Result<(), End> {
+        let limit = self.hub().config.ping_every * 2;
+        match tokio::time::timeout(limit, self.socket.send(Message::Text(text))).await {
+            Ok(Ok(())) => Ok(()),
+            Ok(Err(_)) => Err(End::Gone),
+            Err(_) => Err(End::Close(1008, "stalled: not reading")),
+        }
+    }
+
+    async fn serve(&mut self, since: Option<u64>) -> End {
+        // Live first, so nothing published while the log is read is missed.
+        let mut live = self.hub().tx.subscribe();
+        if let Some(since) = since
+            && let Err(end) = self.replay(since).await
+        {
+            return end;
+        }
+        for c in self.subs.clone() {
+            if let Err(end) = self.send(protocol::ack("subscribed", &c).into()).await {
+                return end;
+            }
+        }
+        let every = self.hub().config.ping_every;
+        let mut ping = tokio::time::interval_at(tokio::time::Instant::now() + every, every);
+        let mut closing = self.hub().closing.subscribe();
+        if *closing.borrow_and_update() {
+            return End::Close(1001, "node shutting down");
+        }
+        loop {
+            let step = tokio::select! {
+                event = live.recv() => self.on_event(event).await,
+                msg = self.socket.recv() => self.on_message(msg).await,
+                _ = ping.tick() => self.on_ping().await,
+                _ = closing.changed() => Err(End::Close(1001, "node shutting down")),
+            };
+            if let Err(end) = step {
+                return end;
+            }
+        }
+    }
+
+    /// Sends the logged events after `since` that the subscriptions want.
+    async fn replay(&mut self, since: u64) -> Result<(), End> {
+        let Ok(store) = self.state.store().cloned() else {
+            return Err(End::Close(1011, "store unavailable"));
+        };
+        let log = store.events().clone();
+        if since < log.trimmed() {
+            self.send(protocol::lagged(None, since).into()).await?;
+        }
+        self.last_seq = since;
+        loop {
+            let after = self.last_seq;
+            let l = log.clone();
+            let page = tokio::task::spawn_blocking(move || l.after(after, REPLAY_PAGE))
+                .await
+                .map_err(|_| End::Close(1011, "internal error"))?
+                .map_err(|_| End::Close(1011, "event log unreadable"))?;
+            let full = page.len() == REPLAY_PAGE;
+            for (seq, bytes) in page {
+                self.last_seq = seq;
+                if wanted(&self.subs, repo_of(&bytes).as_deref()) {
+                    let json = String::from_utf8_lossy(&bytes);
+                    self.send(frame(&json)).await?;
+                }
+            }
+            if !full {
+                return Ok(());
+            }
+        }
+    }
+
+    async fn on_event(&mut self, event: Result<Arc<super::Event>, RecvError>) -> Result<(), End> {
+        match event {
+            Ok(e) => {
+                // Already sent while resuming.
+                if e.seq <= self.last_seq {
+                    return Ok(());
+                }
+                self.last_seq = e.seq;
+                if wanted(&self.subs, e.repo.as_deref()) {
+                    self.send(e.frame.clone()).await?;
+                }
+                Ok(())
+            }
+            Err(RecvError::Lagged(n)) => {
+                self.hub().metrics.dropped.inc_by(n);
+                self.send(protocol::lagged(Some(n), self.last_seq).into())
+                    .await
+            }
+            Err(RecvError::Closed) => Err(End::Close(1001, "node shutting down")),
+        }
+    }
+
+    async fn on_message(&mut self, msg: Option<Result<Message, axum::Error>>) -> Result<(), End> {
+        let Some(Ok(msg)) = msg else {
+            return Err(End::Gone);
+        };
+        self.last_heard = Instant::now();
+        let text = match msg {
+            Message::Text(t) => t,
+            Message::Binary(_) => {
+                return self
+                    .send(
+                        protocol::error("binary messages are not understood; send JSON text")
+                            .into(),
+                    )
+                    .await;
+            }
+            Message::Close(_) => return Err(End::Gone),
+            // Pings are answered by the library; pongs only prove the client is there.
+            Message::Ping(_) | Message::Pong(_) => return Ok(()),
+        };
+        let reply = match protocol::parse(&text) {
+            Ok(ClientMsg::Ping) => protocol::pong(),
+            Ok(ClientMsg::Subscribe(c)) => {
+                if !self.subs.contains(&c) && self.subs.len() >= MAX_CHANNELS {
+                    protocol::error(&format!("at most {MAX_CHANNELS} channels"))
+                } else {
+                    let ack = protocol::ack("subscribed", &c);
+                    self.subs.insert(c);
+                    ack
+                }
+            }
+            Ok(ClientMsg::Unsubscribe(c)) => {
+                let ack = protocol::ack("unsubscribed", &c);
+                self.subs.remove(&c);
+                ack
+            }
+            Err(e) => protocol::error(&e),
+        };
+        self.send(reply.into()).await
+    }
+
+    async fn on_ping(&mut self) -> Result<(), End> {
+        let every = self.hub().config.ping_every;
+        if self.last_heard.elapsed() > every * 2 {
+            return Err(End::Close(1008, "no answer to pings"));
+        }
+        let limit = every * 2;
+        match tokio::time::timeout(limit, self.socket.send(Message::Ping(Default::default()))).await
+        {
+            Ok(Ok(())) => Ok(()),
+            Ok(Err(_)) => Err(End::Gone),
+            Err(_) => Err(End::Close(1008, "stalled: not reading")),
+        }
+    }
+}
+
+/// The repository a logged event is about (none: a node event).
+fn repo_of(event: &[u8]) -> Option<String> {
+    #[derive(Deserialize)]
+    struct Head {
+        repo: Option<String>,
+    }
+    serde_json::from_slice::<Head>(event)
+        .ok()
+        .and_then(|h| h.repo)
+}
