@@ -49,7 +49,7 @@ pub async fn upgrade(
             .on_upgrade(move |socket| async move {
                 Conn::new(state, socket, subs, permit).run(since).await;
             }),
-        Err(resp) => resp,
+        Err(resp) => *resp,
     }
 }
 
@@ -58,10 +58,12 @@ type Accepted = (BTreeSet<Channel>, Option<u64>, OwnedSemaphorePermit);
 fn accept(
     state: &AppState,
     query: Result<Query<WsQuery>, axum::extract::rejection::QueryRejection>,
-) -> Result<Accepted, Response> {
-    let bad = |m: String| ApiError::new(StatusCode::BAD_REQUEST, m).into_response();
+) -> Result<Accepted, Box<Response>> {
+    let bad = |m: String| Box::new(ApiError::new(StatusCode::BAD_REQUEST, m).into_response());
     let Query(q) = query.map_err(|e| bad(format!("invalid query: {e}")))?;
-    state.store().map_err(IntoResponse::into_response)?;
+    state
+        .store()
+        .map_err(|e| Box::new(IntoResponse::into_response(e)))?;
     let mut subs = BTreeSet::new();
     for part in q.channels.iter().flat_map(|c| c.split(',')) {
         subs.insert(Channel::parse(part.trim()).map_err(bad)?);
@@ -85,7 +87,7 @@ fn accept(
         .into_response();
         resp.headers_mut()
             .insert(header::RETRY_AFTER, header::HeaderValue::from_static("5"));
-        return Err(resp);
+        return Err(Box::new(resp));
     };
     Ok((subs, q.since, permit))
 }

@@ -27,6 +27,9 @@ use guts_store::{Repo, RepoRecord, Store, StoreError};
 pub use host::NodeHost;
 pub use log::log_key;
 
+/// Conflicts a local push settled: each ref and the tip that is no longer a conflict.
+pub type Settled = Vec<(String, ObjectId)>;
+
 /// The file the node's key lives in, inside the data dir.
 pub const KEY_FILE: &str = "node.key";
 
@@ -89,7 +92,7 @@ impl Replication {
         &self,
         repo: &Repo,
         changes: &[(String, ObjectId, ObjectId)],
-    ) -> Result<(Vec<SignedRef>, Vec<(String, ObjectId)>), StoreError> {
+    ) -> Result<(Vec<SignedRef>, Settled), StoreError> {
         let full = format!("{}/{}", repo.record().owner, repo.record().name);
         let mut signed = Vec::with_capacity(changes.len());
         for (name, old, new) in changes {
