@@ -23,6 +23,7 @@ pub struct TestNode {
 }
 
 pub mod cluster;
+pub mod ws;
 
 impl TestNode {
     /// Starts a node and waits until its store is open.
