@@ -82,6 +82,12 @@ fn a_push_is_seen_on_the_pushing_node_and_as_replicated_on_its_peer() {
     assert_eq!(push["refs"][0]["new"], next);
     assert_eq!(push["commits"], 2);
     assert_eq!(on_b.event("ref.replicated", WAIT)["refs"][0]["new"], next);
+
+    // Node B's log also holds its peers coming: resume from the start on the node channel.
+    let mut peers = WsClient::connect(&ws_url(&c.url(1), "since=0&channels=node")).expect("node");
+    let up = peers.event("peer.connected", WAIT);
+    assert_eq!(up["peer"], c.peer_id(0).to_string());
+    assert_eq!(up["repo"], Value::Null);
 }
 
 #[test]

@@ -239,6 +239,21 @@ fn divergent_pushes_in_a_partition_converge_with_conflict_refs() {
                 && !refs.iter().any(|l| l.contains("refs/guts/conflicts/"))
         })
     });
+    // Node C's event log tells the story: the conflict kept, then settled by the merge.
+    let url = guts_tests::ws::ws_url(&c.url(2), "since=0&channels=repo:team/app");
+    let mut events = guts_tests::ws::WsClient::connect(&url).expect("events");
+    let kept = events.event("conflict", DEADLINE);
+    assert_eq!(kept["tip"], loser.as_str());
+    assert_eq!(kept["resolved"], false);
+    assert_eq!(
+        kept["conflict_ref"],
+        format!("refs/guts/conflicts/heads/main/{loser}")
+    );
+    let push = events.event("push", DEADLINE);
+    assert_eq!(push["refs"][0]["new"], merged);
+    let settled = events.event("conflict", DEADLINE);
+    assert_eq!(settled["tip"], loser.as_str());
+    assert_eq!(settled["resolved"], true);
 }
 
 #[test]

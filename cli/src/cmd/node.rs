@@ -19,9 +19,15 @@ pub struct NodeArgs {
     /// HTTP listen address (Smart HTTP, REST, health, metrics).
     #[arg(long, env = "GUTS_HTTP", default_value = "127.0.0.1:8080")]
     http: SocketAddr,
-    /// Open connections at most.
-    #[arg(long, env = "GUTS_MAX_CONNECTIONS", default_value_t = 1024)]
+    /// Open connections at most (WebSocket subscribers included); more wait.
+    #[arg(long, env = "GUTS_MAX_CONNECTIONS", default_value_t = 4096)]
     max_connections: usize,
+    /// WebSocket subscribers at once; more are refused with 503.
+    #[arg(long, env = "GUTS_MAX_SUBSCRIBERS", default_value_t = 2048)]
+    max_subscribers: usize,
+    /// Events kept for WebSocket clients resuming with `?since=`.
+    #[arg(long, env = "GUTS_EVENT_LOG", default_value_t = 10_000)]
+    event_log: u64,
     /// libp2p listen address, e.g. /ip4/0.0.0.0/tcp/9000 (repeatable; none: no replication
     /// unless --bootstrap is given, then a random port).
     #[arg(long, env = "GUTS_P2P", value_delimiter = ',')]
@@ -67,6 +73,17 @@ pub fn run(args: NodeArgs) -> anyhow::Result<()> {
     rt.block_on(async move {
         let mut config = NodeConfig::new(&args.data_dir, args.http);
         config.max_connections = args.max_connections;
+        config.hub.max_subscribers = args.max_subscribers;
+        config.event_log = args.event_log.max(1);
+        // Each connection is a file descriptor: allow as many as the hard limit does.
+        match rlimit::increase_nofile_limit(u64::MAX) {
+            Ok(n) if (n as usize) < args.max_connections + 256 => tracing::warn!(
+                limit = n,
+                "open-file limit below --max-connections; connections may be refused"
+            ),
+            Ok(_) => {}
+            Err(e) => tracing::warn!(error = %e, "cannot raise the open-file limit"),
+        }
         config.p2p = args.p2p();
         let node = Node::start(config).await?;
         // Printed for people and for scripts (`guts devnet` reads these lines).
