@@ -23,7 +23,8 @@ const WINDOW: usize = 4;
 /// Performs `action` in a task; its result comes back to the event loop as an input.
 /// Requests are the event loop's own and are not passed here.
 pub(crate) fn spawn(shared: Arc<Shared>, action: Action<PeerId, File>) {
-    tokio::spawn(async move {
+    let tasks = shared.tasks.clone();
+    tasks.spawn(async move {
         if let Some(input) = perform(&shared, action).await {
             let _ = shared.commands.send(Command::Input(input)).await;
         }

@@ -158,6 +158,7 @@ impl EventLoop {
                 let _ = reply.send(Err("network stopped".into()));
             }
         }
+        self.shared.stopped.send_replace(true);
     }
 
     /// Passes an input to the state machine and carries out what it asks: requests are

@@ -53,7 +53,8 @@ pub(crate) fn spawn_serve(
     request: Request,
     channel: ResponseChannel<Response>,
 ) {
-    tokio::spawn(async move {
+    let tasks = shared.tasks.clone();
+    tasks.spawn(async move {
         let s = shared.clone();
         let res = tokio::task::spawn_blocking(move || answer(&s, peer, request))
             .await

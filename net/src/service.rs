@@ -146,6 +146,11 @@ pub(crate) struct Shared {
     pub blocked: Mutex<HashSet<PeerId>>,
     /// Packs prepared for peers, read back in chunks.
     pub sessions: Mutex<Sessions>,
+    /// Tasks performing the machine's actions and answering peers: shutdown waits for them,
+    /// so none touches the node's store after the node has stopped.
+    pub tasks: tokio_util::task::TaskTracker,
+    /// Set when the event loop has stopped (it spawns nothing more).
+    pub stopped: tokio::sync::watch::Sender<bool>,
 }
 
 impl Shared {
@@ -168,6 +173,9 @@ impl Shared {
         }
     }
 }
+
+/// How long shutdown waits for the event loop, then for its tasks.
+pub const SHUTDOWN_WAIT: Duration = Duration::from_secs(30);
 
 /// The node's handle on the network.
 #[derive(Clone)]
@@ -227,6 +235,8 @@ pub async fn spawn(
         peers: Mutex::new(HashSet::new()),
         blocked: Mutex::new(HashSet::new()),
         sessions: Mutex::new(Sessions::default()),
+        tasks: tokio_util::task::TaskTracker::new(),
+        stopped: tokio::sync::watch::Sender::new(false),
     });
     let (ready_tx, ready_rx) = oneshot::channel();
     let event_loop = EventLoop::new(swarm, rx, shared.clone(), ready_tx);
@@ -339,9 +349,19 @@ impl NetHandle {
         let _ = self.shared.commands.send(Command::Dial(addr)).await;
     }
 
-    /// Stops the event loop (connections close).
+    /// Stops the event loop (connections close), then waits for the tasks it started
+    /// (an apply in progress finishes; nothing starts after), at most [`SHUTDOWN_WAIT`].
     pub async fn shutdown(&self) {
         let _ = self.shared.commands.send(Command::Shutdown).await;
+        let mut stopped = self.shared.stopped.subscribe();
+        let _ = tokio::time::timeout(SHUTDOWN_WAIT, stopped.wait_for(|s| *s)).await;
+        self.shared.tasks.close();
+        if tokio::time::timeout(SHUTDOWN_WAIT, self.shared.tasks.wait())
+            .await
+            .is_err()
+        {
+            tracing::warn!("network tasks still running after shutdown");
+        }
     }
 }
 

@@ -19,7 +19,8 @@ pub struct TestNode {
     /// Its data directory.
     pub dir: tempfile::TempDir,
     node: Option<Node>,
-    rt: tokio::runtime::Runtime,
+    /// Taken when dropped, to shut down with a time limit.
+    rt: Option<tokio::runtime::Runtime>,
 }
 
 pub mod cluster;
@@ -52,7 +53,7 @@ impl TestNode {
             url: node.url(),
             dir,
             node: Some(node),
-            rt,
+            rt: Some(rt),
         }
     }
 
@@ -72,9 +73,13 @@ impl TestNode {
         self.node.as_ref().expect("node running")
     }
 
+    fn runtime(&self) -> &tokio::runtime::Runtime {
+        self.rt.as_ref().expect("runtime until dropped")
+    }
+
     /// Runs a future on the node's runtime.
     pub fn block_on<F: std::future::Future>(&self, f: F) -> F::Output {
-        self.rt.block_on(f)
+        self.runtime().block_on(f)
     }
 
     /// The node's network handle, once it is up (panics when p2p is off).
@@ -100,7 +105,7 @@ impl TestNode {
     /// Stops the node gracefully and returns its data dir.
     pub fn stop(mut self) -> tempfile::TempDir {
         if let Some(n) = self.node.take() {
-            self.rt.block_on(n.shutdown()).expect("shutdown");
+            self.runtime().block_on(n.shutdown()).expect("shutdown");
         }
         let dir = tempfile::tempdir().expect("tempdir");
         std::mem::replace(&mut self.dir, dir)
@@ -110,7 +115,11 @@ impl TestNode {
 impl Drop for TestNode {
     fn drop(&mut self) {
         if let Some(n) = self.node.take() {
-            let _ = self.rt.block_on(n.shutdown());
+            let _ = self.runtime().block_on(n.shutdown());
+        }
+        // A task stuck past the node's own shutdown must not hang the test run.
+        if let Some(rt) = self.rt.take() {
+            rt.shutdown_timeout(Duration::from_secs(10));
         }
     }
 }

@@ -166,6 +166,10 @@ fn resuming_from_before_what_the_log_holds_is_told_so() {
         patch(&node, "carol/x", &format!("v{i}"));
     }
     let mut c = WsClient::connect(&ws_url(&node.url, "since=0")).expect("resume");
+    // The subscriptions (every channel, with `since` and none named), then the news.
+    for channel in ["repo:*", "node"] {
+        assert_eq!(c.expect("subscribed", WAIT)["channel"], channel);
+    }
     let first = c.recv(WAIT).expect("a message");
     assert_eq!(first["type"], "lagged", "{first}");
     assert_eq!(first["missed"], Value::Null);

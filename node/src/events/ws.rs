@@ -161,15 +161,15 @@ impl Conn {
     async fn serve(&mut self, since: Option<u64>) -> End {
         // Live first, so nothing published while the log is read is missed.
         let mut live = self.hub().tx.subscribe();
-        if let Some(since) = since
-            && let Err(end) = self.replay(since).await
-        {
-            return end;
-        }
         for c in self.subs.clone() {
             if let Err(end) = self.send(protocol::ack("subscribed", &c).into()).await {
                 return end;
             }
+        }
+        if let Some(since) = since
+            && let Err(end) = self.replay(since).await
+        {
+            return end;
         }
         let every = self.hub().config.ping_every;
         let mut ping = tokio::time::interval_at(tokio::time::Instant::now() + every, every);
