@@ -119,6 +119,7 @@ pub async fn health(State(state): State<AppState>) -> Response {
         "components": {
             "store": store,
             "p2p": p2p(&state),
+            "events": state.hub().health(state.inner.store.get()),
         },
     });
     let status = if ok {

@@ -146,6 +146,10 @@ fn resuming_with_since_gets_exactly_the_missed_events_in_order() {
     // Then live, once each: nothing replayed comes again.
     node.create_repo("bob", "next");
     let live = c.event("repo.created", WAIT);
+    let (_, health) = http("GET", &format!("{}/health", node.url), None);
+    let events = &health["components"]["events"];
+    assert_eq!(events["last_seq"], live["seq"], "{health}");
+    assert_eq!(events["subscribers"], 1);
     assert_eq!(live["repo"], "bob/next");
     assert!(live["seq"].as_u64() > seqs.last().copied());
     c.send_text(r#"{"type":"ping"}"#);

@@ -252,6 +252,10 @@ fn print_table(root: &Path, members: &[Member]) {
     println!("  guts repo create alice/hello --node {first}");
     println!("  git push {first}/alice/hello.git main");
     println!("  git clone {last}/alice/hello.git");
+    println!(
+        "  websocat '{}/ws?channels=repo:alice/hello'   # watch events live",
+        last.replacen("http://", "ws://", 1)
+    );
     println!("  guts health --node {last}");
     println!(
         "Logs: {}/node-N/node.log. Ctrl-C stops every node.",

@@ -98,6 +98,21 @@ impl Hub {
         }
     }
 
+    /// The hub as `/health` shows it.
+    pub fn health(&self, store: Option<&Store>) -> Value {
+        let mut v = json!({
+            "status": "ok",
+            "subscribers": self.metrics.subscribers.get(),
+            "max_subscribers": self.config.max_subscribers,
+        });
+        if let Some(log) = store.map(Store::events) {
+            v["last_seq"] = json!(log.last());
+            v["log_events"] = json!(log.len());
+            v["log_trimmed_through"] = json!(log.trimmed());
+        }
+        v
+    }
+
     /// Closes every connection (the node is shutting down).
     pub fn close(&self) {
         self.closing.send_replace(true);
