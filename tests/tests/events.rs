@@ -184,6 +184,16 @@ fn resuming_from_before_what_the_log_holds_is_told_so() {
         descriptions.push(e["description"].as_str().unwrap_or_default().to_string());
     }
     assert_eq!(descriptions, ["v5", "v6", "v7", "v8", "v9"]);
+
+    // A number from the future (another node's, or a replaced store): told, then live.
+    let mut c = WsClient::connect(&ws_url(&node.url, "since=1000000")).expect("resume");
+    let e = c.expect("error", WAIT);
+    assert!(
+        e["message"].as_str().is_some_and(|m| m.contains("ahead")),
+        "{e}"
+    );
+    patch(&node, "carol/x", "after");
+    assert_eq!(c.event("repo.updated", WAIT)["description"], "after");
 }
 
 #[test]

@@ -199,6 +199,16 @@ impl Conn {
         if since < log.trimmed() {
             self.send(protocol::lagged(None, since).into()).await?;
         }
+        let last = log.last();
+        if since > last {
+            // Another node's number, or this node's store was replaced: from now on.
+            let msg = format!(
+                "since={since} is ahead of this node's events (last {last}); going on from now"
+            );
+            self.send(protocol::error(&msg).into()).await?;
+            self.last_seq = last;
+            return Ok(());
+        }
         self.last_seq = since;
         loop {
             let after = self.last_seq;
