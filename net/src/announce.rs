@@ -54,6 +54,16 @@ pub enum Body {
         /// What the repository is now.
         state: RepoState,
     },
+    /// An account fact was set (or deleted, with no entry): the record with the greatest
+    /// stamp per key wins; every node keeps the latest, also after a deletion.
+    Account {
+        /// When and where (`stamp.origin` is the announcement's origin).
+        stamp: Stamp,
+        /// What it is about ([`crate::accounts::Entry::key`]).
+        key: String,
+        /// The entry now, or none: deleted.
+        entry: Option<crate::accounts::Entry>,
+    },
 }
 
 /// A repository's state in a [`Body::Repo`] record.
@@ -81,15 +91,6 @@ pub struct RepoMeta {
 
 /// The longest replicated description.
 pub const MAX_DESCRIPTION: usize = 4096;
-
-impl Body {
-    /// The repository it is about.
-    pub fn repo(&self) -> &str {
-        match self {
-            Body::Push { repo, .. } | Body::Repo { repo, .. } => repo,
-        }
-    }
-}
 
 /// A signed announcement.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -204,6 +205,12 @@ impl Announcement {
                     if !u.verify() {
                         return Err(AnnounceError::BadSignature("ref update"));
                     }
+                    if u.pusher.as_ref().is_some_and(|p| {
+                        p.grant.len() > crate::accounts::MAX_GRANT
+                            || guts_store::names::check_name("user", &p.user).is_err()
+                    }) {
+                        return invalid("a malformed pusher".into());
+                    }
                     check_drift(u.stamp.hlc, now_ms)?;
                 }
             }
@@ -226,9 +233,46 @@ impl Announcement {
                     }
                 }
             }
+            Body::Account { stamp, key, entry } => {
+                if stamp.origin != self.origin {
+                    return invalid("an account record stamped by another node".into());
+                }
+                check_drift(stamp.hlc, now_ms)?;
+                crate::accounts::check_key(key).map_err(AnnounceError::Invalid)?;
+                if let Some(e) = entry {
+                    e.check().map_err(AnnounceError::Invalid)?;
+                    if e.key() != *key {
+                        return invalid(format!("an entry filed under {key:?}"));
+                    }
+                }
+            }
         }
         Ok(())
     }
+}
+
+/// Splits updates into groups that each fit one announcement: at most [`MAX_UPDATES`],
+/// and their encoded size with room for the rest of the message. One update too large on
+/// its own gets a group of its own (it is not published; anti-entropy carries it).
+pub fn split(updates: Vec<SignedRef>) -> Vec<Vec<SignedRef>> {
+    let budget = MAX_ANNOUNCEMENT - 1024;
+    let mut out: Vec<Vec<SignedRef>> = Vec::new();
+    let mut size = 0;
+    for u in updates {
+        let len = bincode::serde::encode_to_vec(&u, bincode::config::standard())
+            .map_or(budget, |b| b.len());
+        match out.last_mut() {
+            Some(group) if group.len() < MAX_UPDATES && size + len <= budget => {
+                size += len;
+                group.push(u);
+            }
+            _ => {
+                size = len;
+                out.push(vec![u]);
+            }
+        }
+    }
+    out
 }
 
 /// `owner/name`, both valid.
@@ -266,7 +310,7 @@ mod tests {
             },
             origin: key.id(),
         };
-        let u = SignedRef::sign(key, repo, name, [0; 20], [1; 20], stamp);
+        let u = SignedRef::sign(key, repo, name, [0; 20], [1; 20], stamp, None);
         Announcement::sign(
             key,
             Body::Push {

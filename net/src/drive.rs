@@ -91,6 +91,17 @@ fn apply_records(shared: &Shared, records: Vec<Vec<u8>>) -> Result<(usize, usize
             .and_then(|a| a.validate(|n| shared.is_trusted(n), now_ms()).map(|()| a));
         let (repo, stamp, state) = match checked.map(|a| a.body) {
             Ok(Body::Repo { repo, stamp, state }) => (repo, stamp, state),
+            Ok(Body::Account { stamp, key, entry }) => {
+                match shared.host.apply_account(&key, stamp, entry.as_ref(), record) {
+                    Ok(true) => {
+                        applied += 1;
+                        tracing::debug!(%key, "account record applied");
+                    }
+                    Ok(false) => {}
+                    Err(e) => failed = Some(format!("{key}: {e}")),
+                }
+                continue;
+            }
             Ok(Body::Push { .. }) => {
                 refused += 1;
                 continue;

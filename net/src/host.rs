@@ -57,9 +57,10 @@ pub trait Host: Send + Sync + 'static {
         pack: Option<File>,
         updates: Vec<SignedRef>,
     ) -> Result<usize, String>;
-    /// The latest signed repository records (encoded [`crate::Announcement`]s) this node
-    /// keeps, at most `limit`.
-    fn records(&self, limit: usize) -> Vec<Vec<u8>>;
+    /// The latest signed records (encoded [`crate::Announcement`]s) this node keeps, of
+    /// repositories and then of account keys, each with its cursor (cursors only grow):
+    /// at most `limit` after `after`.
+    fn records(&self, after: Option<&str>, limit: usize) -> Vec<(String, Vec<u8>)>;
     /// Applies a verified repository record (`record` is its signed announcement, to keep
     /// and pass on) if it is newer than the one kept: creates the repository or updates its
     /// metadata, or deletes it (unless it was pushed to after `stamp`). Returns false if it
@@ -69,6 +70,15 @@ pub trait Host: Send + Sync + 'static {
         repo: &str,
         stamp: Stamp,
         state: &RepoState,
+        record: Vec<u8>,
+    ) -> Result<bool, String>;
+    /// Applies a verified account record (`record`, to keep and pass on) if it is newer
+    /// than the one kept for `key`. Returns false if it was not newer.
+    fn apply_account(
+        &self,
+        key: &str,
+        stamp: Stamp,
+        entry: Option<&crate::accounts::Entry>,
         record: Vec<u8>,
     ) -> Result<bool, String>;
     /// Something happened on the network.

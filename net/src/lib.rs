@@ -7,6 +7,9 @@
 //! - [`announce`]: the small signed gossip [`Announcement`] of an accepted push or of a
 //!   repository record (created, updated, deleted), with its validation (size, encoding,
 //!   names, trust, signatures, stamps).
+//! - [`accounts`]: account records (users, token hashes, organizations, teams,
+//!   permissions, SSH keys, protected branches), the permission rule, and the grant a
+//!   pushed update carries to show its pusher could write.
 //! - [`merge`]: the ref merge rule, a last-writer-wins register plus the conflict tips no
 //!   later update covers, a function of the set of updates (not of delivery order).
 //! - [`proto`]: the `/guts/sync/1` request-response messages and their bounded codec.
@@ -19,6 +22,7 @@
 //!   swarm and drives the machine; `drive.rs` performs its actions (host calls, chunked
 //!   downloads); `serve.rs` answers peers.
 
+pub mod accounts;
 pub mod announce;
 mod behaviour;
 mod drive;
@@ -33,6 +37,7 @@ mod serve;
 pub mod service;
 pub mod signed;
 
+pub use accounts::{AccountView, Entry, Perm, Pusher, Role};
 pub use announce::{AnnounceError, Announcement, Body, PackRef, RepoMeta, RepoState};
 pub use hlc::{Clock, Hlc, Stamp};
 pub use host::{Host, NetEvent, SyncPlan};

@@ -34,8 +34,9 @@ pub struct RepoDigest {
     pub entries: u64,
 }
 
-/// The digest entry that stands for a node's repository records (not a valid repository
-/// name, so it cannot collide with one): when it differs, the asker fetches the records.
+/// The digest entry that stands for a node's repository and account records (not a valid
+/// repository name, so it cannot collide with one): when it differs, the asker pages
+/// through the records.
 pub const RECORDS: &str = "!records";
 
 /// Signed updates in one page (a few hundred bytes each: well under the frame limit).
@@ -43,7 +44,7 @@ pub const UPDATES_PAGE: usize = 8192;
 /// Signed updates of one repository fetched in one round at most (the rest next round).
 pub const MAX_SYNC_UPDATES: usize = 1 << 20;
 
-/// Repository records sent in one answer at most.
+/// Records sent in one answer at most.
 pub const MAX_RECORDS: usize = 4096;
 
 /// What one node asks another.
@@ -70,8 +71,12 @@ pub enum Request {
         /// Objects the asker has (its ref tips).
         haves: Vec<[u8; 20]>,
     },
-    /// The latest signed record of every repository known here (deleted ones too).
-    Records,
+    /// A page of the latest signed records known here: of every repository (deleted ones
+    /// too), then of every account key (deleted ones too), in the order of their cursors.
+    Records {
+        /// Only those after this cursor (none: from the start).
+        after: Option<String>,
+    },
     /// Prepare a stored pack, named by its trailing checksum (as announced).
     FetchPack {
         /// `owner/name`.
@@ -103,10 +108,12 @@ pub enum Response {
         /// More follow: ask again after the last one.
         more: bool,
     },
-    /// Signed repository records (encoded announcements), at most [`MAX_RECORDS`].
+    /// Signed records (encoded announcements), at most [`MAX_RECORDS`].
     Records {
         /// The records.
         records: Vec<Vec<u8>>,
+        /// More follow: ask again after this cursor.
+        next: Option<String>,
     },
     /// A pack was prepared.
     Pack {

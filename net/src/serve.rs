@@ -130,15 +130,27 @@ fn answer(shared: &Shared, peer: PeerId, request: Request) -> Response {
                 shared.host.build_pack(&repo, &wants, &haves)
             })
         }
-        Request::Records => {
-            let mut records = shared.host.records(MAX_RECORDS);
+        Request::Records { after } => {
+            let page = shared.host.records(after.as_deref(), MAX_RECORDS);
+            let read = page.len();
             // Stay under the frame limit (a record is a few hundred bytes).
             let mut size = 0usize;
-            records.retain(|r| {
-                size += r.len() + 8;
-                size < MAX_RESPONSE - 1024
-            });
-            Response::Records { records }
+            let mut records = Vec::with_capacity(page.len());
+            let mut next = None;
+            for (cursor, record) in page {
+                size += record.len() + cursor.len() + 16;
+                if size > MAX_RESPONSE / 2 {
+                    break;
+                }
+                records.push(record);
+                next = Some(cursor);
+            }
+            // A full page, or one cut short by size: more may follow.
+            let more = read >= MAX_RECORDS || records.len() < read;
+            if !more || records.is_empty() {
+                next = None;
+            }
+            Response::Records { records, next }
         }
         Request::FetchPack { repo, checksum } => {
             prepare(shared, peer, || shared.host.stored_pack(&repo, &checksum))

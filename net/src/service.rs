@@ -288,13 +288,13 @@ impl NetHandle {
 
     /// Announces updates already applied and logged here (split to stay small).
     pub async fn announce(&self, repo: &str, pack: Option<PackRef>, updates: Vec<SignedRef>) {
-        for part in updates.chunks(crate::announce::MAX_UPDATES) {
+        for part in crate::announce::split(updates) {
             let a = Announcement::sign(
                 &self.shared.key,
                 Body::Push {
                     repo: repo.to_string(),
                     pack,
-                    updates: part.to_vec(),
+                    updates: part,
                 },
             );
             // Too many long names to fit: anti-entropy carries these.

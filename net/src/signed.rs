@@ -7,6 +7,7 @@ use std::fmt;
 use serde::de::{self, Visitor};
 use serde::{Deserialize, Deserializer, Serialize, Serializer};
 
+use crate::accounts::Pusher;
 use crate::hlc::Stamp;
 use crate::identity::{NodeId, NodeKey};
 
@@ -76,6 +77,8 @@ pub struct SignedRef {
     pub new: [u8; 20],
     /// When and where it was accepted; `stamp.origin` signed it.
     pub stamp: Stamp,
+    /// Who pushed it and the account records that let them (none: not pushed by a user).
+    pub pusher: Option<Pusher>,
     /// The origin's signature over the fields above.
     pub signature: Sig,
 }
@@ -88,6 +91,7 @@ struct Signed<'a> {
     old: &'a [u8; 20],
     new: &'a [u8; 20],
     stamp: &'a Stamp,
+    pusher: &'a Option<Pusher>,
 }
 
 impl SignedRef {
@@ -99,6 +103,7 @@ impl SignedRef {
         old: [u8; 20],
         new: [u8; 20],
         stamp: Stamp,
+        pusher: Option<Pusher>,
     ) -> SignedRef {
         let mut r = SignedRef {
             repo: repo.to_string(),
@@ -106,6 +111,7 @@ impl SignedRef {
             old,
             new,
             stamp,
+            pusher,
             signature: Sig([0; 64]),
         };
         r.signature = Sig(key.sign(&r.signed_bytes()));
@@ -121,6 +127,7 @@ impl SignedRef {
             old: &self.old,
             new: &self.new,
             stamp: &self.stamp,
+            pusher: &self.pusher,
         };
         // Encoding plain fields into a Vec cannot fail; an empty tail would fail to verify.
         let _ =
@@ -165,11 +172,17 @@ mod tests {
             },
             origin: key.id(),
         };
-        let r = SignedRef::sign(&key, "a/b", "refs/heads/main", [0; 20], [1; 20], stamp);
+        let r = SignedRef::sign(&key, "a/b", "refs/heads/main", [0; 20], [1; 20], stamp, None);
         assert!(r.verify());
         let mut forged = r.clone();
         forged.new = [2; 20];
         assert!(!forged.verify());
+        let mut named = r.clone();
+        named.pusher = Some(Pusher {
+            user: "mallory".into(),
+            grant: vec![],
+        });
+        assert!(!named.verify());
         let mut other = r.clone();
         other.stamp.origin = NodeKey::from_secret([4; 32]).id();
         assert!(!other.verify());

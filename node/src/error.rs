@@ -30,6 +30,17 @@ impl ApiError {
         Self::new(StatusCode::NOT_FOUND, format!("{what} not found"))
     }
 
+    /// 401: credentials are needed, or the ones given are wrong (the response asks for
+    /// HTTP Basic, so git prompts and credential helpers answer).
+    pub fn unauthorized(message: &str) -> Self {
+        Self::new(StatusCode::UNAUTHORIZED, message)
+    }
+
+    /// 403: the caller is known but may not do this.
+    pub fn forbidden(message: &str) -> Self {
+        Self::new(StatusCode::FORBIDDEN, message)
+    }
+
     /// 503 while the store is opening or shutting down.
     pub fn unavailable() -> Self {
         Self::new(StatusCode::SERVICE_UNAVAILABLE, "the node is not ready")
@@ -65,7 +76,14 @@ impl From<tokio::task::JoinError> for ApiError {
 
 impl IntoResponse for ApiError {
     fn into_response(self) -> Response {
-        (self.status, Json(json!({ "error": self.message }))).into_response()
+        let mut resp = (self.status, Json(json!({ "error": self.message }))).into_response();
+        if self.status == StatusCode::UNAUTHORIZED {
+            resp.headers_mut().insert(
+                axum::http::header::WWW_AUTHENTICATE,
+                axum::http::HeaderValue::from_static("Basic realm=\"guts\""),
+            );
+        }
+        resp
     }
 }
 

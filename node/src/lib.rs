@@ -9,6 +9,9 @@
 //!   internals; `metrics.rs`: the Prometheus registry and the request middleware.
 //! - `health.rs`: `/health` and the live, ready and startup probes.
 //! - `rest.rs`: `/api/repos` and `/api/v1/repos`.
+//! - [`accounts`]: users, tokens, organizations, teams, permissions, SSH keys and
+//!   protected branches: authentication, the access checks every route makes, and their
+//!   REST API.
 //! - [`events`]: the realtime event hub and `GET /ws`.
 //! - `replica/`: replication: the node's key and clock, the signed update log of every ref
 //!   change, and the network's [`guts_net::Host`] (logs, packs, applying what arrived).
@@ -17,6 +20,7 @@
 //!   (`upload_v2.rs`) and v0 (`upload_v0.rs`) over shared negotiation and pack sending
 //!   (`upload.rs`), and receive-pack (`receive.rs`).
 
+pub mod accounts;
 pub mod config;
 mod error;
 pub mod events;

@@ -59,6 +59,19 @@ pub struct Metrics {
     pub net: Family<NetLabels, Gauge>,
     /// The event hub's.
     pub hub: crate::events::HubMetrics,
+    /// Authentication's.
+    pub auth: AuthMetrics,
+}
+
+/// Authentication counters.
+#[derive(Debug, Clone, Default)]
+pub struct AuthMetrics {
+    /// Requests with wrong, expired or revoked credentials.
+    pub failures: Counter,
+    /// Requests that waited because their address failed repeatedly.
+    pub throttled: Counter,
+    /// Replicated updates refused because their pusher's grant did not hold.
+    pub grants_refused: Counter,
 }
 
 #[derive(Debug, Clone, Hash, PartialEq, Eq, EncodeLabelSet)]
@@ -178,7 +191,24 @@ impl Metrics {
             "WebSocket connections refused at the subscriber cap",
             hub.refused.clone(),
         );
+        let auth = AuthMetrics::default();
+        registry.register(
+            "auth_failures",
+            "Requests with wrong, expired or revoked credentials",
+            auth.failures.clone(),
+        );
+        registry.register(
+            "auth_throttled",
+            "Requests slowed down after repeated failed authentications from their address",
+            auth.throttled.clone(),
+        );
+        registry.register(
+            "replicated_updates_refused",
+            "Replicated ref updates refused: their pusher's grant did not give write access",
+            auth.grants_refused.clone(),
+        );
         Metrics {
+            auth,
             hub,
             updates_replicated,
             replication_lag,

@@ -1,4 +1,6 @@
-//! `/api/repos` and `/api/v1/repos`: list (paginated), create, get, update, delete.
+//! `/api/repos` and `/api/v1/repos`: list (paginated, only what the caller may read),
+//! create (as the caller, for an organization they belong to, or for anyone as a site
+//! administrator), get (read access), update and delete (admin access).
 
 use axum::Json;
 use axum::body::Bytes;
@@ -10,8 +12,11 @@ use serde::Deserialize;
 use serde::de::DeserializeOwned;
 use serde_json::{Value, json};
 
+use crate::accounts::{Caller, Principal, StoreView, repo_perm, require};
 use crate::error::ApiError;
 use crate::state::AppState;
+use guts_net::accounts::{AccountView, key};
+use guts_net::{Entry, Perm, Role};
 
 /// Repositories per page unless asked otherwise, and at most.
 const PER_PAGE: usize = 30;
@@ -26,7 +31,8 @@ pub struct ListQuery {
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
 struct CreateBody {
-    owner: String,
+    #[serde(default)]
+    owner: Option<String>,
     name: String,
     #[serde(default)]
     description: String,
@@ -44,7 +50,7 @@ struct PatchBody {
     default_branch: Option<String>,
 }
 
-fn parse_json<T: DeserializeOwned>(headers: &HeaderMap, body: &Bytes) -> Result<T, ApiError> {
+pub(crate) fn parse_json<T: DeserializeOwned>(headers: &HeaderMap, body: &Bytes) -> Result<T, ApiError> {
     let json_type = headers
         .get(header::CONTENT_TYPE)
         .and_then(|v| v.to_str().ok())
@@ -76,7 +82,7 @@ fn summary(r: &RepoRecord) -> Value {
     })
 }
 
-async fn blocking<T: Send + 'static>(
+pub(crate) async fn blocking<T: Send + 'static>(
     state: &AppState,
     f: impl FnOnce(Store) -> Result<T, ApiError> + Send + 'static,
 ) -> Result<T, ApiError> {
@@ -87,6 +93,7 @@ async fn blocking<T: Send + 'static>(
 /// `GET /api/repos`.
 pub async fn list(
     State(state): State<AppState>,
+    caller: Caller,
     Query(q): Query<ListQuery>,
 ) -> Result<Response, ApiError> {
     let page = q.page.unwrap_or(1);
@@ -99,7 +106,23 @@ pub async fn list(
     }
     let (items, more) = blocking(&state, move |store| {
         let skip = (page - 1).saturating_mul(per_page);
-        let mut all = store.list_repos(None, skip.saturating_add(per_page).saturating_add(1))?;
+        let want = skip.saturating_add(per_page).saturating_add(1);
+        // Only what the caller may read, in name order.
+        let mut all = Vec::new();
+        let mut after: Option<(String, String)> = None;
+        while all.len() < want {
+            let batch = store.list_repos(after.as_ref().map(|(o, n)| (o.as_str(), n.as_str())), 500)?;
+            let Some(last) = batch.last() else {
+                break;
+            };
+            after = Some((last.owner.clone(), last.name.clone()));
+            for r in batch {
+                if repo_perm(&store, &caller, &r.owner, &r.name, r.private).0.is_some() {
+                    all.push(r);
+                }
+            }
+        }
+        all.truncate(want);
         let more = all.len() > skip + per_page;
         all.truncate(skip + per_page);
         Ok((all.split_off(skip.min(all.len())), more))
@@ -122,14 +145,18 @@ pub async fn list(
 /// `POST /api/repos`.
 pub async fn create(
     State(state): State<AppState>,
+    caller: Caller,
     headers: HeaderMap,
     body: Bytes,
 ) -> Result<Response, ApiError> {
+    let me = caller.with_scope(Perm::Write)?.clone();
     let b: CreateBody = parse_json(&headers, &body)?;
     let st = state.clone();
     let record = blocking(&state, move |store| {
+        let owner = b.owner.unwrap_or_else(|| me.user.clone());
+        may_create_for(&store, &me, &owner)?;
         let record = store.create_repo(&NewRepo {
-            owner: b.owner,
+            owner,
             name: b.name,
             description: b.description,
             private: b.private,
@@ -149,12 +176,11 @@ pub async fn create(
 /// `GET /api/repos/{owner}/{name}`.
 pub async fn get(
     State(state): State<AppState>,
+    caller: Caller,
     Path((owner, name)): Path<(String, String)>,
 ) -> Result<Response, ApiError> {
     let body = blocking(&state, move |store| {
-        let repo = store
-            .repo(&owner, &name)?
-            .ok_or_else(|| ApiError::not_found("repository"))?;
+        let repo = readable(&store, &caller, &owner, &name, Perm::Read)?;
         let refs = repo.list_refs()?;
         let size = repo.size()?;
         let head = repo.head_ref();
@@ -180,6 +206,7 @@ pub async fn get(
 /// `PATCH /api/repos/{owner}/{name}`.
 pub async fn update(
     State(state): State<AppState>,
+    caller: Caller,
     Path((owner, name)): Path<(String, String)>,
     headers: HeaderMap,
     body: Bytes,
@@ -187,6 +214,7 @@ pub async fn update(
     let b: PatchBody = parse_json(&headers, &body)?;
     let st = state.clone();
     let record = blocking(&state, move |store| {
+        readable(&store, &caller, &owner, &name, Perm::Admin)?;
         let record = store.update_repo(
             &owner,
             &name,
@@ -208,16 +236,18 @@ pub async fn update(
 /// `DELETE /api/repos/{owner}/{name}`.
 pub async fn delete(
     State(state): State<AppState>,
+    caller: Caller,
     Path((owner, name)): Path<(String, String)>,
 ) -> Result<Response, ApiError> {
     // Signed, kept and announced: peers delete it too and do not bring it back from older
     // updates.
     let st = state.clone();
     let gone = blocking(&state, move |store| {
+        let was = readable(&store, &caller, &owner, &name, Perm::Admin)?;
         let gone = st.replication().delete_local(&store, &owner, &name)?;
         if gone {
             let full = format!("{owner}/{name}");
-            st.hub().repo(&store, "repo.deleted", &full, None);
+            st.hub().repo(&store, "repo.deleted", &full, Some(was.record()));
         }
         Ok(gone)
     })
@@ -226,5 +256,40 @@ pub async fn delete(
         Ok(StatusCode::NO_CONTENT.into_response())
     } else {
         Err(ApiError::not_found("repository"))
+    }
+}
+
+/// The repository, if the caller may do `need` on it (404 if they may not read it).
+pub(crate) fn readable(
+    store: &Store,
+    caller: &Caller,
+    owner: &str,
+    name: &str,
+    need: Perm,
+) -> Result<guts_store::Repo, ApiError> {
+    let repo = match store.repo(owner, name) {
+        Ok(r) => r,
+        Err(guts_store::StoreError::InvalidName(_)) => None,
+        Err(e) => return Err(e.into()),
+    };
+    require(store, caller, repo.as_ref().map(guts_store::Repo::record), need, false)?;
+    repo.ok_or_else(|| ApiError::not_found("repository"))
+}
+
+/// A user creates repositories for themselves and for organizations they belong to; a
+/// site administrator for any owner.
+fn may_create_for(store: &Store, me: &Principal, owner: &str) -> Result<(), ApiError> {
+    if me.admin || me.user == owner {
+        return Ok(());
+    }
+    let view = StoreView(store);
+    match view.entry(&key::member(owner, &me.user)) {
+        Some(Entry::Member {
+            role: Role::Owner | Role::Member,
+            ..
+        }) if view.entry(&key::org(owner)).is_some() => Ok(()),
+        _ => Err(ApiError::forbidden(&format!(
+            "you may not create repositories for {owner}"
+        ))),
     }
 }

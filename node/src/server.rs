@@ -93,7 +93,10 @@ impl Node {
             slots: Arc::new(Semaphore::new(config.max_connections)),
         };
         let task = tokio::spawn(async move {
-            axum::serve(limited, app)
+            axum::serve(
+                limited,
+                app.into_make_service_with_connect_info::<PeerAddr>(),
+            )
                 .with_graceful_shutdown(async move {
                     let _ = stopped.wait_for(|s| *s).await;
                 })
@@ -218,6 +221,8 @@ fn router(state: AppState, config: &NodeConfig) -> Router {
         .route("/metrics", get(metrics::metrics))
         .merge(api("/api"))
         .merge(api("/api/v1"))
+        .merge(crate::accounts::routes("/api"))
+        .merge(crate::accounts::routes("/api/v1"))
         .layer(TimeoutLayer::with_status_code(
             axum::http::StatusCode::REQUEST_TIMEOUT,
             config.request_timeout,
@@ -236,9 +241,21 @@ fn router(state: AppState, config: &NodeConfig) -> Router {
         .with_state(state)
 }
 
+/// The address a connection comes from, for handlers (`ConnectInfo<PeerAddr>`).
+#[derive(Debug, Clone, Copy)]
+pub struct PeerAddr(pub SocketAddr);
+
+impl<'a> axum::extract::connect_info::Connected<axum::serve::IncomingStream<'a, Limited>>
+    for PeerAddr
+{
+    fn connect_info(stream: axum::serve::IncomingStream<'a, Limited>) -> Self {
+        PeerAddr(*stream.remote_addr())
+    }
+}
+
 /// A listener that holds a permit per open connection: at most `max_connections` at once;
 /// more wait in the accept queue.
-struct Limited {
+pub struct Limited {
     inner: TcpListener,
     slots: Arc<Semaphore>,
 }
@@ -277,7 +294,7 @@ impl axum::serve::Listener for Limited {
 }
 
 /// A connection and its permit.
-struct LimitedStream {
+pub struct LimitedStream {
     stream: TcpStream,
     _permit: OwnedSemaphorePermit,
 }

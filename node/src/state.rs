@@ -35,6 +35,8 @@ pub struct Inner {
     pub replication: Replication,
     /// Realtime events.
     pub hub: Hub,
+    /// Failed authentications per address.
+    pub throttle: crate::accounts::Throttle,
 }
 
 impl AppState {
@@ -55,6 +57,7 @@ impl AppState {
                 git_slots: Arc::new(Semaphore::new(config.max_git_requests)),
                 config,
                 shutting_down: AtomicBool::new(false),
+                throttle: crate::accounts::Throttle::default(),
                 replication,
             }),
         }
@@ -78,6 +81,21 @@ impl AppState {
         if let Some(store) = self.inner.store.get() {
             self.inner.hub.publish(store, kind, repo, fields);
         }
+    }
+
+    /// Failed authentications per address.
+    pub fn throttle(&self) -> &crate::accounts::Throttle {
+        &self.inner.throttle
+    }
+
+    /// True for this node and the nodes it accepts replicated writes from.
+    pub fn is_trusted(&self, node: &guts_net::NodeId) -> bool {
+        *node == self.replication().node_id()
+            || self
+                .config()
+                .p2p
+                .as_ref()
+                .is_some_and(|p| p.trusted.contains(node))
     }
 
     pub fn metrics(&self) -> &Metrics {

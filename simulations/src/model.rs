@@ -79,8 +79,9 @@ impl Model {
                 repos: differing(self.digests(), repos),
             },
             Request::Updates { repo, after } => page(self.updates(&repo, after, UPDATES_PAGE + 1)),
-            Request::Records => Response::Records {
+            Request::Records { .. } => Response::Records {
                 records: Vec::new(),
+                next: None,
             },
             _ => Response::Error {
                 message: "packs travel by download".into(),

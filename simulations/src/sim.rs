@@ -607,6 +607,7 @@ impl Sim {
             *value.as_bytes(),
             *new.as_bytes(),
             stamp,
+            None,
         );
         let pack: Pack = [new].into_iter().filter(|c| !c.is_zero()).collect();
         if let Err(e) = n

@@ -12,6 +12,7 @@
 //! | `deleting` | repo id | empty: a repository being deleted (finished on recovery) |
 //! | `closed` | repo id | empty: every stored object is reachable from the refs |
 //! | `updates` | repo id, caller's key | the replicated update log (opaque) |
+//! | `accounts` | account key (`user/alice`, ...) | its latest signed record, kept after deletion (opaque) |
 //! | `log_digests` | repo id | entry count, XOR of SHA-1 of each log key |
 //! | `signed` | `owner/name` | the repository's latest signed record, kept after deletion (opaque) |
 
@@ -39,6 +40,8 @@ pub mod tree {
     pub const UPDATES: &str = "updates";
     /// Each repository's latest signed record (opaque to the store), kept after deletion.
     pub const SIGNED: &str = "signed";
+    /// Account records (opaque to the store), kept after deletion.
+    pub const ACCOUNTS: &str = "accounts";
     /// Each repository's update log digest: entry count and XOR of key hashes.
     pub const LOG_DIGESTS: &str = "log_digests";
     /// The node's bounded event log (see `events.rs`).

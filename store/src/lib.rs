@@ -14,12 +14,14 @@
 //!   full clones sent as the stored packs themselves (`reuse.rs`).
 //! - Each repository's latest signed record (`signed.rs`), kept after deletion so
 //!   replication does not bring it back.
+//! - Account records (`accounts.rs`): the latest signed record of each account key.
 //! - The node's bounded event log for WebSocket resumption ([`EventLog`], `events.rs`).
 //!
 //! Durability: a pack is written under a pending marker, its objects indexed, and the store
 //! flushed before any ref may point into it; refs move by compare-and-swap and are flushed
 //! before a push is acknowledged. Recovery on open removes packs whose writing was cut short.
 
+mod accounts;
 mod chunks;
 pub mod codec;
 mod db;

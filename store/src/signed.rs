@@ -19,10 +19,21 @@ impl Store {
         Ok(())
     }
 
-    /// Up to `limit` signed records, by name.
-    pub fn signed_records(&self, limit: usize) -> Result<Vec<(String, Vec<u8>)>, StoreError> {
+    /// Up to `limit` signed records, by name, after `after`.
+    pub fn signed_records(
+        &self,
+        after: Option<&str>,
+        limit: usize,
+    ) -> Result<Vec<(String, Vec<u8>)>, StoreError> {
         let mut out = Vec::new();
-        for item in self.t.signed.iter().take(limit) {
+        let range = match after {
+            Some(a) => self.t.signed.range::<&[u8], _>((
+                std::ops::Bound::Excluded(a.as_bytes()),
+                std::ops::Bound::Unbounded,
+            )),
+            None => self.t.signed.iter(),
+        };
+        for item in range.take(limit) {
             let (k, v) = item?;
             let name = String::from_utf8(k.to_vec()).map_err(|_| StoreError::Corrupt {
                 tree: tree::SIGNED,

@@ -259,7 +259,7 @@ impl<P: Copy + Ord + Debug, K: Debug> Replicator<P, K> {
                     sources.extend(origin.filter(|o| *o != source));
                     self.enqueue(repo, updates, pack, sources, None);
                 }
-                Body::Repo { .. } => self.out.push(Action::ApplyRecords {
+                Body::Repo { .. } | Body::Account { .. } => self.out.push(Action::ApplyRecords {
                     round: None,
                     records: vec![bytes],
                 }),
@@ -346,8 +346,17 @@ pub fn differing(mine: Vec<RepoDigest>, theirs: Vec<RepoDigest>) -> Vec<RepoDige
 /// The answer to [`Request::Updates`] from at most `UPDATES_PAGE + 1` updates read after
 /// the asked stamp.
 pub fn page(mut updates: Vec<SignedRef>) -> Response {
-    let more = updates.len() > UPDATES_PAGE;
+    let mut more = updates.len() > UPDATES_PAGE;
     updates.truncate(UPDATES_PAGE);
+    // Within the frame limit too (a pusher's grant makes an update up to a few KiB).
+    let mut size = 0usize;
+    if let Some(cut) = updates.iter().position(|u| {
+        size += bincode::serde::encode_to_vec(u, bincode::config::standard()).map_or(0, |b| b.len());
+        size > MAX_RESPONSE / 2
+    }) {
+        updates.truncate(cut.max(1));
+        more = true;
+    }
     Response::Updates { updates, more }
 }
 

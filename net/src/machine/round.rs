@@ -18,8 +18,10 @@ pub(super) struct Round {
     todo: VecDeque<String>,
     /// The log being paged through: its repository and the updates so far.
     paging: Option<(String, Vec<SignedRef>)>,
-    /// The repository records differ: fetch them at the end.
+    /// The records differ: fetch them at the end.
     records: bool,
+    /// The cursor of the next page of records, while paging through them.
+    records_after: Option<String>,
 }
 
 impl<P: Copy + Ord + Debug, K: Debug> Replicator<P, K> {
@@ -97,10 +99,19 @@ impl<P: Copy + Ord + Debug, K: Debug> Replicator<P, K> {
 
     pub(super) fn on_records(&mut self, peer: P, result: Result<Response, String>) {
         match result {
-            Ok(Response::Records { records }) => self.out.push(Action::ApplyRecords {
-                round: Some(peer),
-                records,
-            }),
+            Ok(Response::Records { records, next }) => {
+                if let Some(round) = self.rounds.get_mut(&peer) {
+                    // Each page must move forward, or a peer could keep us here.
+                    round.records_after = match (next, round.records_after.take()) {
+                        (Some(n), Some(prev)) if n <= prev => None,
+                        (n, _) => n,
+                    };
+                }
+                self.out.push(Action::ApplyRecords {
+                    round: Some(peer),
+                    records,
+                })
+            }
             Ok(other) => self.fail_round(peer, &unexpected(&other)),
             Err(e) => self.fail_round(peer, &e),
         }
@@ -131,7 +142,10 @@ impl<P: Copy + Ord + Debug, K: Debug> Replicator<P, K> {
         let Some(round) = self.rounds.get_mut(&peer) else {
             return;
         };
-        if let Some(repo) = round.todo.pop_front() {
+        if let Some(after) = round.records_after.clone() {
+            let request = Request::Records { after: Some(after) };
+            self.request(peer, request, Pending::Records(peer));
+        } else if let Some(repo) = round.todo.pop_front() {
             let request = Request::Updates {
                 repo: repo.clone(),
                 after: None,
@@ -140,7 +154,7 @@ impl<P: Copy + Ord + Debug, K: Debug> Replicator<P, K> {
             self.request(peer, request, Pending::Updates(peer));
         } else if round.records {
             round.records = false;
-            self.request(peer, Request::Records, Pending::Records(peer));
+            self.request(peer, Request::Records { after: None }, Pending::Records(peer));
         } else {
             self.rounds.remove(&peer);
             self.count(|s| &s.anti_entropy_rounds, 1);

@@ -29,6 +29,8 @@ pub struct Event {
     pub seq: u64,
     /// Its repository (`owner/name`), or none for node events.
     pub repo: Option<String>,
+    /// The repository is private: only subscribers who may read it get the event.
+    pub private: bool,
     /// The whole server message: `{"type":"event","event":{...}}`.
     pub frame: Utf8Bytes,
 }
@@ -127,6 +129,13 @@ impl Hub {
             _ => Map::new(),
         };
         let at = crate::replica::now_ms();
+        // Visibility as it is now (a deletion's caller passes what it was).
+        let private = repo.is_some_and(|full| {
+            event
+                .get("private")
+                .and_then(Value::as_bool)
+                .unwrap_or_else(|| is_private(store, full))
+        });
         let made = store.events().append(
             |seq| {
                 event.insert("seq".into(), json!(seq));
@@ -134,6 +143,9 @@ impl Hub {
                 event.insert("repo".into(), json!(repo));
                 event.insert("node".into(), json!(self.node));
                 event.insert("at".into(), json!(at));
+                if repo.is_some() {
+                    event.insert("private".into(), json!(private));
+                }
                 serde_json::to_vec(&event).unwrap_or_default()
             },
             // Sent under the log's lock: subscribers see events in sequence order.
@@ -142,6 +154,7 @@ impl Hub {
                 let _ = self.tx.send(Arc::new(Event {
                     seq,
                     repo: repo.map(str::to_string),
+                    private,
                     frame: frame(&json),
                 }));
             },
@@ -154,7 +167,8 @@ impl Hub {
         }
     }
 
-    /// A repository was created, changed or deleted (here or by replication).
+    /// A repository was created, changed or deleted (here or by replication): `meta` is
+    /// what it is now, or for a deletion what it was (for who may see the event).
     pub fn repo(
         &self,
         store: &Store,
@@ -163,6 +177,7 @@ impl Hub {
         meta: Option<&guts_store::RepoRecord>,
     ) {
         let fields = match meta {
+            Some(r) if kind == "repo.deleted" => json!({ "private": r.private }),
             Some(r) => json!({
                 "description": r.description,
                 "private": r.private,
@@ -184,6 +199,14 @@ impl Hub {
     }
 }
 
+/// True if `owner/name` is a private repository here.
+fn is_private(store: &Store, full: &str) -> bool {
+    let Some((owner, name)) = full.split_once('/') else {
+        return false;
+    };
+    matches!(store.repo(owner, name), Ok(Some(r)) if r.record().private)
+}
+
 /// A ref update as events show it.
 pub fn ref_json(name: &str, old: &ObjectId, new: &ObjectId) -> Value {
     json!({ "ref": name, "old": old.to_hex(), "new": new.to_hex() })
@@ -198,6 +221,7 @@ pub fn replicated_json(u: &guts_net::SignedRef, moved: bool) -> Value {
         "new": ObjectId::from_bytes(u.new).to_hex(),
         "origin": u.origin().to_string(),
         "stamp": { "ms": u.stamp.hlc.wall_ms, "logical": u.stamp.hlc.logical },
+        "pusher": u.pusher.as_ref().map(|p| p.user.as_str()),
         "moved": moved,
     })
 }
@@ -234,8 +258,7 @@ pub(crate) fn publish_push(
         json!({
             "refs": refs,
             "commits": pushed.commits,
-            // Accounts arrive with issue 6; until then pushes are anonymous.
-            "pusher": null,
+            "pusher": pushed.pusher,
             "origin": origin,
         }),
     );

@@ -34,22 +34,58 @@ const MAX_CLIENT_MESSAGE: usize = 4096;
 pub struct WsQuery {
     since: Option<u64>,
     channels: Option<String>,
+    /// A token, for clients that cannot set headers (browsers).
+    access_token: Option<String>,
 }
 
 /// `GET /ws`.
 pub async fn upgrade(
     State(state): State<AppState>,
+    ConnectInfoOpt(ip): ConnectInfoOpt,
+    headers: axum::http::HeaderMap,
     query: Result<Query<WsQuery>, axum::extract::rejection::QueryRejection>,
     ws: WebSocketUpgrade,
 ) -> Response {
+    // The caller: from the Authorization header, or an access_token query parameter.
+    let mut headers = headers;
+    if let Ok(Query(q)) = &query
+        && let Some(t) = &q.access_token
+        && !headers.contains_key(header::AUTHORIZATION)
+        && let Ok(v) = header::HeaderValue::from_str(&format!("Bearer {t}"))
+    {
+        headers.insert(header::AUTHORIZATION, v);
+    }
+    let caller = match crate::accounts::caller_of(&state, &headers, ip).await {
+        Ok(c) => c,
+        Err(e) => return e.into_response(),
+    };
     match accept(&state, query) {
         Ok((subs, since, permit)) => ws
             .max_message_size(MAX_CLIENT_MESSAGE)
             .max_frame_size(MAX_CLIENT_MESSAGE)
             .on_upgrade(move |socket| async move {
-                Conn::new(state, socket, subs, permit).run(since).await;
+                Conn::new(state, socket, subs, permit, caller).run(since).await;
             }),
         Err(resp) => *resp,
+    }
+}
+
+/// The peer's address when the server has it.
+pub struct ConnectInfoOpt(pub Option<std::net::IpAddr>);
+
+impl<S: Send + Sync> axum::extract::FromRequestParts<S> for ConnectInfoOpt {
+    type Rejection = std::convert::Infallible;
+
+    async fn from_request_parts(
+        parts: &mut axum::http::request::Parts,
+        _: &S,
+    ) -> Result<Self, Self::Rejection> {
+        Ok(ConnectInfoOpt(
+            parts
+                .extensions
+                .get::<axum::extract::ConnectInfo<crate::server::PeerAddr>>()
+                .map(|c| c.0.0.ip()),
+        ))
     }
 }
 
@@ -107,6 +143,8 @@ struct Conn {
     /// The last event this connection has passed (sent or filtered out).
     last_seq: u64,
     last_heard: Instant,
+    /// Who subscribed: private repositories' events reach only those who may read them.
+    caller: crate::accounts::Caller,
     _permit: OwnedSemaphorePermit,
 }
 
@@ -116,6 +154,7 @@ impl Conn {
         socket: WebSocket,
         subs: BTreeSet<Channel>,
         permit: OwnedSemaphorePermit,
+        caller: crate::accounts::Caller,
     ) -> Conn {
         state.hub().metrics.subscribers.inc();
         Conn {
@@ -124,6 +163,7 @@ impl Conn {
             subs,
             last_seq: 0,
             last_heard: Instant::now(),
+            caller,
             _permit: permit,
         }
     }
@@ -220,7 +260,8 @@ impl Conn {
             let full = page.len() == REPLAY_PAGE;
             for (seq, bytes) in page {
                 self.last_seq = seq;
-                if wanted(&self.subs, repo_of(&bytes).as_deref()) {
+                let (repo, private) = head_of(&bytes);
+                if wanted(&self.subs, repo.as_deref()) && self.visible(repo.as_deref(), private) {
                     let json = String::from_utf8_lossy(&bytes);
                     self.send(frame(&json)).await?;
                 }
@@ -239,7 +280,8 @@ impl Conn {
                     return Ok(());
                 }
                 self.last_seq = e.seq;
-                if wanted(&self.subs, e.repo.as_deref()) {
+                if wanted(&self.subs, e.repo.as_deref()) && self.visible(e.repo.as_deref(), e.private)
+                {
                     self.send(e.frame.clone()).await?;
                 }
                 Ok(())
@@ -293,6 +335,19 @@ impl Conn {
         self.send(reply.into()).await
     }
 
+    /// True if this subscriber may see an event about `repo`.
+    fn visible(&self, repo: Option<&str>, private: bool) -> bool {
+        let (Some(full), true) = (repo, private) else {
+            return true;
+        };
+        let (Ok(store), Some((owner, name))) = (self.state.store(), full.split_once('/')) else {
+            return false;
+        };
+        crate::accounts::repo_perm(store, &self.caller, owner, name, true)
+            .0
+            .is_some()
+    }
+
     async fn on_ping(&mut self) -> Result<(), End> {
         let every = self.hub().config.ping_every;
         if self.last_heard.elapsed() > every * 2 {
@@ -308,13 +363,13 @@ impl Conn {
     }
 }
 
-/// The repository a logged event is about (none: a node event).
-fn repo_of(event: &[u8]) -> Option<String> {
+/// The repository a logged event is about (none: a node event), and whether it is private.
+fn head_of(event: &[u8]) -> (Option<String>, bool) {
     #[derive(Deserialize)]
     struct Head {
         repo: Option<String>,
+        #[serde(default)]
+        private: bool,
     }
-    serde_json::from_slice::<Head>(event)
-        .ok()
-        .and_then(|h| h.repo)
+    serde_json::from_slice::<Head>(event).map_or((None, true), |h| (h.repo, h.private))
 }

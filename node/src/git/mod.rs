@@ -24,9 +24,11 @@ use guts_git::pktline::{PktError, PktReader, write_error};
 use guts_store::{Repo, StoreError};
 use serde::Deserialize;
 
+use crate::accounts::{self, Caller};
 use crate::error::ApiError;
 use crate::state::AppState;
 use body::{BodyReader, BodyWriter};
+use guts_net::Perm;
 
 /// Why a Git request failed.
 #[derive(Debug, thiserror::Error)]
@@ -101,14 +103,26 @@ fn no_cache(mut resp: Response, content_type: &'static str) -> Response {
     resp
 }
 
-async fn find_repo(state: &AppState, owner: &str, repo: &str) -> Result<Repo, ApiError> {
+/// The repository, if the caller may do `need` on it (see `accounts::require`).
+async fn find_repo(
+    state: &AppState,
+    caller: &Caller,
+    owner: &str,
+    repo: &str,
+    need: Perm,
+) -> Result<Repo, ApiError> {
     let store = state.store()?.clone();
     let name = repo.strip_suffix(".git").unwrap_or(repo).to_string();
     let owner = owner.to_string();
-    tokio::task::spawn_blocking(move || match store.repo(&owner, &name) {
-        Ok(Some(r)) => Ok(r),
-        Ok(None) | Err(StoreError::InvalidName(_)) => Err(ApiError::not_found("repository")),
-        Err(e) => Err(e.into()),
+    let caller = caller.clone();
+    tokio::task::spawn_blocking(move || {
+        let found = match store.repo(&owner, &name) {
+            Ok(r) => r,
+            Err(StoreError::InvalidName(_)) => None,
+            Err(e) => return Err(e.into()),
+        };
+        accounts::require(&store, &caller, found.as_ref().map(Repo::record), need, true)?;
+        found.ok_or_else(|| ApiError::not_found("repository"))
     })
     .await?
 }
@@ -170,6 +184,7 @@ struct ServiceQuery {
 
 async fn info_refs(
     State(state): State<AppState>,
+    caller: Caller,
     Path((owner, repo)): Path<(String, String)>,
     Query(q): Query<ServiceQuery>,
     headers: HeaderMap,
@@ -184,7 +199,12 @@ async fn info_refs(
             ));
         }
     };
-    let repo = find_repo(&state, &owner, &repo).await?;
+    let need = if service == "git-receive-pack" {
+        Perm::Write
+    } else {
+        Perm::Read
+    };
+    let repo = find_repo(&state, &caller, &owner, &repo, need).await?;
     let v2 = service == "git-upload-pack" && wants_v2(&headers);
     let svc = service.clone();
     let body = tokio::task::spawn_blocking(move || -> Result<Vec<u8>, GitError> {
@@ -208,9 +228,10 @@ async fn info_refs(
 
 async fn head(
     State(state): State<AppState>,
+    caller: Caller,
     Path((owner, repo)): Path<(String, String)>,
 ) -> Result<Response, ApiError> {
-    let repo = find_repo(&state, &owner, &repo).await?;
+    let repo = find_repo(&state, &caller, &owner, &repo, Perm::Read).await?;
     let body = format!("ref: {}\n", repo.head_ref());
     Ok(no_cache(body.into_response(), "text/plain"))
 }
@@ -237,11 +258,12 @@ async fn parse<T: Send + 'static>(
 
 async fn upload_pack(
     State(state): State<AppState>,
+    caller: Caller,
     Path((owner, repo)): Path<(String, String)>,
     headers: HeaderMap,
     body: Body,
 ) -> Result<Response, ApiError> {
-    let repo = find_repo(&state, &owner, &repo).await?;
+    let repo = find_repo(&state, &caller, &owner, &repo, Perm::Read).await?;
     check_content_type(&headers, "application/x-git-upload-pack-request")?;
     let permit = git_slot(&state)?;
     let reader = BodyReader::new(body, state.config().idle_timeout, None).decoded(gzip(&headers)?);
@@ -298,13 +320,31 @@ fn run_upload(
     }
 }
 
+/// The pusher's grant and the repository's protected branches.
+async fn pushing(
+    state: &AppState,
+    caller: &Caller,
+    repo: &Repo,
+) -> Result<receive::Pushing, ApiError> {
+    let store = state.store()?.clone();
+    let user = caller.user().map(str::to_string);
+    let (owner, name) = (repo.record().owner.clone(), repo.record().name.clone());
+    Ok(tokio::task::spawn_blocking(move || receive::Pushing {
+        pusher: user.and_then(|u| accounts::grant_for(&store, &u, &owner, &name)),
+        protected: accounts::protected_patterns(&store, &format!("{owner}/{name}")),
+    })
+    .await?)
+}
+
 async fn receive_pack(
     State(state): State<AppState>,
+    caller: Caller,
     Path((owner, repo)): Path<(String, String)>,
     headers: HeaderMap,
     body: Body,
 ) -> Result<Response, ApiError> {
-    let repo = find_repo(&state, &owner, &repo).await?;
+    let repo = find_repo(&state, &caller, &owner, &repo, Perm::Write).await?;
+    let who = pushing(&state, &caller, &repo).await?;
     check_content_type(&headers, "application/x-git-receive-pack-request")?;
     let permit = git_slot(&state)?;
     let counter = state.metrics().bytes_in.clone();
@@ -326,6 +366,7 @@ async fn receive_pack(
             rest.into_rest(),
             max_pack,
             st.replication(),
+            &who,
             &mut writer,
         ) {
             Ok((outcome, pushed)) => {

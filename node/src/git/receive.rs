@@ -142,6 +142,17 @@ pub struct Pushed {
     pub commits: u64,
     /// Conflicts the push settled: ref and tip.
     pub settled: Vec<(String, ObjectId)>,
+    /// Who pushed.
+    pub pusher: Option<String>,
+}
+
+/// Who pushes, and the rules their push must keep.
+#[derive(Debug, Default)]
+pub struct Pushing {
+    /// The pusher and their grant, signed into each update.
+    pub pusher: Option<guts_net::Pusher>,
+    /// Protected-branch patterns: matching branches refuse deletion and non-fast-forwards.
+    pub protected: Vec<String>,
 }
 
 /// The outcome of a push, for metrics and the log.
@@ -190,9 +201,13 @@ pub fn serve(
     pack: impl Read,
     max_pack: u64,
     replication: &Replication,
+    who: &Pushing,
     out: &mut dyn Write,
 ) -> Result<(Outcome, Pushed), GitError> {
-    let mut pushed = Pushed::default();
+    let mut pushed = Pushed {
+        pusher: who.pusher.as_ref().map(|p| p.user.clone()),
+        ..Pushed::default()
+    };
     let mut sb = Sideband {
         out,
         on: push.sideband,
@@ -213,6 +228,7 @@ pub fn serve(
                 let odb = repo.odb();
                 let overlay = rx.overlay(&odb);
                 let reach = check_objects(repo, &rx, &overlay, &push.commands, &mut results)?;
+                check_protected(Some(&overlay), &who.protected, &push.commands, &mut results);
                 if push.atomic && results.iter().any(Result::is_err) {
                     fail_atomic(&mut results);
                 }
@@ -245,6 +261,10 @@ pub fn serve(
     } else {
         // Deletes only: no pack follows (read what is left, bounded, and ignore it).
         let _ = std::io::copy(&mut pack.take(1 << 16), &mut std::io::sink());
+        check_protected(None, &who.protected, &push.commands, &mut results);
+        if push.atomic && results.iter().any(Result::is_err) {
+            fail_atomic(&mut results);
+        }
         if results.iter().any(Result::is_ok) && repo.is_closed()? {
             repo.mark_open()?;
         }
@@ -265,7 +285,8 @@ pub fn serve(
             .filter(|(_, r)| r.is_ok())
             .map(|(c, _)| (c.name.clone(), c.old, c.new))
             .collect();
-        (signed, pushed.settled) = replication.record_local(repo, &changes)?;
+        (signed, pushed.settled) =
+            replication.record_local(repo, &changes, who.pusher.as_ref())?;
         pushed.changes = changes;
         // Objects pushed for a ref that was then refused are reachable from nothing.
         let refused_tip = push
@@ -434,6 +455,37 @@ fn leaves_unreachable(
                 }
             }
             Ok(false)
+        }
+    }
+}
+
+/// Refuses deleting a protected branch, or moving it to a commit that does not contain its
+/// current tip (a force push). `odb` sees the pushed objects (none: a delete-only push).
+fn check_protected(
+    odb: Option<&Overlay<'_>>,
+    patterns: &[String],
+    commands: &[Command],
+    results: &mut [Result<(), String>],
+) {
+    if patterns.is_empty() {
+        return;
+    }
+    for (c, r) in commands.iter().zip(results.iter_mut()) {
+        let Some(branch) = c.name.strip_prefix("refs/heads/") else {
+            continue;
+        };
+        if r.is_err()
+            || c.old.is_zero()
+            || !patterns
+                .iter()
+                .any(|p| guts_net::accounts::pattern_matches(p, branch))
+        {
+            continue;
+        }
+        let fast_forward = !c.new.is_zero()
+            && odb.is_some_and(|o| matches!(is_ancestor(o, &c.old, &c.new), Ok(true)));
+        if !fast_forward {
+            *r = Err("protected branch".into());
         }
     }
 }

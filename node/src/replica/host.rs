@@ -124,19 +124,27 @@ impl Host for NodeHost {
                 });
             }
         }
-        // The repository records, as one entry.
-        if let Ok(records) = store.signed_records(MAX_RECORDS)
-            && !records.is_empty()
-        {
-            let mut h = Sha256::new();
-            for (name, record) in &records {
-                h.update(name.as_bytes());
+        // The repository and account records, as one entry.
+        let mut h = Sha256::new();
+        let mut entries = 0u64;
+        let mut after: Option<String> = None;
+        loop {
+            let page = self.records(after.as_deref(), MAX_RECORDS);
+            let Some((last, _)) = page.last() else {
+                break;
+            };
+            after = Some(last.clone());
+            for (cursor, record) in &page {
+                h.update(cursor.as_bytes());
                 h.update(Sha256::digest(record));
+                entries += 1;
             }
+        }
+        if entries > 0 {
             out.push(RepoDigest {
                 repo: RECORDS.into(),
                 digest: h.finalize().into(),
-                entries: records.len() as u64,
+                entries,
             });
         }
         out
@@ -169,9 +177,24 @@ impl Host for NodeHost {
                     .map_err(|e| e.to_string())?,
                 None => false,
             };
-            if !known {
-                new.push(u.clone());
+            if known {
+                continue;
             }
+            // The pusher's access, in the records the origin used when it accepted it.
+            let state = self.state()?;
+            let trusted = |n: &guts_net::NodeId| state.is_trusted(n);
+            if let Err(e) = guts_net::accounts::check_grant(
+                full,
+                u.stamp,
+                u.pusher.as_ref(),
+                trusted,
+                super::now_ms(),
+            ) {
+                tracing::warn!(repo = %full, r#ref = %u.name, error = %e, "replicated update refused");
+                state.metrics().auth.grants_refused.inc();
+                continue;
+            }
+            new.push(u.clone());
         }
         new.sort_by_key(|u| u.stamp);
         new.dedup_by_key(|u| u.stamp);
@@ -276,11 +299,55 @@ impl Host for NodeHost {
         Ok((file, len))
     }
 
-    fn records(&self, limit: usize) -> Vec<Vec<u8>> {
-        self.store()
-            .and_then(|s| s.signed_records(limit).map_err(|e| e.to_string()))
-            .map(|t| t.into_iter().map(|(_, record)| record).collect())
-            .unwrap_or_default()
+    fn records(&self, after: Option<&str>, limit: usize) -> Vec<(String, Vec<u8>)> {
+        // Cursors: `r:` and the repository, then `s:` and the account key (in that order).
+        let Ok(store) = self.store() else {
+            return Vec::new();
+        };
+        let mut out = Vec::new();
+        let read = |r: Result<Vec<(String, Vec<u8>)>, guts_store::StoreError>| {
+            r.unwrap_or_else(|e| {
+                tracing::error!(error = %e, "reading records for a peer");
+                Vec::new()
+            })
+        };
+        let (repo_after, account_after) = match after {
+            None => (None, None),
+            Some(c) => match c.split_at_checked(2) {
+                Some(("r:", name)) => (Some(name), None),
+                Some(("s:", key)) => (None, Some(key)),
+                _ => return Vec::new(),
+            },
+        };
+        if account_after.is_none() {
+            for (name, record) in read(store.signed_records(repo_after, limit)) {
+                out.push((format!("r:{name}"), record));
+            }
+        }
+        if out.len() < limit {
+            let left = limit - out.len();
+            for (key, record) in read(store.account_records("", account_after, left)) {
+                out.push((format!("s:{key}"), record));
+            }
+        }
+        out
+    }
+
+    fn apply_account(
+        &self,
+        key: &str,
+        stamp: Stamp,
+        _entry: Option<&guts_net::Entry>,
+        record: Vec<u8>,
+    ) -> Result<bool, String> {
+        let store = self.store()?;
+        let kept = crate::accounts::keep_newest(&store, key, stamp, &record)
+            .map_err(|e| e.to_string())?;
+        if kept {
+            store.flush().map_err(|e| e.to_string())?;
+            self.state()?.replication().observe(stamp.hlc);
+        }
+        Ok(kept)
     }
 
     fn apply_record(

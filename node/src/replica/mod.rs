@@ -92,6 +92,7 @@ impl Replication {
         &self,
         repo: &Repo,
         changes: &[(String, ObjectId, ObjectId)],
+        pusher: Option<&guts_net::Pusher>,
     ) -> Result<(Vec<SignedRef>, Settled), StoreError> {
         let full = format!("{}/{}", repo.record().owner, repo.record().name);
         let mut signed = Vec::with_capacity(changes.len());
@@ -104,6 +105,7 @@ impl Replication {
                 *old.as_bytes(),
                 *new.as_bytes(),
                 stamp,
+                pusher.cloned(),
             );
             repo.log_insert(&log_key(&u.stamp), &log::encode(&u))?;
             signed.push(u);
@@ -171,6 +173,27 @@ impl Replication {
             since: None,
         };
         let record = self.sign_record(store, &full, RepoState::Live(meta))?;
+        store.flush()?;
+        self.announce_record(record);
+        Ok(())
+    }
+
+    /// Sets (or, with no entry, deletes) an account fact here: signs a record stamped after
+    /// everything this node has seen, keeps it, flushes and announces it.
+    pub fn record_account(
+        &self,
+        store: &Store,
+        key: &str,
+        entry: Option<guts_net::Entry>,
+    ) -> Result<(), StoreError> {
+        let stamp = self.clock().stamp(now_ms());
+        let body = Body::Account {
+            stamp,
+            key: key.to_string(),
+            entry,
+        };
+        let record = Announcement::sign(&self.key, body).encode();
+        crate::accounts::keep_newest(store, key, stamp, &record)?;
         store.flush()?;
         self.announce_record(record);
         Ok(())

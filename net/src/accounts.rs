@@ -1,0 +1,656 @@
+//! Accounts as replicated records: users, token hashes, organizations and their members,
+//! teams, team and collaborator permissions, SSH keys and protected-branch rules. Each is
+//! one [`Entry`] under a key derived from it; a signed [`crate::Body::Account`] record sets
+//! a key to an entry or deletes it, and the record with the greatest stamp wins, as for
+//! refs. The permission rule ([`repo_access`]) is here too, pure over an [`AccountView`],
+//! so the node that accepts a push and every node that replicates it evaluate the same rule:
+//! the accepting node attaches the records that gave the pusher write access ([`Pusher`]),
+//! and peers check those records, not their own later state.
+
+use std::collections::BTreeMap;
+
+use serde::{Deserialize, Serialize};
+
+use crate::announce::{AnnounceError, Announcement, Body, check_repo};
+use crate::hlc::Stamp;
+use crate::identity::NodeId;
+
+/// The longest account key.
+pub const MAX_KEY: usize = 512;
+/// The longest title, token name or protected-branch pattern.
+pub const MAX_TITLE: usize = 255;
+/// The longest description.
+pub const MAX_TEXT: usize = 4096;
+/// The longest SSH public key (type and base64 blob).
+pub const MAX_SSH_KEY: usize = 8192;
+/// Records a push's grant carries at most.
+pub const MAX_GRANT: usize = 4;
+
+/// Access to a repository, and a token's scope: each level includes the ones below.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+pub enum Perm {
+    /// Clone and fetch.
+    Read,
+    /// Push.
+    Write,
+    /// Settings, collaborators, deletion; for a token: managing the account.
+    Admin,
+}
+
+impl Perm {
+    /// The name used in the API.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Perm::Read => "read",
+            Perm::Write => "write",
+            Perm::Admin => "admin",
+        }
+    }
+
+    /// Reads an API name (GitHub's `pull`, `push`, `maintain` too).
+    pub fn parse(s: &str) -> Option<Perm> {
+        match s {
+            "read" | "pull" | "triage" => Some(Perm::Read),
+            "write" | "push" => Some(Perm::Write),
+            "admin" | "maintain" => Some(Perm::Admin),
+            _ => None,
+        }
+    }
+}
+
+/// A member's role in an organization.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub enum Role {
+    /// Reads the organization's repositories.
+    Member,
+    /// Administers the organization and all its repositories.
+    Owner,
+}
+
+impl Role {
+    /// The name used in the API.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Role::Member => "member",
+            Role::Owner => "owner",
+        }
+    }
+}
+
+/// A user.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct User {
+    /// The login (shares its namespace with organizations).
+    pub name: String,
+    /// A site administrator: admin on every repository and account.
+    pub admin: bool,
+    /// Seconds since the epoch.
+    pub created_at: u64,
+}
+
+/// A personal access token, kept only as the SHA-256 of its secret.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Token {
+    /// SHA-256 of the secret.
+    pub hash: [u8; 32],
+    /// Whose it is.
+    pub user: String,
+    /// What its owner called it.
+    pub name: String,
+    /// What it may do (the greatest one counts).
+    pub scopes: Vec<Perm>,
+    /// Seconds since the epoch after which it no longer works.
+    pub expires_at: Option<u64>,
+    /// Seconds since the epoch.
+    pub created_at: u64,
+}
+
+impl Token {
+    /// The id the API shows (from the hash: the same on every node).
+    pub fn id(&self) -> u64 {
+        short_id(&self.hash)
+    }
+
+    /// The greatest scope.
+    pub fn scope(&self) -> Option<Perm> {
+        self.scopes.iter().copied().max()
+    }
+}
+
+/// An SSH public key of a user.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct SshKey {
+    /// The id the API shows (from the key blob: the same on every node).
+    pub id: u64,
+    /// Whose it is.
+    pub user: String,
+    /// What its owner called it.
+    pub title: String,
+    /// `TYPE BASE64`, without the comment.
+    pub key: String,
+    /// `SHA256:...`, as `ssh-keygen -l` prints it.
+    pub fingerprint: String,
+    /// Seconds since the epoch.
+    pub created_at: u64,
+}
+
+/// One replicated account fact.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub enum Entry {
+    /// A user.
+    User(User),
+    /// A token.
+    Token(Token),
+    /// An organization.
+    Org {
+        /// Its name (shares the namespace with users).
+        name: String,
+        /// Free text.
+        description: String,
+        /// Seconds since the epoch.
+        created_at: u64,
+    },
+    /// A user's membership of an organization.
+    Member {
+        /// The organization.
+        org: String,
+        /// The user.
+        user: String,
+        /// Member or owner.
+        role: Role,
+    },
+    /// A team of an organization.
+    Team {
+        /// The organization.
+        org: String,
+        /// The team's name.
+        name: String,
+        /// Free text.
+        description: String,
+    },
+    /// A user in a team.
+    TeamMember {
+        /// The organization.
+        org: String,
+        /// The team.
+        team: String,
+        /// The user.
+        user: String,
+    },
+    /// A team's permission on a repository.
+    TeamRepo {
+        /// The organization.
+        org: String,
+        /// The team.
+        team: String,
+        /// `owner/name`.
+        repo: String,
+        /// What the team may do.
+        perm: Perm,
+    },
+    /// A collaborator's permission on a repository.
+    Collaborator {
+        /// `owner/name`.
+        repo: String,
+        /// The user.
+        user: String,
+        /// What they may do.
+        perm: Perm,
+    },
+    /// An SSH key.
+    SshKey(SshKey),
+    /// Branches matching `pattern` refuse force pushes and deletion.
+    Protection {
+        /// `owner/name`.
+        repo: String,
+        /// A branch name (without `refs/heads/`); `*` matches within a path segment and
+        /// `**` across segments.
+        pattern: String,
+    },
+}
+
+/// The key kinds, as key prefixes.
+const PREFIXES: &[&str] = &[
+    "user/", "token/", "org/", "member/", "team/", "tmember/", "trepo/", "collab/", "key/",
+    "protect/",
+];
+
+/// Account keys, built in one place.
+pub mod key {
+    /// A user.
+    pub fn user(name: &str) -> String {
+        format!("user/{name}")
+    }
+    /// A token, by the hex of its hash.
+    pub fn token(hash: &[u8; 32]) -> String {
+        format!("token/{}", hex(hash))
+    }
+    /// An organization.
+    pub fn org(name: &str) -> String {
+        format!("org/{name}")
+    }
+    /// A membership.
+    pub fn member(org: &str, user: &str) -> String {
+        format!("member/{org}/{user}")
+    }
+    /// A team.
+    pub fn team(org: &str, team: &str) -> String {
+        format!("team/{org}/{team}")
+    }
+    /// A team membership.
+    pub fn team_member(org: &str, team: &str, user: &str) -> String {
+        format!("tmember/{org}/{team}/{user}")
+    }
+    /// A team's repository permission.
+    pub fn team_repo(org: &str, team: &str, repo: &str) -> String {
+        format!("trepo/{org}/{team}/{repo}")
+    }
+    /// A collaborator.
+    pub fn collaborator(repo: &str, user: &str) -> String {
+        format!("collab/{repo}/{user}")
+    }
+    /// An SSH key.
+    pub fn ssh_key(id: u64) -> String {
+        format!("key/{id}")
+    }
+    /// A protected-branch rule.
+    pub fn protection(repo: &str, pattern: &str) -> String {
+        format!("protect/{repo}/{pattern}")
+    }
+
+    /// Lower-case hex.
+    pub fn hex(bytes: &[u8]) -> String {
+        bytes.iter().map(|b| format!("{b:02x}")).collect()
+    }
+}
+
+/// An id for the API from a hash: its first six bytes (below 2^48, exact in JSON).
+pub fn short_id(hash: &[u8]) -> u64 {
+    let mut b = [0u8; 8];
+    for (i, x) in hash.iter().take(6).enumerate() {
+        b[2 + i] = *x;
+    }
+    u64::from_be_bytes(b)
+}
+
+impl Entry {
+    /// The key this entry lives under.
+    pub fn key(&self) -> String {
+        match self {
+            Entry::User(u) => key::user(&u.name),
+            Entry::Token(t) => key::token(&t.hash),
+            Entry::Org { name, .. } => key::org(name),
+            Entry::Member { org, user, .. } => key::member(org, user),
+            Entry::Team { org, name, .. } => key::team(org, name),
+            Entry::TeamMember { org, team, user } => key::team_member(org, team, user),
+            Entry::TeamRepo {
+                org, team, repo, ..
+            } => key::team_repo(org, team, repo),
+            Entry::Collaborator { repo, user, .. } => key::collaborator(repo, user),
+            Entry::SshKey(k) => key::ssh_key(k.id),
+            Entry::Protection { repo, pattern } => key::protection(repo, pattern),
+        }
+    }
+
+    /// Checks names and lengths.
+    pub fn check(&self) -> Result<(), String> {
+        let name = |what: &str, n: &str| {
+            guts_store::names::check_name(what, n).map_err(|e| e.to_string())
+        };
+        let repo = |r: &str| check_repo(r).map_err(|e| e.to_string());
+        let len = |what: &str, s: &str, max: usize| {
+            if s.len() > max {
+                Err(format!("{what} longer than {max} bytes"))
+            } else {
+                Ok(())
+            }
+        };
+        match self {
+            Entry::User(u) => name("user", &u.name),
+            Entry::Token(t) => {
+                name("user", &t.user)?;
+                len("token name", &t.name, MAX_TITLE)?;
+                if t.scopes.is_empty() || t.scopes.len() > 3 {
+                    return Err("a token needs one to three scopes".into());
+                }
+                Ok(())
+            }
+            Entry::Org {
+                name: n,
+                description,
+                ..
+            } => {
+                name("organization", n)?;
+                len("description", description, MAX_TEXT)
+            }
+            Entry::Member { org, user, .. } => {
+                name("organization", org)?;
+                name("user", user)
+            }
+            Entry::Team {
+                org,
+                name: n,
+                description,
+            } => {
+                name("organization", org)?;
+                name("team", n)?;
+                len("description", description, MAX_TEXT)
+            }
+            Entry::TeamMember { org, team, user } => {
+                name("organization", org)?;
+                name("team", team)?;
+                name("user", user)
+            }
+            Entry::TeamRepo {
+                org, team, repo: r, ..
+            } => {
+                name("organization", org)?;
+                name("team", team)?;
+                repo(r)
+            }
+            Entry::Collaborator { repo: r, user, .. } => {
+                repo(r)?;
+                name("user", user)
+            }
+            Entry::SshKey(k) => {
+                name("user", &k.user)?;
+                len("title", &k.title, MAX_TITLE)?;
+                len("key", &k.key, MAX_SSH_KEY)?;
+                len("fingerprint", &k.fingerprint, 128)
+            }
+            Entry::Protection { repo: r, pattern } => {
+                repo(r)?;
+                check_pattern(pattern)
+            }
+        }
+    }
+}
+
+/// Checks a protected-branch pattern: a branch name where `*` may stand for parts.
+pub fn check_pattern(pattern: &str) -> Result<(), String> {
+    if pattern.is_empty() || pattern.len() > MAX_TITLE {
+        return Err(format!("pattern must be 1 to {MAX_TITLE} bytes"));
+    }
+    let plain = pattern.replace('*', "x");
+    if guts_git::refname::check(&format!("refs/heads/{plain}")).is_err() {
+        return Err(format!("pattern {pattern:?} is not a branch name"));
+    }
+    Ok(())
+}
+
+/// True when `branch` (without `refs/heads/`) matches `pattern`: `*` matches any run of
+/// characters but `/`, `**` any run at all.
+pub fn pattern_matches(pattern: &str, branch: &str) -> bool {
+    fn go(p: &[u8], s: &[u8]) -> bool {
+        match p.split_first() {
+            None => s.is_empty(),
+            Some((b'*', rest)) => {
+                let (across, rest) = match rest.split_first() {
+                    Some((b'*', r)) => (true, r),
+                    _ => (false, rest),
+                };
+                for i in 0..=s.len() {
+                    if go(rest, &s[i..]) {
+                        return true;
+                    }
+                    if i < s.len() && !across && s[i] == b'/' {
+                        return false;
+                    }
+                }
+                false
+            }
+            Some((c, rest)) => s.first() == Some(c) && go(rest, &s[1..]),
+        }
+    }
+    go(pattern.as_bytes(), branch.as_bytes())
+}
+
+/// Checks a key that a record deletes: a known kind, bounded, printable.
+pub fn check_key(key: &str) -> Result<(), String> {
+    if key.len() > MAX_KEY || !PREFIXES.iter().any(|p| key.starts_with(p)) {
+        return Err(format!("account key {key:?}"));
+    }
+    if key.chars().any(|c| c.is_control()) {
+        return Err("control characters in an account key".into());
+    }
+    Ok(())
+}
+
+/// Account entries, as a node (or a push's grant) knows them.
+pub trait AccountView {
+    /// The entry under `key`.
+    fn entry(&self, key: &str) -> Option<Entry>;
+    /// Every entry whose key starts with `prefix`, by key.
+    fn scan(&self, prefix: &str) -> Vec<(String, Entry)>;
+}
+
+impl AccountView for BTreeMap<String, Entry> {
+    fn entry(&self, key: &str) -> Option<Entry> {
+        self.get(key).cloned()
+    }
+
+    fn scan(&self, prefix: &str) -> Vec<(String, Entry)> {
+        self.range(prefix.to_string()..)
+            .take_while(|(k, _)| k.starts_with(prefix))
+            .map(|(k, e)| (k.clone(), e.clone()))
+            .collect()
+    }
+}
+
+/// What a user may do on a repository, and the keys of the entries that say so.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Access {
+    /// The permission, if any (public read access is the caller's to add).
+    pub perm: Option<Perm>,
+    /// The entries it rests on.
+    pub basis: Vec<String>,
+}
+
+/// The rule: what `user` may do on `owner/name` by their account alone. A site
+/// administrator and the owner have admin; then the greatest of a collaborator
+/// permission, the organization role (owner: admin; member: read) and the permissions of
+/// the organization's teams the user is in.
+pub fn repo_access(view: &impl AccountView, user: &str, owner: &str, name: &str) -> Access {
+    let user_key = key::user(user);
+    let Some(Entry::User(u)) = view.entry(&user_key) else {
+        return Access::default();
+    };
+    if u.admin || owner == user {
+        return Access {
+            perm: Some(Perm::Admin),
+            basis: vec![user_key],
+        };
+    }
+    let full = format!("{owner}/{name}");
+    let mut best = Access::default();
+    let mut offer = |perm: Perm, basis: Vec<String>| {
+        if best.perm.is_none_or(|p| perm > p) {
+            best = Access {
+                perm: Some(perm),
+                basis,
+            };
+        }
+    };
+    let collab = key::collaborator(&full, user);
+    if let Some(Entry::Collaborator { perm, .. }) = view.entry(&collab) {
+        offer(perm, vec![user_key.clone(), collab]);
+    }
+    let member = key::member(owner, user);
+    if let Some(Entry::Member { role, .. }) = view.entry(&member) {
+        let perm = match role {
+            Role::Owner => Perm::Admin,
+            Role::Member => Perm::Read,
+        };
+        offer(perm, vec![user_key.clone(), member]);
+    }
+    for (k, e) in view.scan(&format!("trepo/{owner}/")) {
+        if let Entry::TeamRepo {
+            team, repo, perm, ..
+        } = e
+            && repo == full
+        {
+            let tm = key::team_member(owner, &team, user);
+            if view.entry(&tm).is_some() {
+                offer(perm, vec![user_key.clone(), k, tm]);
+            }
+        }
+    }
+    best
+}
+
+/// Who pushed an update, and the signed account records (encoded
+/// [`crate::Body::Account`] announcements) that gave them write access on the accepting
+/// node when it accepted the push.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Pusher {
+    /// The user.
+    pub user: String,
+    /// The records their access rests on.
+    pub grant: Vec<Vec<u8>>,
+}
+
+/// Why a pushed update's grant does not hold.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum GrantError {
+    /// The update names no pusher.
+    #[error("the update names no pusher")]
+    NoPusher,
+    /// A grant record is unreadable, forged or from an untrusted node.
+    #[error("grant record refused: {0}")]
+    Record(#[from] AnnounceError),
+    /// A grant record is not an account entry, or is stamped after the push.
+    #[error("grant record {0} does not belong to this push")]
+    Foreign(String),
+    /// The records do not give the pusher write access.
+    #[error("{user} had no write access to {repo}")]
+    NoWrite {
+        /// The pusher.
+        user: String,
+        /// `owner/name`.
+        repo: String,
+    },
+}
+
+/// Checks that the pusher of an update to `repo` stamped `stamp` had write access by the
+/// rule in the records of its grant: each signed by a node `trusted` accepts, stamped
+/// before the push.
+pub fn check_grant(
+    repo: &str,
+    stamp: Stamp,
+    pusher: Option<&Pusher>,
+    trusted: impl Fn(&NodeId) -> bool,
+    now_ms: u64,
+) -> Result<(), GrantError> {
+    let p = pusher.ok_or(GrantError::NoPusher)?;
+    if p.grant.len() > MAX_GRANT {
+        return Err(GrantError::Foreign(format!("{} records", p.grant.len())));
+    }
+    let mut view = BTreeMap::new();
+    for bytes in &p.grant {
+        let a = Announcement::decode(bytes)?;
+        a.validate(&trusted, now_ms)?;
+        match a.body {
+            Body::Account {
+                stamp: s,
+                key,
+                entry: Some(entry),
+            } if s < stamp => {
+                view.insert(key, entry);
+            }
+            Body::Account { key, .. } => return Err(GrantError::Foreign(key)),
+            _ => return Err(GrantError::Foreign("a repository record".into())),
+        }
+    }
+    let (owner, name) = repo.split_once('/').unwrap_or((repo, ""));
+    let access = repo_access(&view, &p.user, owner, name);
+    if access.perm >= Some(Perm::Write) {
+        Ok(())
+    } else {
+        Err(GrantError::NoWrite {
+            user: p.user.clone(),
+            repo: repo.to_string(),
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn user(name: &str, admin: bool) -> Entry {
+        Entry::User(User {
+            name: name.into(),
+            admin,
+            created_at: 0,
+        })
+    }
+
+    fn view(entries: Vec<Entry>) -> BTreeMap<String, Entry> {
+        entries.into_iter().map(|e| (e.key(), e)).collect()
+    }
+
+    #[test]
+    fn the_rule_gives_owners_admins_collaborators_and_teams_what_they_hold() {
+        let v = view(vec![
+            user("alice", false),
+            user("bob", false),
+            user("carol", false),
+            user("root", true),
+            user("dan", false),
+            Entry::Collaborator {
+                repo: "alice/app".into(),
+                user: "bob".into(),
+                perm: Perm::Read,
+            },
+            Entry::Member {
+                org: "acme".into(),
+                user: "carol".into(),
+                role: Role::Member,
+            },
+            Entry::TeamRepo {
+                org: "acme".into(),
+                team: "devs".into(),
+                repo: "acme/web".into(),
+                perm: Perm::Write,
+            },
+            Entry::TeamMember {
+                org: "acme".into(),
+                team: "devs".into(),
+                user: "carol".into(),
+            },
+        ]);
+        let perm = |u: &str, o: &str, n: &str| repo_access(&v, u, o, n).perm;
+        assert_eq!(perm("alice", "alice", "app"), Some(Perm::Admin));
+        assert_eq!(perm("root", "alice", "app"), Some(Perm::Admin));
+        assert_eq!(perm("bob", "alice", "app"), Some(Perm::Read));
+        assert_eq!(perm("carol", "alice", "app"), None);
+        assert_eq!(perm("carol", "acme", "web"), Some(Perm::Write));
+        assert_eq!(perm("carol", "acme", "other"), Some(Perm::Read));
+        assert_eq!(perm("dan", "acme", "web"), None);
+        assert_eq!(perm("nobody", "nobody", "x"), None);
+        let team = repo_access(&v, "carol", "acme", "web");
+        assert_eq!(team.basis.len(), 3);
+    }
+
+    #[test]
+    fn patterns_match_within_and_across_segments() {
+        assert!(pattern_matches("main", "main"));
+        assert!(!pattern_matches("main", "mainline"));
+        assert!(pattern_matches("release/*", "release/1.0"));
+        assert!(!pattern_matches("release/*", "release/1/2"));
+        assert!(pattern_matches("release/**", "release/1/2"));
+        assert!(pattern_matches("*", "dev"));
+        assert!(!pattern_matches("*", "a/b"));
+        assert!(check_pattern("release/*").is_ok());
+        assert!(check_pattern("a..b").is_err());
+        assert!(check_pattern("").is_err());
+    }
+
+    #[test]
+    fn keys_are_checked() {
+        assert!(check_key("user/alice").is_ok());
+        assert!(check_key("nope/alice").is_err());
+        assert!(check_key(&format!("user/{}", "a".repeat(600))).is_err());
+        assert!(user("a/b", false).check().is_err());
+    }
+}

@@ -1,0 +1,96 @@
+//! What a caller may do on a repository: read if it is public; otherwise what the
+//! permission rule gives their account; capped by their token's scope. A request that
+//! falls short gets 401 when anonymous (so git asks for credentials), 403 when the caller
+//! may read but not do this, and 404 when they may not even read it: a private repository
+//! is indistinguishable from a missing one. Git requests from anonymous callers get 401
+//! for a missing repository too, so that answer reveals nothing either.
+
+use guts_net::accounts::{AccountView, key, repo_access};
+use guts_net::{Perm, Pusher};
+use guts_store::{RepoRecord, Store};
+
+use super::auth::Caller;
+use super::view::StoreView;
+use crate::error::ApiError;
+
+/// What a caller may do on a repository, if anything.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Access(pub Option<Perm>);
+
+/// The caller's permission on `owner/name` (private or not).
+pub fn repo_perm(store: &Store, caller: &Caller, owner: &str, name: &str, private: bool) -> Access {
+    let public = (!private).then_some(Perm::Read);
+    let Some(p) = &caller.who else {
+        return Access(public);
+    };
+    let account = if p.admin {
+        Some(Perm::Admin)
+    } else {
+        repo_access(&StoreView(store), &p.user, owner, name).perm
+    };
+    Access(account.max(public).map(|perm| perm.min(p.scope)))
+}
+
+/// Checks that the caller may do `need` on the repository (none: it does not exist here).
+pub fn require(
+    store: &Store,
+    caller: &Caller,
+    repo: Option<&RepoRecord>,
+    need: Perm,
+    git: bool,
+) -> Result<Perm, ApiError> {
+    let anonymous = caller.who.is_none();
+    let hidden = || {
+        if anonymous && git {
+            ApiError::unauthorized("authentication required")
+        } else {
+            ApiError::not_found("repository")
+        }
+    };
+    let Some(rec) = repo else {
+        return Err(hidden());
+    };
+    let Access(perm) = repo_perm(store, caller, &rec.owner, &rec.name, rec.private);
+    match perm {
+        None => Err(hidden()),
+        Some(p) if p >= need => Ok(p),
+        Some(_) if anonymous => Err(ApiError::unauthorized("authentication required")),
+        Some(_) => Err(ApiError::forbidden(&format!(
+            "{} access to {}/{} is required",
+            need.as_str(),
+            rec.owner,
+            rec.name
+        ))),
+    }
+}
+
+/// The pusher of an update to `owner/name` and the signed records that give them write
+/// access (none if the rule gives them none).
+pub fn grant_for(store: &Store, user: &str, owner: &str, name: &str) -> Option<Pusher> {
+    let view = StoreView(store);
+    let access = repo_access(&view, user, owner, name);
+    if access.perm < Some(Perm::Write) {
+        return None;
+    }
+    let grant = access
+        .basis
+        .iter()
+        .map(|k| view.record(k))
+        .collect::<Option<Vec<_>>>()?;
+    Some(Pusher {
+        user: user.to_string(),
+        grant,
+    })
+}
+
+/// The protected-branch patterns of `owner/name`.
+pub fn protected_patterns(store: &Store, full: &str) -> Vec<String> {
+    StoreView(store)
+        .scan(&key::protection(full, ""))
+        .into_iter()
+        .filter_map(|(_, e)| match e {
+            guts_net::Entry::Protection { pattern, .. } => Some(pattern),
+            _ => None,
+        })
+        .collect()
+}

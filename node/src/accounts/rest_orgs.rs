@@ -1,0 +1,509 @@
+//! `/orgs`: organizations, their members (member or owner), teams, team members and the
+//! teams' repository permissions. Reading is open; changes need an organization owner (or
+//! a site administrator) with an admin-scoped token.
+
+use axum::Json;
+use axum::body::Bytes;
+use axum::extract::{Path, State};
+use axum::http::{HeaderMap, StatusCode};
+use axum::response::{IntoResponse, Response};
+use guts_net::accounts::{AccountView, key};
+use guts_net::{Entry, Perm, Role};
+use guts_store::Store;
+use serde::Deserialize;
+use serde_json::{Value, json};
+
+use super::auth::{Caller, Principal};
+use super::now_secs;
+use super::rest_users::{name_taken, user};
+use super::view::StoreView;
+use crate::error::ApiError;
+use crate::rest::{blocking, parse_json};
+use crate::state::AppState;
+
+fn invalid(e: impl std::fmt::Display) -> ApiError {
+    ApiError::new(StatusCode::UNPROCESSABLE_ENTITY, e.to_string())
+}
+
+/// The organization's JSON, or 404.
+fn org(store: &Store, name: &str) -> Result<Value, ApiError> {
+    match StoreView(store).entry(&key::org(name)) {
+        Some(Entry::Org {
+            name,
+            description,
+            created_at,
+        }) => Ok(json!({ "login": name, "name": name, "description": description, "created_at": created_at })),
+        _ => Err(ApiError::not_found("organization")),
+    }
+}
+
+/// A site administrator or an owner of `org`, with an admin-scoped token; 403 otherwise.
+fn org_admin(store: &Store, p: &Principal, name: &str) -> Result<(), ApiError> {
+    org(store, name)?;
+    if p.scope < Perm::Admin {
+        return Err(ApiError::forbidden("this token lacks the admin scope"));
+    }
+    let owner = matches!(
+        StoreView(store).entry(&key::member(name, &p.user)),
+        Some(Entry::Member {
+            role: Role::Owner,
+            ..
+        })
+    );
+    if p.admin || owner {
+        Ok(())
+    } else {
+        Err(ApiError::forbidden("organization owners only"))
+    }
+}
+
+fn team(store: &Store, org: &str, name: &str) -> Result<Value, ApiError> {
+    match StoreView(store).entry(&key::team(org, name)) {
+        Some(Entry::Team {
+            org,
+            name,
+            description,
+        }) => Ok(json!({ "org": org, "name": name, "slug": name, "description": description })),
+        _ => Err(ApiError::not_found("team")),
+    }
+}
+
+/// Sets or deletes account entries as one change per key.
+fn write(state: &AppState, store: &Store, key: &str, e: Option<Entry>) -> Result<(), ApiError> {
+    if let Some(e) = &e {
+        e.check().map_err(invalid)?;
+    }
+    state.replication().record_account(store, key, e)?;
+    Ok(())
+}
+
+/// Deletes every entry under `prefix` (a cascade).
+fn delete_all(state: &AppState, store: &Store, prefix: &str) -> Result<(), ApiError> {
+    for (k, _) in StoreView(store).scan(prefix) {
+        write(state, store, &k, None)?;
+    }
+    Ok(())
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct NewOrg {
+    name: String,
+    #[serde(default)]
+    description: String,
+}
+
+/// `GET /orgs`.
+pub async fn list(State(state): State<AppState>) -> Result<Response, ApiError> {
+    let v = blocking(&state, move |store| {
+        let names: Vec<String> = StoreView(&store)
+            .scan("org/")
+            .into_iter()
+            .filter_map(|(_, e)| match e {
+                Entry::Org { name, .. } => Some(name),
+                _ => None,
+            })
+            .collect();
+        names.iter().map(|n| org(&store, n)).collect::<Result<Vec<_>, _>>()
+    })
+    .await?;
+    Ok(Json(v).into_response())
+}
+
+/// `POST /orgs`: the caller becomes its first owner.
+pub async fn create(
+    State(state): State<AppState>,
+    caller: Caller,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Result<Response, ApiError> {
+    let p = caller.with_scope(Perm::Admin)?.clone();
+    let b: NewOrg = parse_json(&headers, &body)?;
+    let st = state.clone();
+    let v = blocking(&state, move |store| {
+        guts_store::names::check_name("organization", &b.name)?;
+        if name_taken(&store, &b.name) {
+            return Err(ApiError::new(StatusCode::CONFLICT, "that name is taken"));
+        }
+        let o = Entry::Org {
+            name: b.name.clone(),
+            description: b.description,
+            created_at: now_secs(),
+        };
+        write(&st, &store, &key::org(&b.name), Some(o))?;
+        let m = Entry::Member {
+            org: b.name.clone(),
+            user: p.user.clone(),
+            role: Role::Owner,
+        };
+        write(&st, &store, &key::member(&b.name, &p.user), Some(m))?;
+        org(&store, &b.name)
+    })
+    .await?;
+    Ok((StatusCode::CREATED, Json(v)).into_response())
+}
+
+/// `GET /orgs/{org}`.
+pub async fn get(
+    State(state): State<AppState>,
+    Path(name): Path<String>,
+) -> Result<Response, ApiError> {
+    let v = blocking(&state, move |store| org(&store, &name)).await?;
+    Ok(Json(v).into_response())
+}
+
+/// `DELETE /orgs/{org}`: with its members and teams.
+pub async fn delete(
+    State(state): State<AppState>,
+    caller: Caller,
+    Path(name): Path<String>,
+) -> Result<Response, ApiError> {
+    let p = caller.signed_in()?.clone();
+    let st = state.clone();
+    blocking(&state, move |store| {
+        org_admin(&store, &p, &name)?;
+        for prefix in ["member", "team", "tmember", "trepo"] {
+            delete_all(&st, &store, &format!("{prefix}/{name}/"))?;
+        }
+        write(&st, &store, &key::org(&name), None)
+    })
+    .await?;
+    Ok(StatusCode::NO_CONTENT.into_response())
+}
+
+/// `GET /orgs/{org}/members`.
+pub async fn members(
+    State(state): State<AppState>,
+    Path(name): Path<String>,
+) -> Result<Response, ApiError> {
+    let v = blocking(&state, move |store| {
+        org(&store, &name)?;
+        Ok(StoreView(&store)
+            .scan(&key::member(&name, ""))
+            .into_iter()
+            .filter_map(|(_, e)| match e {
+                Entry::Member { user, role, .. } => {
+                    Some(json!({ "login": user, "role": role.as_str() }))
+                }
+                _ => None,
+            })
+            .collect::<Vec<_>>())
+    })
+    .await?;
+    Ok(Json(v).into_response())
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RoleBody {
+    #[serde(default)]
+    role: Option<String>,
+}
+
+/// A JSON body, or the default when there is none.
+fn optional<T: serde::de::DeserializeOwned + Default>(
+    headers: &HeaderMap,
+    body: &Bytes,
+) -> Result<T, ApiError> {
+    if body.is_empty() {
+        Ok(T::default())
+    } else {
+        parse_json(headers, body)
+    }
+}
+
+/// `PUT /orgs/{org}/members/{user}`: `{"role": "member" | "owner"}`.
+pub async fn put_member(
+    State(state): State<AppState>,
+    caller: Caller,
+    Path((name, login)): Path<(String, String)>,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Result<Response, ApiError> {
+    let p = caller.signed_in()?.clone();
+    let b: RoleBody = optional(&headers, &body)?;
+    let role = match b.role.as_deref() {
+        None | Some("member") => Role::Member,
+        Some("owner" | "admin") => Role::Owner,
+        Some(other) => return Err(invalid(format!("unknown role {other:?} (member, owner)"))),
+    };
+    let st = state.clone();
+    blocking(&state, move |store| {
+        org_admin(&store, &p, &name)?;
+        user(&store, &login)?;
+        let m = Entry::Member {
+            org: name.clone(),
+            user: login.clone(),
+            role,
+        };
+        write(&st, &store, &key::member(&name, &login), Some(m))
+    })
+    .await?;
+    Ok(StatusCode::NO_CONTENT.into_response())
+}
+
+/// `DELETE /orgs/{org}/members/{user}`: by an owner, or the member leaving.
+pub async fn delete_member(
+    State(state): State<AppState>,
+    caller: Caller,
+    Path((name, login)): Path<(String, String)>,
+) -> Result<Response, ApiError> {
+    let p = caller.signed_in()?.clone();
+    let st = state.clone();
+    blocking(&state, move |store| {
+        if p.user != login || p.scope < Perm::Admin {
+            org_admin(&store, &p, &name)?;
+        }
+        let k = key::member(&name, &login);
+        if StoreView(&store).entry(&k).is_none() {
+            return Err(ApiError::not_found("member"));
+        }
+        write(&st, &store, &k, None)
+    })
+    .await?;
+    Ok(StatusCode::NO_CONTENT.into_response())
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct NewTeam {
+    name: String,
+    #[serde(default)]
+    description: String,
+}
+
+/// `GET /orgs/{org}/teams`.
+pub async fn teams(
+    State(state): State<AppState>,
+    Path(name): Path<String>,
+) -> Result<Response, ApiError> {
+    let v = blocking(&state, move |store| {
+        org(&store, &name)?;
+        let names: Vec<String> = StoreView(&store)
+            .scan(&key::team(&name, ""))
+            .into_iter()
+            .filter_map(|(_, e)| match e {
+                Entry::Team { name, .. } => Some(name),
+                _ => None,
+            })
+            .collect();
+        names
+            .iter()
+            .map(|t| team(&store, &name, t))
+            .collect::<Result<Vec<_>, _>>()
+    })
+    .await?;
+    Ok(Json(v).into_response())
+}
+
+/// `POST /orgs/{org}/teams`.
+pub async fn create_team(
+    State(state): State<AppState>,
+    caller: Caller,
+    Path(name): Path<String>,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Result<Response, ApiError> {
+    let p = caller.signed_in()?.clone();
+    let b: NewTeam = parse_json(&headers, &body)?;
+    let st = state.clone();
+    let v = blocking(&state, move |store| {
+        org_admin(&store, &p, &name)?;
+        let k = key::team(&name, &b.name);
+        if StoreView(&store).entry(&k).is_some() {
+            return Err(ApiError::new(StatusCode::CONFLICT, "team already exists"));
+        }
+        let t = Entry::Team {
+            org: name.clone(),
+            name: b.name.clone(),
+            description: b.description,
+        };
+        write(&st, &store, &k, Some(t))?;
+        team(&store, &name, &b.name)
+    })
+    .await?;
+    Ok((StatusCode::CREATED, Json(v)).into_response())
+}
+
+/// `GET /orgs/{org}/teams/{team}`.
+pub async fn get_team(
+    State(state): State<AppState>,
+    Path((name, t)): Path<(String, String)>,
+) -> Result<Response, ApiError> {
+    let v = blocking(&state, move |store| team(&store, &name, &t)).await?;
+    Ok(Json(v).into_response())
+}
+
+/// `DELETE /orgs/{org}/teams/{team}`: with its members and permissions.
+pub async fn delete_team(
+    State(state): State<AppState>,
+    caller: Caller,
+    Path((name, t)): Path<(String, String)>,
+) -> Result<Response, ApiError> {
+    let p = caller.signed_in()?.clone();
+    let st = state.clone();
+    blocking(&state, move |store| {
+        org_admin(&store, &p, &name)?;
+        team(&store, &name, &t)?;
+        delete_all(&st, &store, &format!("tmember/{name}/{t}/"))?;
+        delete_all(&st, &store, &format!("trepo/{name}/{t}/"))?;
+        write(&st, &store, &key::team(&name, &t), None)
+    })
+    .await?;
+    Ok(StatusCode::NO_CONTENT.into_response())
+}
+
+/// `GET /orgs/{org}/teams/{team}/members`.
+pub async fn team_members(
+    State(state): State<AppState>,
+    Path((name, t)): Path<(String, String)>,
+) -> Result<Response, ApiError> {
+    let v = blocking(&state, move |store| {
+        team(&store, &name, &t)?;
+        Ok(StoreView(&store)
+            .scan(&key::team_member(&name, &t, ""))
+            .into_iter()
+            .filter_map(|(_, e)| match e {
+                Entry::TeamMember { user, .. } => Some(json!({ "login": user })),
+                _ => None,
+            })
+            .collect::<Vec<_>>())
+    })
+    .await?;
+    Ok(Json(v).into_response())
+}
+
+/// `PUT /orgs/{org}/teams/{team}/members/{user}`.
+pub async fn put_team_member(
+    State(state): State<AppState>,
+    caller: Caller,
+    Path((name, t, login)): Path<(String, String, String)>,
+) -> Result<Response, ApiError> {
+    let p = caller.signed_in()?.clone();
+    let st = state.clone();
+    blocking(&state, move |store| {
+        org_admin(&store, &p, &name)?;
+        team(&store, &name, &t)?;
+        user(&store, &login)?;
+        let e = Entry::TeamMember {
+            org: name.clone(),
+            team: t.clone(),
+            user: login.clone(),
+        };
+        write(&st, &store, &key::team_member(&name, &t, &login), Some(e))
+    })
+    .await?;
+    Ok(StatusCode::NO_CONTENT.into_response())
+}
+
+/// `DELETE /orgs/{org}/teams/{team}/members/{user}`.
+pub async fn delete_team_member(
+    State(state): State<AppState>,
+    caller: Caller,
+    Path((name, t, login)): Path<(String, String, String)>,
+) -> Result<Response, ApiError> {
+    let p = caller.signed_in()?.clone();
+    let st = state.clone();
+    blocking(&state, move |store| {
+        org_admin(&store, &p, &name)?;
+        let k = key::team_member(&name, &t, &login);
+        if StoreView(&store).entry(&k).is_none() {
+            return Err(ApiError::not_found("team member"));
+        }
+        write(&st, &store, &k, None)
+    })
+    .await?;
+    Ok(StatusCode::NO_CONTENT.into_response())
+}
+
+/// `GET /orgs/{org}/teams/{team}/repos`.
+pub async fn team_repos(
+    State(state): State<AppState>,
+    Path((name, t)): Path<(String, String)>,
+) -> Result<Response, ApiError> {
+    let v = blocking(&state, move |store| {
+        team(&store, &name, &t)?;
+        Ok(StoreView(&store)
+            .scan(&format!("trepo/{name}/{t}/"))
+            .into_iter()
+            .filter_map(|(_, e)| match e {
+                Entry::TeamRepo { repo, perm, .. } => {
+                    Some(json!({ "full_name": repo, "permission": perm.as_str() }))
+                }
+                _ => None,
+            })
+            .collect::<Vec<_>>())
+    })
+    .await?;
+    Ok(Json(v).into_response())
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(super) struct PermBody {
+    #[serde(default)]
+    pub permission: Option<String>,
+}
+
+/// The permission in a body (`read`, `write`, `admin`; GitHub's `pull`/`push` too).
+pub(super) fn permission(headers: &HeaderMap, body: &Bytes, default: Perm) -> Result<Perm, ApiError> {
+    let b: PermBody = optional(headers, body)?;
+    match b.permission {
+        None => Ok(default),
+        Some(s) => Perm::parse(&s)
+            .ok_or_else(|| invalid(format!("unknown permission {s:?} (read, write, admin)"))),
+    }
+}
+
+/// `PUT /orgs/{org}/teams/{team}/repos/{owner}/{repo}`: `{"permission"}`.
+pub async fn put_team_repo(
+    State(state): State<AppState>,
+    caller: Caller,
+    Path((name, t, owner, repo)): Path<(String, String, String, String)>,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Result<Response, ApiError> {
+    let p = caller.signed_in()?.clone();
+    let perm = permission(&headers, &body, Perm::Read)?;
+    let st = state.clone();
+    blocking(&state, move |store| {
+        org_admin(&store, &p, &name)?;
+        team(&store, &name, &t)?;
+        if owner != name {
+            return Err(invalid("a team gets permissions on its organization's repositories"));
+        }
+        if store.repo(&owner, &repo)?.is_none() {
+            return Err(ApiError::not_found("repository"));
+        }
+        let full = format!("{owner}/{repo}");
+        let e = Entry::TeamRepo {
+            org: name.clone(),
+            team: t.clone(),
+            repo: full.clone(),
+            perm,
+        };
+        write(&st, &store, &key::team_repo(&name, &t, &full), Some(e))
+    })
+    .await?;
+    Ok(StatusCode::NO_CONTENT.into_response())
+}
+
+/// `DELETE /orgs/{org}/teams/{team}/repos/{owner}/{repo}`.
+pub async fn delete_team_repo(
+    State(state): State<AppState>,
+    caller: Caller,
+    Path((name, t, owner, repo)): Path<(String, String, String, String)>,
+) -> Result<Response, ApiError> {
+    let p = caller.signed_in()?.clone();
+    let st = state.clone();
+    blocking(&state, move |store| {
+        org_admin(&store, &p, &name)?;
+        let k = key::team_repo(&name, &t, &format!("{owner}/{repo}"));
+        if StoreView(&store).entry(&k).is_none() {
+            return Err(ApiError::not_found("team repository"));
+        }
+        write(&st, &store, &k, None)
+    })
+    .await?;
+    Ok(StatusCode::NO_CONTENT.into_response())
+}

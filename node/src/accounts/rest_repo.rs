@@ -1,0 +1,207 @@
+//! A repository's collaborators and protected branches. Reading needs read access to the
+//! repository; changes need admin access (the owner, an organization owner, an admin
+//! collaborator or team, a site administrator) with an admin-scoped token.
+
+use axum::Json;
+use axum::body::Bytes;
+use axum::extract::{Path, State};
+use axum::http::{HeaderMap, StatusCode};
+use axum::response::{IntoResponse, Response};
+use guts_net::accounts::{AccountView, check_pattern, key};
+use guts_net::{Entry, Perm};
+use serde::Deserialize;
+use serde_json::json;
+
+use super::auth::Caller;
+use super::rest_orgs::permission;
+use super::rest_users::user;
+use super::view::StoreView;
+use crate::error::ApiError;
+use crate::rest::{blocking, parse_json, readable};
+use crate::state::AppState;
+
+fn admin_scope(caller: &Caller) -> Result<(), ApiError> {
+    caller.with_scope(Perm::Admin).map(|_| ())
+}
+
+/// `GET /repos/{owner}/{name}/collaborators`.
+pub async fn collaborators(
+    State(state): State<AppState>,
+    caller: Caller,
+    Path((owner, name)): Path<(String, String)>,
+) -> Result<Response, ApiError> {
+    let v = blocking(&state, move |store| {
+        readable(&store, &caller, &owner, &name, Perm::Read)?;
+        Ok(StoreView(&store)
+            .scan(&key::collaborator(&format!("{owner}/{name}"), ""))
+            .into_iter()
+            .filter_map(|(_, e)| match e {
+                Entry::Collaborator { user, perm, .. } => {
+                    Some(json!({ "login": user, "permission": perm.as_str() }))
+                }
+                _ => None,
+            })
+            .collect::<Vec<_>>())
+    })
+    .await?;
+    Ok(Json(v).into_response())
+}
+
+/// `GET /repos/{owner}/{name}/collaborators/{user}`.
+pub async fn get_collaborator(
+    State(state): State<AppState>,
+    caller: Caller,
+    Path((owner, name, login)): Path<(String, String, String)>,
+) -> Result<Response, ApiError> {
+    let v = blocking(&state, move |store| {
+        readable(&store, &caller, &owner, &name, Perm::Read)?;
+        match StoreView(&store).entry(&key::collaborator(&format!("{owner}/{name}"), &login)) {
+            Some(Entry::Collaborator { user, perm, .. }) => {
+                Ok(json!({ "login": user, "permission": perm.as_str() }))
+            }
+            _ => Err(ApiError::not_found("collaborator")),
+        }
+    })
+    .await?;
+    Ok(Json(v).into_response())
+}
+
+/// `PUT /repos/{owner}/{name}/collaborators/{user}`: `{"permission": "read"|"write"|"admin"}`.
+pub async fn put_collaborator(
+    State(state): State<AppState>,
+    caller: Caller,
+    Path((owner, name, login)): Path<(String, String, String)>,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Result<Response, ApiError> {
+    admin_scope(&caller)?;
+    let perm = permission(&headers, &body, Perm::Write)?;
+    let st = state.clone();
+    blocking(&state, move |store| {
+        readable(&store, &caller, &owner, &name, Perm::Admin)?;
+        user(&store, &login)?;
+        let full = format!("{owner}/{name}");
+        let e = Entry::Collaborator {
+            repo: full.clone(),
+            user: login.clone(),
+            perm,
+        };
+        st.replication()
+            .record_account(&store, &key::collaborator(&full, &login), Some(e))?;
+        Ok(())
+    })
+    .await?;
+    Ok(StatusCode::NO_CONTENT.into_response())
+}
+
+/// `DELETE /repos/{owner}/{name}/collaborators/{user}`.
+pub async fn delete_collaborator(
+    State(state): State<AppState>,
+    caller: Caller,
+    Path((owner, name, login)): Path<(String, String, String)>,
+) -> Result<Response, ApiError> {
+    admin_scope(&caller)?;
+    let st = state.clone();
+    blocking(&state, move |store| {
+        readable(&store, &caller, &owner, &name, Perm::Admin)?;
+        let k = key::collaborator(&format!("{owner}/{name}"), &login);
+        if StoreView(&store).entry(&k).is_none() {
+            return Err(ApiError::not_found("collaborator"));
+        }
+        st.replication().record_account(&store, &k, None)?;
+        Ok(())
+    })
+    .await?;
+    Ok(StatusCode::NO_CONTENT.into_response())
+}
+
+/// `GET /repos/{owner}/{name}/protections`.
+pub async fn protections(
+    State(state): State<AppState>,
+    caller: Caller,
+    Path((owner, name)): Path<(String, String)>,
+) -> Result<Response, ApiError> {
+    let v = blocking(&state, move |store| {
+        readable(&store, &caller, &owner, &name, Perm::Read)?;
+        let full = format!("{owner}/{name}");
+        Ok(super::protected_patterns(&store, &full)
+            .into_iter()
+            .map(|p| json!({ "pattern": p }))
+            .collect::<Vec<_>>())
+    })
+    .await?;
+    Ok(Json(v).into_response())
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct NewProtection {
+    pattern: String,
+}
+
+/// `POST /repos/{owner}/{name}/protections`: `{"pattern": "main"}` (`*` and `**` globs):
+/// matching branches refuse force pushes and deletion.
+pub async fn add_protection(
+    State(state): State<AppState>,
+    caller: Caller,
+    Path((owner, name)): Path<(String, String)>,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Result<Response, ApiError> {
+    admin_scope(&caller)?;
+    let b: NewProtection = parse_json(&headers, &body)?;
+    check_pattern(&b.pattern).map_err(|e| ApiError::new(StatusCode::UNPROCESSABLE_ENTITY, e))?;
+    let st = state.clone();
+    let v = blocking(&state, move |store| {
+        readable(&store, &caller, &owner, &name, Perm::Admin)?;
+        let full = format!("{owner}/{name}");
+        let e = Entry::Protection {
+            repo: full.clone(),
+            pattern: b.pattern.clone(),
+        };
+        st.replication()
+            .record_account(&store, &key::protection(&full, &b.pattern), Some(e))?;
+        Ok(json!({ "pattern": b.pattern }))
+    })
+    .await?;
+    Ok((StatusCode::CREATED, Json(v)).into_response())
+}
+
+/// `GET /repos/{owner}/{name}/protections/{pattern}`.
+pub async fn get_protection(
+    State(state): State<AppState>,
+    caller: Caller,
+    Path((owner, name, pattern)): Path<(String, String, String)>,
+) -> Result<Response, ApiError> {
+    let v = blocking(&state, move |store| {
+        readable(&store, &caller, &owner, &name, Perm::Read)?;
+        let k = key::protection(&format!("{owner}/{name}"), &pattern);
+        match StoreView(&store).entry(&k) {
+            Some(Entry::Protection { pattern, .. }) => Ok(json!({ "pattern": pattern })),
+            _ => Err(ApiError::not_found("protection")),
+        }
+    })
+    .await?;
+    Ok(Json(v).into_response())
+}
+
+/// `DELETE /repos/{owner}/{name}/protections/{pattern}`.
+pub async fn delete_protection(
+    State(state): State<AppState>,
+    caller: Caller,
+    Path((owner, name, pattern)): Path<(String, String, String)>,
+) -> Result<Response, ApiError> {
+    admin_scope(&caller)?;
+    let st = state.clone();
+    blocking(&state, move |store| {
+        readable(&store, &caller, &owner, &name, Perm::Admin)?;
+        let k = key::protection(&format!("{owner}/{name}"), &pattern);
+        if StoreView(&store).entry(&k).is_none() {
+            return Err(ApiError::not_found("protection"));
+        }
+        st.replication().record_account(&store, &k, None)?;
+        Ok(())
+    })
+    .await?;
+    Ok(StatusCode::NO_CONTENT.into_response())
+}

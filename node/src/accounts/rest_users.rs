@@ -1,0 +1,352 @@
+//! `/user`, `/user/tokens`, `/users`: the caller, their tokens, and users (created and
+//! deleted by site administrators, each created with a first token shown once).
+
+use axum::Json;
+use axum::body::Bytes;
+use axum::extract::{Path, Query, State};
+use axum::http::{HeaderMap, StatusCode};
+use axum::response::{IntoResponse, Response};
+use guts_net::accounts::{AccountView, Token, User, key};
+use guts_net::{Entry, Perm};
+use guts_store::Store;
+use serde::Deserialize;
+use serde_json::{Value, json};
+
+use super::auth::Caller;
+use super::view::StoreView;
+use super::{now_secs, tokens};
+use crate::error::ApiError;
+use crate::replica::Replication;
+use crate::rest::{blocking, parse_json};
+use crate::state::AppState;
+
+/// A user as the API shows it.
+pub(super) fn user_json(u: &User) -> Value {
+    json!({ "login": u.name, "name": u.name, "site_admin": u.admin, "created_at": u.created_at })
+}
+
+fn token_json(t: &Token) -> Value {
+    json!({
+        "id": t.id(),
+        "name": t.name,
+        "scopes": t.scopes.iter().map(|s| s.as_str()).collect::<Vec<_>>(),
+        "expires_at": t.expires_at,
+        "created_at": t.created_at,
+        "user": t.user,
+    })
+}
+
+/// The user `name`, or 404.
+pub(super) fn user(store: &Store, name: &str) -> Result<User, ApiError> {
+    match StoreView(store).entry(&key::user(name)) {
+        Some(Entry::User(u)) => Ok(u),
+        _ => Err(ApiError::not_found("user")),
+    }
+}
+
+/// True if `name` is taken by a user or an organization.
+pub(super) fn name_taken(store: &Store, name: &str) -> bool {
+    let view = StoreView(store);
+    view.entry(&key::user(name)).is_some() || view.entry(&key::org(name)).is_some()
+}
+
+fn parse_scopes(scopes: &[String], cap: Perm) -> Result<Vec<Perm>, ApiError> {
+    let mut out = Vec::new();
+    for s in scopes {
+        let p = Perm::parse(s).ok_or_else(|| {
+            ApiError::new(
+                StatusCode::UNPROCESSABLE_ENTITY,
+                format!("unknown scope {s:?} (read, write, admin)"),
+            )
+        })?;
+        if p > cap {
+            return Err(ApiError::forbidden(&format!(
+                "a token cannot grant the {} scope it lacks",
+                p.as_str()
+            )));
+        }
+        if !out.contains(&p) {
+            out.push(p);
+        }
+    }
+    if out.is_empty() {
+        return Err(ApiError::new(
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "at least one scope is needed",
+        ));
+    }
+    out.sort();
+    Ok(out)
+}
+
+/// Makes a token for `user` and keeps its hash (replicated); returns its JSON with the
+/// secret, shown this once.
+pub fn mint(
+    replication: &Replication,
+    store: &Store,
+    user: &str,
+    name: &str,
+    scopes: Vec<Perm>,
+    expires_at: Option<u64>,
+) -> Result<Value, ApiError> {
+    let secret = tokens::generate().map_err(|e| ApiError::internal(&e))?;
+    let t = Token {
+        hash: tokens::hash(&secret),
+        user: user.to_string(),
+        name: name.to_string(),
+        scopes,
+        expires_at,
+        created_at: now_secs(),
+    };
+    let entry = Entry::Token(t.clone());
+    entry.check().map_err(|e| ApiError::new(StatusCode::UNPROCESSABLE_ENTITY, e))?;
+    replication.record_account(store, &entry.key(), Some(entry))?;
+    let mut v = token_json(&t);
+    v["token"] = json!(secret);
+    Ok(v)
+}
+
+/// The tokens of `user`.
+fn tokens_of(store: &Store, user: &str) -> Vec<(String, Token)> {
+    StoreView(store)
+        .scan("token/")
+        .into_iter()
+        .filter_map(|(k, e)| match e {
+            Entry::Token(t) if t.user == user => Some((k, t)),
+            _ => None,
+        })
+        .collect()
+}
+
+/// `GET /user`.
+pub async fn me(State(state): State<AppState>, caller: Caller) -> Result<Response, ApiError> {
+    let p = caller.signed_in()?.clone();
+    let v = blocking(&state, move |store| {
+        let u = user(&store, &p.user)?;
+        let mut v = user_json(&u);
+        v["token"] = json!({ "id": p.token, "scope": p.scope.as_str() });
+        Ok(v)
+    })
+    .await?;
+    Ok(Json(v).into_response())
+}
+
+/// `GET /user/tokens`.
+pub async fn list_tokens(
+    State(state): State<AppState>,
+    caller: Caller,
+) -> Result<Response, ApiError> {
+    let p = caller.with_scope(Perm::Admin)?.clone();
+    let v = blocking(&state, move |store| {
+        Ok(tokens_of(&store, &p.user)
+            .iter()
+            .map(|(_, t)| token_json(t))
+            .collect::<Vec<_>>())
+    })
+    .await?;
+    Ok(Json(v).into_response())
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct NewToken {
+    name: String,
+    #[serde(default)]
+    scopes: Option<Vec<String>>,
+    /// Seconds since the epoch.
+    #[serde(default)]
+    expires_at: Option<u64>,
+}
+
+fn check_new_token(b: &NewToken) -> Result<(), ApiError> {
+    if b.name.trim().is_empty() || b.name.len() > guts_net::accounts::MAX_TITLE {
+        return Err(ApiError::new(
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "name is required (at most 255 bytes)",
+        ));
+    }
+    if b.expires_at.is_some_and(|e| e <= now_secs()) {
+        return Err(ApiError::new(
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "expires_at is in the past",
+        ));
+    }
+    Ok(())
+}
+
+fn default_scopes() -> Vec<String> {
+    vec!["read".into(), "write".into()]
+}
+
+/// `POST /user/tokens`: `{"name", "scopes": ["read","write","admin"], "expires_at"}`.
+pub async fn create_token(
+    State(state): State<AppState>,
+    caller: Caller,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Result<Response, ApiError> {
+    let p = caller.with_scope(Perm::Admin)?.clone();
+    let b: NewToken = parse_json(&headers, &body)?;
+    check_new_token(&b)?;
+    let scopes = parse_scopes(&b.scopes.clone().unwrap_or_else(default_scopes), p.scope)?;
+    let st = state.clone();
+    let v = blocking(&state, move |store| {
+        mint(st.replication(), &store, &p.user, &b.name, scopes, b.expires_at)
+    })
+    .await?;
+    Ok((StatusCode::CREATED, Json(v)).into_response())
+}
+
+/// `POST /users/{name}/tokens`: a site administrator makes a token for a user.
+pub async fn create_token_for(
+    State(state): State<AppState>,
+    caller: Caller,
+    Path(name): Path<String>,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Result<Response, ApiError> {
+    caller.site_admin()?;
+    let b: NewToken = parse_json(&headers, &body)?;
+    check_new_token(&b)?;
+    let scopes = parse_scopes(&b.scopes.clone().unwrap_or_else(default_scopes), Perm::Admin)?;
+    let st = state.clone();
+    let v = blocking(&state, move |store| {
+        user(&store, &name)?;
+        mint(st.replication(), &store, &name, &b.name, scopes, b.expires_at)
+    })
+    .await?;
+    Ok((StatusCode::CREATED, Json(v)).into_response())
+}
+
+/// `DELETE /user/tokens/{id}`: revokes a token (everywhere, once replicated).
+pub async fn delete_token(
+    State(state): State<AppState>,
+    caller: Caller,
+    Path(id): Path<u64>,
+) -> Result<Response, ApiError> {
+    let p = caller.with_scope(Perm::Admin)?.clone();
+    let st = state.clone();
+    blocking(&state, move |store| {
+        let (k, _) = tokens_of(&store, &p.user)
+            .into_iter()
+            .find(|(_, t)| t.id() == id)
+            .ok_or_else(|| ApiError::not_found("token"))?;
+        st.replication().record_account(&store, &k, None)?;
+        Ok(())
+    })
+    .await?;
+    Ok(StatusCode::NO_CONTENT.into_response())
+}
+
+#[derive(Debug, Deserialize)]
+pub struct Page {
+    page: Option<usize>,
+    per_page: Option<usize>,
+}
+
+/// `GET /users`.
+pub async fn list_users(
+    State(state): State<AppState>,
+    Query(q): Query<Page>,
+) -> Result<Response, ApiError> {
+    let per_page = q.per_page.unwrap_or(30).clamp(1, 100);
+    let skip = q.page.unwrap_or(1).max(1).saturating_sub(1).saturating_mul(per_page);
+    let v = blocking(&state, move |store| {
+        Ok(StoreView(&store)
+            .scan("user/")
+            .into_iter()
+            .skip(skip)
+            .take(per_page)
+            .filter_map(|(_, e)| match e {
+                Entry::User(u) => Some(user_json(&u)),
+                _ => None,
+            })
+            .collect::<Vec<_>>())
+    })
+    .await?;
+    Ok(Json(v).into_response())
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct NewUser {
+    name: String,
+    #[serde(default)]
+    admin: bool,
+}
+
+/// Creates a user and a first token with every scope (as `guts user create` does).
+pub fn create_user_with_token(
+    replication: &Replication,
+    store: &Store,
+    name: &str,
+    admin: bool,
+) -> Result<Value, ApiError> {
+    guts_store::names::check_name("user", name).map_err(ApiError::from)?;
+    if name_taken(store, name) {
+        return Err(ApiError::new(StatusCode::CONFLICT, "that name is taken"));
+    }
+    let u = User {
+        name: name.to_string(),
+        admin,
+        created_at: now_secs(),
+    };
+    replication.record_account(store, &key::user(name), Some(Entry::User(u.clone())))?;
+    let scopes = vec![Perm::Read, Perm::Write, Perm::Admin];
+    let token = mint(replication, store, name, "first token", scopes, None)?;
+    let mut v = user_json(&u);
+    v["token"] = token["token"].clone();
+    Ok(v)
+}
+
+/// `POST /users`: `{"name", "admin"}`, by a site administrator.
+pub async fn create_user(
+    State(state): State<AppState>,
+    caller: Caller,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Result<Response, ApiError> {
+    caller.site_admin()?;
+    let b: NewUser = parse_json(&headers, &body)?;
+    let st = state.clone();
+    let v = blocking(&state, move |store| {
+        create_user_with_token(st.replication(), &store, &b.name, b.admin)
+    })
+    .await?;
+    Ok((StatusCode::CREATED, Json(v)).into_response())
+}
+
+/// `GET /users/{name}`.
+pub async fn get_user(
+    State(state): State<AppState>,
+    Path(name): Path<String>,
+) -> Result<Response, ApiError> {
+    let v = blocking(&state, move |store| Ok(user_json(&user(&store, &name)?))).await?;
+    Ok(Json(v).into_response())
+}
+
+/// `DELETE /users/{name}`: by a site administrator; their tokens and keys go too.
+pub async fn delete_user(
+    State(state): State<AppState>,
+    caller: Caller,
+    Path(name): Path<String>,
+) -> Result<Response, ApiError> {
+    caller.site_admin()?;
+    let st = state.clone();
+    blocking(&state, move |store| {
+        user(&store, &name)?;
+        let r = st.replication();
+        for (k, _) in tokens_of(&store, &name) {
+            r.record_account(&store, &k, None)?;
+        }
+        for (k, e) in StoreView(&store).scan("key/") {
+            if matches!(e, Entry::SshKey(ref s) if s.user == name) {
+                r.record_account(&store, &k, None)?;
+            }
+        }
+        r.record_account(&store, &key::user(&name), None)?;
+        Ok(())
+    })
+    .await?;
+    Ok(StatusCode::NO_CONTENT.into_response())
+}
