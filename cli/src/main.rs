@@ -4,7 +4,8 @@
 //! - `main.rs`: argument parsing and error reporting (`run() -> anyhow::Result`).
 //! - `cmd/node.rs`: `guts node`, run one node until Ctrl-C or SIGTERM.
 //! - `cmd/devnet.rs`: `guts devnet`, N node processes wired to each other, supervised.
-//! - `cmd/client.rs`: `guts repo create|list` and `guts health`, through a node's REST API.
+//! - `cmd/client.rs`: `guts repo create|list`, `guts user create` and `guts health`,
+//!   through a node's REST API (or a stopped node's store).
 //! - `cmd/pack.rs`: `guts pack verify`, index and verify a pack file with guts-git.
 //!
 //! Every flag also reads a `GUTS_*` environment variable.
@@ -32,6 +33,9 @@ enum Command {
     /// Manage repositories on a node.
     #[command(subcommand)]
     Repo(cmd::client::RepoCommand),
+    /// Manage users.
+    #[command(subcommand)]
+    User(cmd::client::UserCommand),
     /// Show a node's health.
     Health(cmd::client::NodeUrl),
     /// Work with pack files.
@@ -62,6 +66,7 @@ fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Node(args) => cmd::node::run(args),
         Command::Devnet(args) => cmd::devnet::run(args),
         Command::Repo(cmd) => cmd::client::repo(cmd),
+        Command::User(cmd) => cmd::client::user(cmd),
         Command::Health(node) => cmd::client::health(node),
         Command::Pack(cmd) => cmd::pack::run(cmd),
     }

@@ -12,10 +12,16 @@ use std::time::{Duration, Instant};
 use guts_node::{Node, NodeConfig};
 use serde_json::{Value, json};
 
-/// A node running in this process, on 127.0.0.1 port 0, with its data in a temp dir.
+/// A node running in this process, on 127.0.0.1 port 0, with its data in a temp dir. Its
+/// store has a site administrator, `admin`, whose token is in [`TestNode::url`].
 pub struct TestNode {
-    /// The base URL.
+    /// The base URL with the administrator's credentials (`http://admin:TOKEN@ADDR`):
+    /// git, [`http`] and the other helpers authenticate with them.
     pub url: String,
+    /// The base URL without credentials (`http://ADDR`): an anonymous caller.
+    pub anon_url: String,
+    /// The administrator's token.
+    pub token: String,
     /// Its data directory.
     pub dir: tempfile::TempDir,
     node: Option<Node>,
@@ -42,6 +48,7 @@ impl TestNode {
     /// Starts a node with a given configuration (its data dir must be `dir`).
     pub fn start_with(dir: tempfile::TempDir, config: NodeConfig) -> TestNode {
         log_if_asked();
+        let token = admin_token(dir.path());
         let rt = tokio::runtime::Builder::new_multi_thread()
             .worker_threads(2)
             .enable_all()
@@ -50,7 +57,9 @@ impl TestNode {
         let node = rt.block_on(Node::start(config)).expect("start node");
         rt.block_on(node.wait_started()).expect("store opens");
         TestNode {
-            url: node.url(),
+            url: format!("http://admin:{token}@{}", node.addr()),
+            anon_url: node.url(),
+            token,
             dir,
             node: Some(node),
             rt: Some(rt),
@@ -124,6 +133,40 @@ impl Drop for TestNode {
     }
 }
 
+/// The token of the site administrator `admin` in the store in `dir`: made (as `guts user
+/// create admin --admin --data-dir DIR` does) the first time, kept in `DIR/admin.token`.
+pub fn admin_token(dir: &Path) -> String {
+    let file = dir.join("admin.token");
+    if let Ok(t) = std::fs::read_to_string(&file) {
+        return t;
+    }
+    let t = guts_node::accounts::create_user_offline(dir, "admin", true).expect("create admin");
+    std::fs::write(&file, &t).expect("keep the admin token");
+    t
+}
+
+/// A URL without its `user:password@`, and the Basic `Authorization` value they make.
+pub fn split_credentials(url: &str) -> (String, Option<String>) {
+    use base64::Engine;
+    if let Some(rest) = url.strip_prefix("http://")
+        && let Some(at) = rest.find('@')
+        && rest.find('/').is_none_or(|slash| at < slash)
+    {
+        let basic = base64::engine::general_purpose::STANDARD.encode(&rest[..at]);
+        return (
+            format!("http://{}", &rest[at + 1..]),
+            Some(format!("Basic {basic}")),
+        );
+    }
+    (url.to_string(), None)
+}
+
+/// `url` with `user:token@` (for git and the other helpers).
+pub fn with_token(url: &str, user: &str, token: &str) -> String {
+    let (plain, _) = split_credentials(url);
+    plain.replacen("http://", &format!("http://{user}:{token}@"), 1)
+}
+
 /// Logs to stderr when `GUTS_LOG` is set (`GUTS_LOG=debug cargo test ...`).
 fn log_if_asked() {
     static ONCE: std::sync::Once = std::sync::Once::new();
@@ -144,12 +187,22 @@ pub fn http(method: &str, url: &str, body: Option<Value>) -> (u16, Value) {
         .timeout_global(Some(Duration::from_secs(60)))
         .build()
         .into();
-    let resp = match (method, body) {
-        ("GET", _) => agent.get(url).call(),
-        ("DELETE", _) => agent.delete(url).call(),
-        ("POST", Some(b)) => agent.post(url).send_json(b),
-        ("PATCH", Some(b)) => agent.patch(url).send_json(b),
-        (m, b) => panic!("unsupported request {m} {b:?}"),
+    let (url, auth) = split_credentials(url);
+    assert!(
+        matches!(method, "GET" | "DELETE" | "POST" | "PATCH" | "PUT"),
+        "unsupported request {method}"
+    );
+    let mut req = ureq::http::Request::builder().method(method).uri(&url);
+    if let Some(a) = &auth {
+        req = req.header("Authorization", a);
+    }
+    let resp = match body {
+        Some(b) => agent.run(
+            req.header("Content-Type", "application/json")
+                .body(serde_json::to_vec(&b).expect("json"))
+                .expect("request"),
+        ),
+        None => agent.run(req.body(()).expect("request")),
     };
     let mut resp = resp.expect("request");
     let status = resp.status().as_u16();
@@ -170,7 +223,11 @@ pub fn post_raw(
         .timeout_global(Some(Duration::from_secs(60)))
         .build()
         .into();
-    let mut req = agent.post(url).header("Content-Type", content_type);
+    let (url, auth) = split_credentials(url);
+    let mut req = agent.post(&url).header("Content-Type", content_type);
+    if let Some(a) = auth {
+        req = req.header("Authorization", &a);
+    }
     for (k, v) in extra {
         req = req.header(*k, *v);
     }

@@ -20,7 +20,8 @@ pub struct WsClient {
 
 /// The `ws://` URL of a node's hub with a query (`""` for none).
 pub fn ws_url(http_url: &str, query: &str) -> String {
-    let base = http_url.replacen("http://", "ws://", 1);
+    let (plain, _) = crate::split_credentials(http_url);
+    let base = plain.replacen("http://", "ws://", 1);
     if query.is_empty() {
         format!("{base}/ws")
     } else {

@@ -12,8 +12,8 @@ use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use guts_node::net::{
-    Hlc, Host, NetEvent, NetHandle, NodeKey, PackRef, RepoDigest, RepoState, SignedRef, Stamp,
-    SyncPlan,
+    Announcement, Body, Entry, Hlc, Host, NetEvent, NetHandle, NodeKey, PackRef, Pusher,
+    RepoDigest, RepoState, SignedRef, Stamp, SyncPlan,
 };
 use guts_node::{NetConfig, NodeConfig};
 use guts_tests::{TestNode, commit_files, git, make_repo, pack_objects, remote_refs, tmp};
@@ -88,8 +88,18 @@ impl Host for HostileHost {
         Ok(0)
     }
 
-    fn records(&self, _: usize) -> Vec<Vec<u8>> {
+    fn records(&self, _: Option<&str>, _: usize) -> Vec<(String, Vec<u8>)> {
         Vec::new()
+    }
+
+    fn apply_account(
+        &self,
+        _: &str,
+        _: Stamp,
+        _: Option<&Entry>,
+        _: Vec<u8>,
+    ) -> Result<bool, String> {
+        Ok(false)
     }
 
     fn apply_record(&self, _: &str, _: Stamp, _: &RepoState, _: Vec<u8>) -> Result<bool, String> {
@@ -113,15 +123,44 @@ fn now_ms() -> u64 {
         .map_or(0, |d| d.as_millis() as u64)
 }
 
-fn signed(key: &NodeKey, name: &str, new: [u8; 20]) -> SignedRef {
-    let stamp = Stamp {
+fn stamp_at(key: &NodeKey, wall_ms: u64) -> Stamp {
+    Stamp {
         hlc: Hlc {
-            wall_ms: now_ms(),
+            wall_ms,
             logical: 0,
         },
         origin: key.id(),
-    };
-    SignedRef::sign(key, REPO, name, [0; 20], new, stamp)
+    }
+}
+
+/// A pusher `user` whose grant is their user record (a site administrator with `admin`),
+/// signed by `key` just before now.
+fn pusher(key: &NodeKey, user: &str, admin: bool) -> Pusher {
+    let record = Announcement::sign(
+        key,
+        Body::Account {
+            stamp: stamp_at(key, now_ms() - 1),
+            key: format!("user/{user}"),
+            entry: Some(Entry::User(guts_node::net::accounts::User {
+                name: user.into(),
+                admin,
+                created_at: 0,
+            })),
+        },
+    );
+    Pusher {
+        user: user.into(),
+        grant: vec![record.encode()],
+    }
+}
+
+/// An update pushed by a site administrator whose grant `key` signed.
+fn signed(key: &NodeKey, name: &str, new: [u8; 20]) -> SignedRef {
+    signed_by(key, name, new, Some(pusher(key, "mallory", true)))
+}
+
+fn signed_by(key: &NodeKey, name: &str, new: [u8; 20], pusher: Option<Pusher>) -> SignedRef {
+    SignedRef::sign(key, REPO, name, [0; 20], new, stamp_at(key, now_ms()), pusher)
 }
 
 struct Setup {
@@ -311,6 +350,27 @@ fn a_hostile_peer_changes_nothing_and_is_counted() {
     drop(raw);
     s.wait_counted(&series("handshakes_failed"), refused, 1.0);
     assert!(remote_refs(&url, "2").is_empty(), "refs moved");
+
+    // 9. Validly signed by a trusted writer, but pushed by nobody, by a user whose grant
+    // gives no write access, or with a grant signed by a node nobody trusts.
+    let grants = "guts_replicated_updates_refused_total";
+    for (i, p) in [
+        None,
+        Some(pusher(&trusted, "eve", false)),
+        Some(pusher(&stranger, "mallory", true)),
+    ]
+    .into_iter()
+    .enumerate()
+    {
+        let before = s.victim.metric(grants);
+        let name = format!("refs/heads/ungranted-{i}");
+        s.set(
+            vec![signed_by(&trusted, &name, oid(&tip), p)],
+            good_pack.clone(),
+        );
+        s.wait_counted(grants, before, 2.0);
+        unchanged(&s);
+    }
 
     // The same peer relaying honestly is accepted: a trusted writer's update, a good pack.
     s.set(

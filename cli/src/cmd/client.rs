@@ -1,4 +1,5 @@
-//! `guts repo` and `guts health`: talk to a node's REST API.
+//! `guts repo`, `guts user` and `guts health`: talk to a node's REST API (`guts user create`
+//! with `--data-dir` works on a stopped node's store instead).
 
 use anyhow::{Context, bail};
 use clap::{Args, Subcommand};
@@ -10,6 +11,80 @@ pub struct NodeUrl {
     /// The node's base URL.
     #[arg(long, env = "GUTS_NODE", default_value = "http://127.0.0.1:8080")]
     node: String,
+    /// A personal access token (sent as `Authorization: Bearer`).
+    #[arg(long, env = "GUTS_TOKEN", hide_env_values = true)]
+    token: Option<String>,
+}
+
+impl NodeUrl {
+    fn base(&self) -> &str {
+        self.node.trim_end_matches('/')
+    }
+
+    fn auth(&self, req: ureq::RequestBuilder<ureq::typestate::WithBody>) -> ureq::RequestBuilder<ureq::typestate::WithBody> {
+        match &self.token {
+            Some(t) => req.header("Authorization", &format!("Bearer {t}")),
+            None => req,
+        }
+    }
+
+    fn auth_get(
+        &self,
+        req: ureq::RequestBuilder<ureq::typestate::WithoutBody>,
+    ) -> ureq::RequestBuilder<ureq::typestate::WithoutBody> {
+        match &self.token {
+            Some(t) => req.header("Authorization", &format!("Bearer {t}")),
+            None => req,
+        }
+    }
+}
+
+/// User commands.
+#[derive(Debug, Subcommand)]
+pub enum UserCommand {
+    /// Create a user and print their first token (shown once). With `--data-dir`, in a
+    /// stopped node's store (how the first administrator is made); otherwise through a
+    /// node's API, as a site administrator.
+    Create {
+        /// The user name.
+        name: String,
+        /// A site administrator.
+        #[arg(long)]
+        admin: bool,
+        /// The data dir of a node that is not running.
+        #[arg(long, env = "GUTS_DATA_DIR")]
+        data_dir: Option<std::path::PathBuf>,
+        #[command(flatten)]
+        node: NodeUrl,
+    },
+}
+
+pub fn user(cmd: UserCommand) -> anyhow::Result<()> {
+    let UserCommand::Create {
+        name,
+        admin,
+        data_dir,
+        node,
+    } = cmd;
+    let token = match data_dir {
+        Some(dir) => guts_node::accounts::create_user_offline(&dir, &name, admin)
+            .with_context(|| format!("creating {name} in {}", dir.display()))?,
+        None => {
+            let url = format!("{}/api/v1/users", node.base());
+            let resp = node
+                .auth(agent().post(&url))
+                .send_json(json!({ "name": name, "admin": admin }))
+                .with_context(|| format!("POST {url}"))?;
+            let (status, v) = read(resp)?;
+            if status != 201 {
+                bail!("{} (HTTP {status})", error_of(&v));
+            }
+            v["token"].as_str().unwrap_or_default().to_string()
+        }
+    };
+    println!("created user {name}{}", if admin { " (site administrator)" } else { "" });
+    println!("token: {token}");
+    Ok(())
 }
 
 /// Repository commands.
@@ -70,9 +145,9 @@ pub fn repo(cmd: RepoCommand) -> anyhow::Result<()> {
             let Some((owner, name)) = full_name.split_once('/') else {
                 bail!("expected OWNER/NAME, got {full_name:?}");
             };
-            let url = format!("{}/api/v1/repos", node.node.trim_end_matches('/'));
-            let resp = agent()
-                .post(&url)
+            let url = format!("{}/api/v1/repos", node.base());
+            let resp = node
+                .auth(agent().post(&url))
                 .send_json(json!({
                     "owner": owner, "name": name,
                     "description": description, "default_branch": default_branch,
@@ -93,8 +168,8 @@ pub fn repo(cmd: RepoCommand) -> anyhow::Result<()> {
             let mut page = 1;
             loop {
                 let url = format!("{base}/api/v1/repos?page={page}&per_page=100");
-                let resp = agent()
-                    .get(&url)
+                let resp = node
+                    .auth_get(agent().get(&url))
                     .call()
                     .with_context(|| format!("GET {url}"))?;
                 let (status, v) = read(resp)?;

@@ -3,6 +3,8 @@
 //! HTTP on `http-port + i` and libp2p on `p2p-port + i` (port 0: any free port), keeps its
 //! data in `DIR/node-i` and logs to `DIR/node-i/node.log`. A node that exits on its own is
 //! restarted; Ctrl-C or SIGTERM stops them all (SIGTERM, then SIGKILL after a grace period).
+//! Before the first start, a site administrator `admin` is created in node 0's store (it
+//! replicates to the others) and its token kept in `DIR/admin.token` and printed.
 
 use std::path::{Path, PathBuf};
 use std::process::Stdio;
@@ -90,6 +92,7 @@ pub fn run(args: DevnetArgs) -> anyhow::Result<()> {
             p2p: Vec::new(),
         });
     }
+    let token = admin_token(&root, &members[0].dir)?;
     let ids: Vec<NodeId> = members.iter().map(|m| m.id).collect();
     let rt = tokio::runtime::Runtime::new().context("starting the runtime")?;
     rt.block_on(async move {
@@ -117,7 +120,7 @@ pub fn run(args: DevnetArgs) -> anyhow::Result<()> {
             stop_all(&mut members).await;
             return Err(e);
         }
-        print_table(&root, &members);
+        print_table(&root, &members, &token);
         supervise(&plan, &mut members).await;
         println!("stopping {} nodes", members.len());
         stop_all(&mut members).await;
@@ -234,7 +237,27 @@ async fn drain(mut out: ChildStdout, log: PathBuf) {
     let _ = file.flush().await;
 }
 
-fn print_table(root: &Path, members: &[Member]) {
+/// The devnet administrator's token: made once in node 0's store, kept in
+/// `DIR/admin.token` (mode 0600) for later runs on the same data dir.
+fn admin_token(root: &Path, node0: &Path) -> anyhow::Result<String> {
+    let file = root.join("admin.token");
+    if let Ok(t) = std::fs::read_to_string(&file) {
+        return Ok(t.trim().to_string());
+    }
+    let token = guts_node::accounts::create_user_offline(node0, "admin", true)
+        .context("creating the devnet administrator")?;
+    let mut f = std::fs::OpenOptions::new();
+    f.write(true).create_new(true);
+    #[cfg(unix)]
+    std::os::unix::fs::OpenOptionsExt::mode(&mut f, 0o600);
+    std::io::Write::write_all(
+        &mut f.open(&file).context("saving the admin token")?,
+        format!("{token}\n").as_bytes(),
+    )?;
+    Ok(token)
+}
+
+fn print_table(root: &Path, members: &[Member], token: &str) {
     println!(
         "guts devnet: {} nodes, data in {}",
         members.len(),
@@ -248,12 +271,16 @@ fn print_table(root: &Path, members: &[Member]) {
     let first = members.first().map_or("", |m| m.url.as_str());
     let last = members.last().map_or("", |m| m.url.as_str());
     println!();
+    println!("admin token: {token}   (user admin, site administrator; also in {}/admin.token)", root.display());
+    println!();
     println!("Try it:");
-    println!("  guts repo create alice/hello --node {first}");
-    println!("  git push {first}/alice/hello.git main");
-    println!("  git clone {last}/alice/hello.git");
+    println!("  export GUTS_TOKEN={token}");
+    println!("  guts repo create admin/hello --node {first}");
+    let authed = first.replacen("http://", &format!("http://admin:{token}@"), 1);
+    println!("  git push {authed}/admin/hello.git main");
+    println!("  git clone {last}/admin/hello.git");
     println!(
-        "  websocat '{}/ws?channels=repo:alice/hello'   # watch events live",
+        "  websocat '{}/ws?channels=repo:admin/hello'   # watch events live",
         last.replacen("http://", "ws://", 1)
     );
     println!("  guts health --node {last}");
