@@ -18,6 +18,8 @@ struct Devnet {
     lines: mpsc::Receiver<String>,
     /// (url, pid) of each node.
     nodes: Vec<(String, i32)>,
+    /// The administrator's token the devnet printed.
+    token: String,
 }
 
 impl Devnet {
@@ -45,6 +47,7 @@ impl Devnet {
             child,
             lines,
             nodes: Vec::new(),
+            token: String::new(),
         };
         loop {
             let line = d.next_line();
@@ -54,11 +57,15 @@ impl Devnet {
                     d.nodes.push((f[1].to_string(), f[5].parse().expect("pid")));
                 }
             }
+            if let Some(rest) = line.strip_prefix("admin token: ") {
+                d.token = rest.split_whitespace().next().expect("token").to_string();
+            }
             if line == "devnet ready" {
                 break;
             }
         }
         assert_eq!(d.nodes.len(), n, "the table lists every node");
+        assert!(d.token.starts_with("guts_"), "the devnet printed its admin token");
         d
     }
 
@@ -146,8 +153,15 @@ fn alive(pid: i32) -> bool {
 fn devnet_replicates_restarts_a_killed_node_and_stops_cleanly() {
     let data = tempfile::tempdir().expect("tempdir");
     let mut net = Devnet::start(data.path(), 3);
+    // Without the token: refused.
     let out = Command::new(GUTS)
         .args(["repo", "create", "alice/hello", "--node", net.url(0)])
+        .output()
+        .expect("guts repo create");
+    assert!(!out.status.success(), "created without credentials");
+    let out = Command::new(GUTS)
+        .args(["repo", "create", "alice/hello", "--node", net.url(0)])
+        .env("GUTS_TOKEN", &net.token)
         .output()
         .expect("guts repo create");
     assert!(
@@ -163,7 +177,8 @@ fn devnet_replicates_restarts_a_killed_node_and_stops_cleanly() {
         commit(w, i);
     }
     git(w, &["tag", "v1"]);
-    let push0 = format!("{}/alice/hello.git", net.url(0));
+    let push0 = format!("{}/alice/hello.git", net.url(0))
+        .replacen("http://", &format!("http://admin:{}@", net.token), 1);
     git(w, &["push", "-q", &push0, "main", "v1"]);
     let want = ls_remote(&push0).expect("node 0 serves the push");
     assert!(want.contains("refs/heads/main") && want.contains("refs/tags/v1"));

@@ -90,16 +90,49 @@ fn git_ok(dir: &Path, args: &[&str]) -> String {
     String::from_utf8_lossy(&out.stdout).trim().to_string()
 }
 
+/// `guts user create NAME --admin --data-dir DIR`: the token it printed.
+fn first_admin(data: &Path, name: &str) -> String {
+    let data = data.to_str().expect("utf-8");
+    let (ok, out) = guts(&["user", "create", name, "--admin", "--data-dir", data]);
+    assert!(ok, "{out}");
+    token_in(&out)
+}
+
+fn token_in(out: &str) -> String {
+    out.lines()
+        .find_map(|l| l.strip_prefix("token: "))
+        .expect("a token line")
+        .trim()
+        .to_string()
+}
+
 #[test]
 fn cli_commands() {
     let data = tempfile::tempdir().expect("tempdir");
+    let root = first_admin(data.path(), "root");
+    assert!(root.starts_with("guts_"));
+    // Once only: the name is taken.
+    let (ok, out) = guts(&[
+        "user", "create", "root", "--data-dir", data.path().to_str().expect("utf-8"),
+    ]);
+    assert!(!ok && out.contains("taken"), "{out}");
     let node = NodeProc::start(data.path());
     let (ok, out) = guts(&["repo", "create", "alice/app", "--node", &node.url]);
+    assert!(!ok && out.contains("401"), "created without a token: {out}");
+    let (ok, out) = guts(&["repo", "create", "alice/app", "--node", &node.url, "--token", &root]);
     assert!(ok, "{out}");
-    let (ok, out) = guts(&["repo", "create", "alice/app", "--node", &node.url]);
+    let (ok, out) = guts(&["repo", "create", "alice/app", "--node", &node.url, "--token", &root]);
     assert!(!ok && out.contains("already exists"), "{out}");
-    let (ok, out) = guts(&["repo", "create", "bad/../name", "--node", &node.url]);
+    let (ok, out) = guts(&["repo", "create", "bad/../name", "--node", &node.url, "--token", &root]);
     assert!(!ok, "{out}");
+    // A user made through the API by the administrator, with a token that works.
+    let (ok, out) = guts(&["user", "create", "bob", "--node", &node.url, "--token", &root]);
+    assert!(ok, "{out}");
+    let bob = token_in(&out);
+    let (ok, out) = guts(&["repo", "create", "bob/tools", "--node", &node.url, "--token", &bob]);
+    assert!(ok, "{out}");
+    let (ok, out) = guts(&["user", "create", "carl", "--node", &node.url, "--token", &bob]);
+    assert!(!ok && out.contains("403"), "a non-administrator made a user: {out}");
     let out = Command::new(GUTS)
         .args(["repo", "list"])
         .env("GUTS_NODE", &node.url)
@@ -139,9 +172,11 @@ fn sigkill_mid_push_loses_nothing_acknowledged() {
     let src = work.path().join("src");
     std::fs::create_dir(&src).expect("mkdir");
     git_ok(&src, &["init", "-q", "-b", "main"]);
+    let token = first_admin(data.path(), "root");
     let mut node = NodeProc::start(data.path());
-    let (ok, out) = guts(&["repo", "create", "alice/crash", "--node", &node.url]);
+    let (ok, out) = guts(&["repo", "create", "alice/crash", "--node", &node.url, "--token", &token]);
     assert!(ok, "{out}");
+    let authed = |url: &str| url.replacen("http://", &format!("http://root:{token}@"), 1);
     let mut acked: Vec<String> = Vec::new();
     let mut seed: u64 = 0x2545_F491_4F6C_DD1D;
     for round in 0..3 {
@@ -154,7 +189,7 @@ fn sigkill_mid_push_loses_nothing_acknowledged() {
             .expect("write");
             git_ok(&src, &["add", "-A"]);
             git_ok(&src, &["commit", "-q", "-m", &format!("r{round} c{i}")]);
-            let url = format!("{}/alice/crash.git", node.url);
+            let url = authed(&format!("{}/alice/crash.git", node.url));
             git_ok(&src, &["push", "-q", &url, "main"]);
             acked.push(git_ok(&src, &["rev-parse", "main"]));
         }
@@ -171,7 +206,7 @@ fn sigkill_mid_push_loses_nothing_acknowledged() {
         git_ok(&src, &["add", "-A"]);
         git_ok(&src, &["commit", "-q", "-m", &format!("r{round} big")]);
         let before = received_bytes(&node.url);
-        let url = format!("{}/alice/crash.git", node.url);
+        let url = authed(&format!("{}/alice/crash.git", node.url));
         let mut push = Command::new("git")
             .args(["push", "-q", &url, "main"])
             .current_dir(&src)
