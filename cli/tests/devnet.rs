@@ -65,7 +65,10 @@ impl Devnet {
             }
         }
         assert_eq!(d.nodes.len(), n, "the table lists every node");
-        assert!(d.token.starts_with("guts_"), "the devnet printed its admin token");
+        assert!(
+            d.token.starts_with("guts_"),
+            "the devnet printed its admin token"
+        );
         d
     }
 
@@ -177,8 +180,11 @@ fn devnet_replicates_restarts_a_killed_node_and_stops_cleanly() {
         commit(w, i);
     }
     git(w, &["tag", "v1"]);
-    let push0 = format!("{}/alice/hello.git", net.url(0))
-        .replacen("http://", &format!("http://admin:{}@", net.token), 1);
+    let push0 = format!("{}/alice/hello.git", net.url(0)).replacen(
+        "http://",
+        &format!("http://admin:{}@", net.token),
+        1,
+    );
     git(w, &["push", "-q", &push0, "main", "v1"]);
     let want = ls_remote(&push0).expect("node 0 serves the push");
     assert!(want.contains("refs/heads/main") && want.contains("refs/tags/v1"));

@@ -113,26 +113,69 @@ fn cli_commands() {
     assert!(root.starts_with("guts_"));
     // Once only: the name is taken.
     let (ok, out) = guts(&[
-        "user", "create", "root", "--data-dir", data.path().to_str().expect("utf-8"),
+        "user",
+        "create",
+        "root",
+        "--data-dir",
+        data.path().to_str().expect("utf-8"),
     ]);
     assert!(!ok && out.contains("taken"), "{out}");
     let node = NodeProc::start(data.path());
     let (ok, out) = guts(&["repo", "create", "alice/app", "--node", &node.url]);
     assert!(!ok && out.contains("401"), "created without a token: {out}");
-    let (ok, out) = guts(&["repo", "create", "alice/app", "--node", &node.url, "--token", &root]);
+    let (ok, out) = guts(&[
+        "repo",
+        "create",
+        "alice/app",
+        "--node",
+        &node.url,
+        "--token",
+        &root,
+    ]);
     assert!(ok, "{out}");
-    let (ok, out) = guts(&["repo", "create", "alice/app", "--node", &node.url, "--token", &root]);
+    let (ok, out) = guts(&[
+        "repo",
+        "create",
+        "alice/app",
+        "--node",
+        &node.url,
+        "--token",
+        &root,
+    ]);
     assert!(!ok && out.contains("already exists"), "{out}");
-    let (ok, out) = guts(&["repo", "create", "bad/../name", "--node", &node.url, "--token", &root]);
+    let (ok, out) = guts(&[
+        "repo",
+        "create",
+        "bad/../name",
+        "--node",
+        &node.url,
+        "--token",
+        &root,
+    ]);
     assert!(!ok, "{out}");
     // A user made through the API by the administrator, with a token that works.
-    let (ok, out) = guts(&["user", "create", "bob", "--node", &node.url, "--token", &root]);
+    let (ok, out) = guts(&[
+        "user", "create", "bob", "--node", &node.url, "--token", &root,
+    ]);
     assert!(ok, "{out}");
     let bob = token_in(&out);
-    let (ok, out) = guts(&["repo", "create", "bob/tools", "--node", &node.url, "--token", &bob]);
+    let (ok, out) = guts(&[
+        "repo",
+        "create",
+        "bob/tools",
+        "--node",
+        &node.url,
+        "--token",
+        &bob,
+    ]);
     assert!(ok, "{out}");
-    let (ok, out) = guts(&["user", "create", "carl", "--node", &node.url, "--token", &bob]);
-    assert!(!ok && out.contains("403"), "a non-administrator made a user: {out}");
+    let (ok, out) = guts(&[
+        "user", "create", "carl", "--node", &node.url, "--token", &bob,
+    ]);
+    assert!(
+        !ok && out.contains("403"),
+        "a non-administrator made a user: {out}"
+    );
     let out = Command::new(GUTS)
         .args(["repo", "list"])
         .env("GUTS_NODE", &node.url)
@@ -174,7 +217,15 @@ fn sigkill_mid_push_loses_nothing_acknowledged() {
     git_ok(&src, &["init", "-q", "-b", "main"]);
     let token = first_admin(data.path(), "root");
     let mut node = NodeProc::start(data.path());
-    let (ok, out) = guts(&["repo", "create", "alice/crash", "--node", &node.url, "--token", &token]);
+    let (ok, out) = guts(&[
+        "repo",
+        "create",
+        "alice/crash",
+        "--node",
+        &node.url,
+        "--token",
+        &token,
+    ]);
     assert!(ok, "{out}");
     let authed = |url: &str| url.replacen("http://", &format!("http://root:{token}@"), 1);
     let mut acked: Vec<String> = Vec::new();

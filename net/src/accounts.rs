@@ -294,9 +294,8 @@ impl Entry {
 
     /// Checks names and lengths.
     pub fn check(&self) -> Result<(), String> {
-        let name = |what: &str, n: &str| {
-            guts_store::names::check_name(what, n).map_err(|e| e.to_string())
-        };
+        let name =
+            |what: &str, n: &str| guts_store::names::check_name(what, n).map_err(|e| e.to_string());
         let repo = |r: &str| check_repo(r).map_err(|e| e.to_string());
         let len = |what: &str, s: &str, max: usize| {
             if s.len() > max {

@@ -92,7 +92,10 @@ fn apply_records(shared: &Shared, records: Vec<Vec<u8>>) -> Result<(usize, usize
         let (repo, stamp, state) = match checked.map(|a| a.body) {
             Ok(Body::Repo { repo, stamp, state }) => (repo, stamp, state),
             Ok(Body::Account { stamp, key, entry }) => {
-                match shared.host.apply_account(&key, stamp, entry.as_ref(), record) {
+                match shared
+                    .host
+                    .apply_account(&key, stamp, entry.as_ref(), record)
+                {
                     Ok(true) => {
                         applied += 1;
                         tracing::debug!(%key, "account record applied");

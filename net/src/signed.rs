@@ -172,7 +172,15 @@ mod tests {
             },
             origin: key.id(),
         };
-        let r = SignedRef::sign(&key, "a/b", "refs/heads/main", [0; 20], [1; 20], stamp, None);
+        let r = SignedRef::sign(
+            &key,
+            "a/b",
+            "refs/heads/main",
+            [0; 20],
+            [1; 20],
+            stamp,
+            None,
+        );
         assert!(r.verify());
         let mut forged = r.clone();
         forged.new = [2; 20];

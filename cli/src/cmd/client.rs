@@ -21,7 +21,10 @@ impl NodeUrl {
         self.node.trim_end_matches('/')
     }
 
-    fn auth(&self, req: ureq::RequestBuilder<ureq::typestate::WithBody>) -> ureq::RequestBuilder<ureq::typestate::WithBody> {
+    fn auth(
+        &self,
+        req: ureq::RequestBuilder<ureq::typestate::WithBody>,
+    ) -> ureq::RequestBuilder<ureq::typestate::WithBody> {
         match &self.token {
             Some(t) => req.header("Authorization", &format!("Bearer {t}")),
             None => req,
@@ -82,7 +85,10 @@ pub fn user(cmd: UserCommand) -> anyhow::Result<()> {
             v["token"].as_str().unwrap_or_default().to_string()
         }
     };
-    println!("created user {name}{}", if admin { " (site administrator)" } else { "" });
+    println!(
+        "created user {name}{}",
+        if admin { " (site administrator)" } else { "" }
+    );
     println!("token: {token}");
     Ok(())
 }

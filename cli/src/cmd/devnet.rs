@@ -271,7 +271,10 @@ fn print_table(root: &Path, members: &[Member], token: &str) {
     let first = members.first().map_or("", |m| m.url.as_str());
     let last = members.last().map_or("", |m| m.url.as_str());
     println!();
-    println!("admin token: {token}   (user admin, site administrator; also in {}/admin.token)", root.display());
+    println!(
+        "admin token: {token}   (user admin, site administrator; also in {}/admin.token)",
+        root.display()
+    );
     println!();
     println!("Try it:");
     println!("  export GUTS_TOKEN={token}");

@@ -351,7 +351,8 @@ pub fn page(mut updates: Vec<SignedRef>) -> Response {
     // Within the frame limit too (a pusher's grant makes an update up to a few KiB).
     let mut size = 0usize;
     if let Some(cut) = updates.iter().position(|u| {
-        size += bincode::serde::encode_to_vec(u, bincode::config::standard()).map_or(0, |b| b.len());
+        size +=
+            bincode::serde::encode_to_vec(u, bincode::config::standard()).map_or(0, |b| b.len());
         size > MAX_RESPONSE / 2
     }) {
         updates.truncate(cut.max(1));

@@ -154,7 +154,11 @@ impl<P: Copy + Ord + Debug, K: Debug> Replicator<P, K> {
             self.request(peer, request, Pending::Updates(peer));
         } else if round.records {
             round.records = false;
-            self.request(peer, Request::Records { after: None }, Pending::Records(peer));
+            self.request(
+                peer,
+                Request::Records { after: None },
+                Pending::Records(peer),
+            );
         } else {
             self.rounds.remove(&peer);
             self.count(|s| &s.anti_entropy_rounds, 1);

@@ -199,8 +199,14 @@ mod tests {
     fn tokens_come_from_basic_passwords_user_names_and_bearer() {
         let b64 = |s: &str| base64::engine::general_purpose::STANDARD.encode(s);
         let got = |v: &str| credentials(&with(v)).ok().flatten();
-        assert_eq!(got(&format!("Basic {}", b64("x:guts_1"))), Some("guts_1".into()));
-        assert_eq!(got(&format!("Basic {}", b64("guts_2:"))), Some("guts_2".into()));
+        assert_eq!(
+            got(&format!("Basic {}", b64("x:guts_1"))),
+            Some("guts_1".into())
+        );
+        assert_eq!(
+            got(&format!("Basic {}", b64("guts_2:"))),
+            Some("guts_2".into())
+        );
         assert_eq!(got("Bearer guts_3"), Some("guts_3".into()));
         assert_eq!(got("token guts_4"), Some("guts_4".into()));
         assert!(credentials(&HeaderMap::new()).expect("none").is_none());

@@ -83,10 +83,7 @@ pub fn routes(prefix: &str) -> Router<AppState> {
             get(rest_users::list_tokens).post(rest_users::create_token),
         )
         .route(&p("/user/tokens/{id}"), delete(rest_users::delete_token))
-        .route(
-            &p("/user/keys"),
-            get(rest_keys::list).post(rest_keys::add),
-        )
+        .route(&p("/user/keys"), get(rest_keys::list).post(rest_keys::add))
         .route(
             &p("/user/keys/{id}"),
             get(rest_keys::get).delete(rest_keys::delete),
@@ -104,10 +101,7 @@ pub fn routes(prefix: &str) -> Router<AppState> {
             axum::routing::post(rest_users::create_token_for),
         )
         .route(&p("/users/{name}/keys"), get(rest_keys::list_for))
-        .route(
-            &p("/orgs"),
-            get(rest_orgs::list).post(rest_orgs::create),
-        )
+        .route(&p("/orgs"), get(rest_orgs::list).post(rest_orgs::create))
         .route(
             &p("/orgs/{org}"),
             get(rest_orgs::get).delete(rest_orgs::delete),

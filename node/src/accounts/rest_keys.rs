@@ -11,8 +11,8 @@ use guts_net::accounts::{AccountView, MAX_TITLE, SshKey, key, short_id};
 use guts_net::{Entry, Perm};
 use guts_store::Store;
 use serde::Deserialize;
-use sha2::{Digest, Sha256};
 use serde_json::{Value, json};
+use sha2::{Digest, Sha256};
 
 use super::auth::Caller;
 use super::view::StoreView;
@@ -47,7 +47,10 @@ fn keys_of(store: &Store, user: &str) -> Vec<SshKey> {
 pub async fn list(State(state): State<AppState>, caller: Caller) -> Result<Response, ApiError> {
     let user = caller.signed_in()?.user.clone();
     let v = blocking(&state, move |store| {
-        Ok(keys_of(&store, &user).iter().map(key_json).collect::<Vec<_>>())
+        Ok(keys_of(&store, &user)
+            .iter()
+            .map(key_json)
+            .collect::<Vec<_>>())
     })
     .await?;
     Ok(Json(v).into_response())

@@ -32,7 +32,9 @@ fn org(store: &Store, name: &str) -> Result<Value, ApiError> {
             name,
             description,
             created_at,
-        }) => Ok(json!({ "login": name, "name": name, "description": description, "created_at": created_at })),
+        }) => Ok(
+            json!({ "login": name, "name": name, "description": description, "created_at": created_at }),
+        ),
         _ => Err(ApiError::not_found("organization")),
     }
 }
@@ -104,7 +106,10 @@ pub async fn list(State(state): State<AppState>) -> Result<Response, ApiError> {
                 _ => None,
             })
             .collect();
-        names.iter().map(|n| org(&store, n)).collect::<Result<Vec<_>, _>>()
+        names
+            .iter()
+            .map(|n| org(&store, n))
+            .collect::<Result<Vec<_>, _>>()
     })
     .await?;
     Ok(Json(v).into_response())
@@ -446,7 +451,11 @@ pub(super) struct PermBody {
 }
 
 /// The permission in a body (`read`, `write`, `admin`; GitHub's `pull`/`push` too).
-pub(super) fn permission(headers: &HeaderMap, body: &Bytes, default: Perm) -> Result<Perm, ApiError> {
+pub(super) fn permission(
+    headers: &HeaderMap,
+    body: &Bytes,
+    default: Perm,
+) -> Result<Perm, ApiError> {
     let b: PermBody = optional(headers, body)?;
     match b.permission {
         None => Ok(default),
@@ -470,7 +479,9 @@ pub async fn put_team_repo(
         org_admin(&store, &p, &name)?;
         team(&store, &name, &t)?;
         if owner != name {
-            return Err(invalid("a team gets permissions on its organization's repositories"));
+            return Err(invalid(
+                "a team gets permissions on its organization's repositories",
+            ));
         }
         if store.repo(&owner, &repo)?.is_none() {
             return Err(ApiError::not_found("repository"));

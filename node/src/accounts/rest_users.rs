@@ -99,7 +99,9 @@ pub fn mint(
         created_at: now_secs(),
     };
     let entry = Entry::Token(t.clone());
-    entry.check().map_err(|e| ApiError::new(StatusCode::UNPROCESSABLE_ENTITY, e))?;
+    entry
+        .check()
+        .map_err(|e| ApiError::new(StatusCode::UNPROCESSABLE_ENTITY, e))?;
     replication.record_account(store, &entry.key(), Some(entry))?;
     let mut v = token_json(&t);
     v["token"] = json!(secret);
@@ -191,7 +193,14 @@ pub async fn create_token(
     let scopes = parse_scopes(&b.scopes.clone().unwrap_or_else(default_scopes), p.scope)?;
     let st = state.clone();
     let v = blocking(&state, move |store| {
-        mint(st.replication(), &store, &p.user, &b.name, scopes, b.expires_at)
+        mint(
+            st.replication(),
+            &store,
+            &p.user,
+            &b.name,
+            scopes,
+            b.expires_at,
+        )
     })
     .await?;
     Ok((StatusCode::CREATED, Json(v)).into_response())
@@ -208,11 +217,21 @@ pub async fn create_token_for(
     caller.site_admin()?;
     let b: NewToken = parse_json(&headers, &body)?;
     check_new_token(&b)?;
-    let scopes = parse_scopes(&b.scopes.clone().unwrap_or_else(default_scopes), Perm::Admin)?;
+    let scopes = parse_scopes(
+        &b.scopes.clone().unwrap_or_else(default_scopes),
+        Perm::Admin,
+    )?;
     let st = state.clone();
     let v = blocking(&state, move |store| {
         user(&store, &name)?;
-        mint(st.replication(), &store, &name, &b.name, scopes, b.expires_at)
+        mint(
+            st.replication(),
+            &store,
+            &name,
+            &b.name,
+            scopes,
+            b.expires_at,
+        )
     })
     .await?;
     Ok((StatusCode::CREATED, Json(v)).into_response())
@@ -250,7 +269,12 @@ pub async fn list_users(
     Query(q): Query<Page>,
 ) -> Result<Response, ApiError> {
     let per_page = q.per_page.unwrap_or(30).clamp(1, 100);
-    let skip = q.page.unwrap_or(1).max(1).saturating_sub(1).saturating_mul(per_page);
+    let skip = q
+        .page
+        .unwrap_or(1)
+        .max(1)
+        .saturating_sub(1)
+        .saturating_mul(per_page);
     let v = blocking(&state, move |store| {
         Ok(StoreView(&store)
             .scan("user/")

@@ -84,7 +84,11 @@ pub fn parse(line: &str) -> Result<PublicKey, KeyError> {
     };
     if !matches!(
         kind,
-        "ssh-ed25519" | "ssh-rsa" | "ecdsa-sha2-nistp256" | "ecdsa-sha2-nistp384" | "ecdsa-sha2-nistp521"
+        "ssh-ed25519"
+            | "ssh-rsa"
+            | "ecdsa-sha2-nistp256"
+            | "ecdsa-sha2-nistp384"
+            | "ecdsa-sha2-nistp521"
     ) {
         return Err(KeyError::Unsupported(kind.to_string()));
     }
@@ -202,7 +206,8 @@ impl Curve {
 mod tests {
     use super::*;
 
-    const ED: &str = "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIJ9ZJq+IdjHfJTBs4SDrYHPl5AuPZ38+GRoxDHHwsGFX a@b";
+    const ED: &str =
+        "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIJ9ZJq+IdjHfJTBs4SDrYHPl5AuPZ38+GRoxDHHwsGFX a@b";
 
     #[test]
     fn an_ed25519_key_parses_with_its_fingerprint() {
@@ -221,8 +226,14 @@ mod tests {
     fn malformed_lines_and_blobs_are_refused() {
         assert_eq!(parse(""), Err(KeyError::Format));
         assert_eq!(parse("ssh-ed25519"), Err(KeyError::Format));
-        assert!(matches!(parse("ssh-dss AAAA"), Err(KeyError::Unsupported(_))));
-        assert!(matches!(parse("ssh-ed25519 !!!"), Err(KeyError::Malformed { .. })));
+        assert!(matches!(
+            parse("ssh-dss AAAA"),
+            Err(KeyError::Unsupported(_))
+        ));
+        assert!(matches!(
+            parse("ssh-ed25519 !!!"),
+            Err(KeyError::Malformed { .. })
+        ));
         // An ed25519 blob presented as RSA.
         let blob = ED.split(' ').nth(1).expect("blob");
         assert!(matches!(

@@ -136,7 +136,10 @@ mod tests {
             t.failed(ip, now);
         }
         assert_eq!(t.delay(ip, now), Duration::from_secs(5));
-        assert_eq!(t.delay(ip, now + Duration::from_secs(16 * 60)), Duration::ZERO);
+        assert_eq!(
+            t.delay(ip, now + Duration::from_secs(16 * 60)),
+            Duration::ZERO
+        );
         t.succeeded(ip);
         assert_eq!(t.delay(ip, now), Duration::ZERO);
         // Bounded: a third address fits by dropping the others.

@@ -64,7 +64,9 @@ pub async fn upgrade(
             .max_message_size(MAX_CLIENT_MESSAGE)
             .max_frame_size(MAX_CLIENT_MESSAGE)
             .on_upgrade(move |socket| async move {
-                Conn::new(state, socket, subs, permit, caller).run(since).await;
+                Conn::new(state, socket, subs, permit, caller)
+                    .run(since)
+                    .await;
             }),
         Err(resp) => *resp,
     }
@@ -280,7 +282,8 @@ impl Conn {
                     return Ok(());
                 }
                 self.last_seq = e.seq;
-                if wanted(&self.subs, e.repo.as_deref()) && self.visible(e.repo.as_deref(), e.private)
+                if wanted(&self.subs, e.repo.as_deref())
+                    && self.visible(e.repo.as_deref(), e.private)
                 {
                     self.send(e.frame.clone()).await?;
                 }

@@ -121,7 +121,13 @@ async fn find_repo(
             Err(StoreError::InvalidName(_)) => None,
             Err(e) => return Err(e.into()),
         };
-        accounts::require(&store, &caller, found.as_ref().map(Repo::record), need, true)?;
+        accounts::require(
+            &store,
+            &caller,
+            found.as_ref().map(Repo::record),
+            need,
+            true,
+        )?;
         found.ok_or_else(|| ApiError::not_found("repository"))
     })
     .await?

@@ -285,8 +285,7 @@ pub fn serve(
             .filter(|(_, r)| r.is_ok())
             .map(|(c, _)| (c.name.clone(), c.old, c.new))
             .collect();
-        (signed, pushed.settled) =
-            replication.record_local(repo, &changes, who.pusher.as_ref())?;
+        (signed, pushed.settled) = replication.record_local(repo, &changes, who.pusher.as_ref())?;
         pushed.changes = changes;
         // Objects pushed for a ref that was then refused are reachable from nothing.
         let refused_tip = push

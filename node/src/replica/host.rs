@@ -341,8 +341,8 @@ impl Host for NodeHost {
         record: Vec<u8>,
     ) -> Result<bool, String> {
         let store = self.store()?;
-        let kept = crate::accounts::keep_newest(&store, key, stamp, &record)
-            .map_err(|e| e.to_string())?;
+        let kept =
+            crate::accounts::keep_newest(&store, key, stamp, &record).map_err(|e| e.to_string())?;
         if kept {
             store.flush().map_err(|e| e.to_string())?;
             self.state()?.replication().observe(stamp.hlc);
