@@ -30,7 +30,7 @@ hz=$(getconf CLK_TCK)
 git_port=18181
 guts_port=18182
 server_pid=
-trap '[ -n "$server_pid" ] && pkill -TERM -P "$server_pid" 2>/dev/null; true' EXIT
+trap '[ -n "$server_pid" ] && pkill -TERM -P "$server_pid" 2>/dev/null || true' EXIT
 
 wait_http() { # URL
   for _ in $(seq 1 500); do

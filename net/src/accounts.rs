@@ -304,11 +304,20 @@ impl Entry {
                 Ok(())
             }
         };
+        let title = |what: &str, s: &str| {
+            if s.chars().count() > MAX_TITLE || s.chars().any(char::is_control) {
+                Err(format!(
+                    "{what}: at most {MAX_TITLE} characters, none of them control"
+                ))
+            } else {
+                Ok(())
+            }
+        };
         match self {
             Entry::User(u) => name("user", &u.name),
             Entry::Token(t) => {
                 name("user", &t.user)?;
-                len("token name", &t.name, MAX_TITLE)?;
+                title("token name", &t.name)?;
                 if t.scopes.is_empty() || t.scopes.len() > 3 {
                     return Err("a token needs one to three scopes".into());
                 }
@@ -353,7 +362,7 @@ impl Entry {
             }
             Entry::SshKey(k) => {
                 name("user", &k.user)?;
-                len("title", &k.title, MAX_TITLE)?;
+                title("title", &k.title)?;
                 len("key", &k.key, MAX_SSH_KEY)?;
                 len("fingerprint", &k.fingerprint, 128)
             }

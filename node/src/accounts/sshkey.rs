@@ -222,6 +222,27 @@ mod tests {
         assert_eq!(parse(&k.openssh()).expect("again"), k);
     }
 
+    proptest::proptest! {
+        #[test]
+        fn any_text_is_parsed_or_refused_without_panicking(s in "\\PC{0,200}") {
+            let _ = parse(&s);
+        }
+
+        #[test]
+        fn any_blob_under_a_known_type_is_parsed_or_refused(
+            kind in proptest::sample::select(vec![
+                "ssh-ed25519", "ssh-rsa", "ecdsa-sha2-nistp256", "ecdsa-sha2-nistp384",
+                "ecdsa-sha2-nistp521",
+            ]),
+            blob in proptest::collection::vec(proptest::num::u8::ANY, 0..600),
+        ) {
+            let line = format!("{kind} {}", base64::engine::general_purpose::STANDARD.encode(&blob));
+            if let Ok(k) = parse(&line) {
+                proptest::prop_assert_eq!(k.blob, blob);
+            }
+        }
+    }
+
     #[test]
     fn malformed_lines_and_blobs_are_refused() {
         assert_eq!(parse(""), Err(KeyError::Format));

@@ -186,6 +186,14 @@ impl Replication {
         key: &str,
         entry: Option<guts_net::Entry>,
     ) -> Result<(), StoreError> {
+        // What peers will check, checked here first: a record they refuse would diverge.
+        guts_net::accounts::check_key(key).map_err(StoreError::Invalid)?;
+        if let Some(e) = &entry {
+            e.check().map_err(StoreError::Invalid)?;
+            if e.key() != key {
+                return Err(StoreError::Invalid(format!("an entry filed under {key:?}")));
+            }
+        }
         let stamp = self.clock().stamp(now_ms());
         let body = Body::Account {
             stamp,
