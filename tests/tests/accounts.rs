@@ -619,6 +619,37 @@ fn a_token_made_on_one_node_works_on_another_until_it_is_revoked() {
             git(src.path(), &["rev-parse", "HEAD~1"]).trim()
         )
     );
+
+    // Permissions and protection rules set on A hold on B too.
+    let uma = new_user(a, "uma");
+    let (status, _) = http(
+        "PUT",
+        &api(a, "/repos/tess/app/collaborators/uma", Some(&tess)),
+        Some(json!({ "permission": "write" })),
+    );
+    assert_eq!(status, 204);
+    let (status, _) = http(
+        "POST",
+        &api(a, "/repos/tess/app/protections", Some(&tess)),
+        Some(json!({ "pattern": "main" })),
+    );
+    assert_eq!(status, 201);
+    wait_for("the rules on B", DEADLINE, || {
+        let (_, p) = http("GET", &api(b, "/repos/tess/app/protections", None), None);
+        let (_, c) = http("GET", &api(b, "/repos/tess/app/collaborators", None), None);
+        p.as_array().is_some_and(|p| p.len() == 1)
+            && c.as_array().is_some_and(|c| c.len() == 1)
+            && http("GET", &api(b, "/user", Some(&uma)), None).0 == 200
+    });
+    let uma_b = with_token(&format!("{}/tess/app.git", b.anon_url), "uma", &uma);
+    git(src.path(), &["push", "-q", &uma_b, "HEAD:refs/heads/uma"]);
+    git(src.path(), &["reset", "-q", "--hard", "HEAD~2"]);
+    let tess_b = with_token(&format!("{}/tess/app.git", b.anon_url), "tess", &tess);
+    let err = git_fails(src.path(), &["push", "--force", &tess_b, "main"]);
+    assert!(err.contains("protected branch"), "{err}");
+    wait_for("uma's push on A", DEADLINE, || {
+        remote_refs(&on_a, "2").len() == 2
+    });
 }
 
 /// Makes a key pair with ssh-keygen; returns the public key line and its fingerprint as
@@ -755,4 +786,36 @@ fn many_wrong_tokens_from_one_address_are_slowed_down() {
         throttled,
         "not cleared"
     );
+}
+
+#[test]
+fn a_node_that_was_down_catches_up_on_thousands_of_account_records_by_anti_entropy() {
+    // More records than one answer carries (4,096): B pages through them on its return,
+    // having seen none of their announcements.
+    let mut c = Cluster::start(2);
+    let tom = new_user(c.node(0), "tom");
+    wait_for("tom on B", DEADLINE, || {
+        http("GET", &api(c.node(1), "/user", Some(&tom)), None).0 == 200
+    });
+    c.stop(1);
+    let a = c.node(0);
+    let mut made = Vec::new();
+    for i in 0..4200 {
+        let (status, t) = http(
+            "POST",
+            &api(a, "/user/tokens", Some(&tom)),
+            Some(json!({ "name": format!("t{i}") })),
+        );
+        assert_eq!(status, 201, "{t}");
+        made.push(t["token"].as_str().expect("token").to_string());
+    }
+    c.restart(1);
+    let b = c.node(1);
+    wait_for("every token on B", Duration::from_secs(120), || {
+        let (_, list) = http("GET", &api(b, "/user/tokens", Some(&tom)), None);
+        list.as_array().map(Vec::len) == Some(4201)
+    });
+    for t in [&made[0], &made[2100], &made[4199]] {
+        assert_eq!(http("GET", &api(b, "/user", Some(t)), None).0, 200);
+    }
 }

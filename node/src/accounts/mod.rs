@@ -10,6 +10,7 @@
 //! - `throttle.rs`: repeated failed authentications from one address are slowed down.
 //! - `access.rs`: what a caller may do on a repository (public read, the permission rule,
 //!   the token's scope) and the 401/403/404 that follows; a pusher's grant.
+//! - `write.rs`: changing entries from the API (checked, signed, replicated).
 //! - `sshkey.rs`: OpenSSH public keys: parsing, validation, `SHA256:` fingerprints.
 //! - `tokens.rs`: token secrets and their hashes.
 //! - `rest_users.rs`, `rest_orgs.rs`, `rest_repo.rs`, `rest_keys.rs`: the REST API.
@@ -24,6 +25,7 @@ pub mod sshkey;
 mod throttle;
 pub mod tokens;
 mod view;
+mod write;
 
 pub use access::{Access, grant_for, protected_patterns, repo_perm, require};
 pub use auth::{Caller, Principal, caller_of};

@@ -33,14 +33,10 @@ fn key_json(k: &SshKey) -> Value {
 }
 
 fn keys_of(store: &Store, user: &str) -> Vec<SshKey> {
-    StoreView(store)
-        .scan("key/")
-        .into_iter()
-        .filter_map(|(_, e)| match e {
-            Entry::SshKey(k) if k.user == user => Some(k),
-            _ => None,
-        })
-        .collect()
+    StoreView(store).list("key/", |(_, e)| match e {
+        Entry::SshKey(k) if k.user == user => Some(k),
+        _ => None,
+    })
 }
 
 /// `GET /user/keys`.

@@ -17,6 +17,7 @@ use super::auth::{Caller, Principal};
 use super::now_secs;
 use super::rest_users::{name_taken, user};
 use super::view::StoreView;
+use super::write::{delete_all, forget, write};
 use crate::error::ApiError;
 use crate::rest::{blocking, parse_json};
 use crate::state::AppState;
@@ -70,23 +71,6 @@ fn team(store: &Store, org: &str, name: &str) -> Result<Value, ApiError> {
     }
 }
 
-/// Sets or deletes account entries as one change per key.
-fn write(state: &AppState, store: &Store, key: &str, e: Option<Entry>) -> Result<(), ApiError> {
-    if let Some(e) = &e {
-        e.check().map_err(invalid)?;
-    }
-    state.replication().record_account(store, key, e)?;
-    Ok(())
-}
-
-/// Deletes every entry under `prefix` (a cascade).
-fn delete_all(state: &AppState, store: &Store, prefix: &str) -> Result<(), ApiError> {
-    for (k, _) in StoreView(store).scan(prefix) {
-        write(state, store, &k, None)?;
-    }
-    Ok(())
-}
-
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
 struct NewOrg {
@@ -98,14 +82,10 @@ struct NewOrg {
 /// `GET /orgs`.
 pub async fn list(State(state): State<AppState>) -> Result<Response, ApiError> {
     let v = blocking(&state, move |store| {
-        let names: Vec<String> = StoreView(&store)
-            .scan("org/")
-            .into_iter()
-            .filter_map(|(_, e)| match e {
-                Entry::Org { name, .. } => Some(name),
-                _ => None,
-            })
-            .collect();
+        let names: Vec<String> = StoreView(&store).list("org/", |(_, e)| match e {
+            Entry::Org { name, .. } => Some(name),
+            _ => None,
+        });
         names
             .iter()
             .map(|n| org(&store, n))
@@ -183,16 +163,14 @@ pub async fn members(
 ) -> Result<Response, ApiError> {
     let v = blocking(&state, move |store| {
         org(&store, &name)?;
-        Ok(StoreView(&store)
-            .scan(&key::member(&name, ""))
-            .into_iter()
-            .filter_map(|(_, e)| match e {
+        Ok(
+            StoreView(&store).list(&key::member(&name, ""), |(_, e)| match e {
                 Entry::Member { user, role, .. } => {
                     Some(json!({ "login": user, "role": role.as_str() }))
                 }
                 _ => None,
-            })
-            .collect::<Vec<_>>())
+            }),
+        )
     })
     .await?;
     Ok(Json(v).into_response())
@@ -260,10 +238,7 @@ pub async fn delete_member(
             org_admin(&store, &p, &name)?;
         }
         let k = key::member(&name, &login);
-        if StoreView(&store).entry(&k).is_none() {
-            return Err(ApiError::not_found("member"));
-        }
-        write(&st, &store, &k, None)
+        forget(&st, &store, &k, "member")
     })
     .await?;
     Ok(StatusCode::NO_CONTENT.into_response())
@@ -284,14 +259,10 @@ pub async fn teams(
 ) -> Result<Response, ApiError> {
     let v = blocking(&state, move |store| {
         org(&store, &name)?;
-        let names: Vec<String> = StoreView(&store)
-            .scan(&key::team(&name, ""))
-            .into_iter()
-            .filter_map(|(_, e)| match e {
-                Entry::Team { name, .. } => Some(name),
-                _ => None,
-            })
-            .collect();
+        let names: Vec<String> = StoreView(&store).list(&key::team(&name, ""), |(_, e)| match e {
+            Entry::Team { name, .. } => Some(name),
+            _ => None,
+        });
         names
             .iter()
             .map(|t| team(&store, &name, t))
@@ -365,14 +336,12 @@ pub async fn team_members(
 ) -> Result<Response, ApiError> {
     let v = blocking(&state, move |store| {
         team(&store, &name, &t)?;
-        Ok(StoreView(&store)
-            .scan(&key::team_member(&name, &t, ""))
-            .into_iter()
-            .filter_map(|(_, e)| match e {
+        Ok(
+            StoreView(&store).list(&key::team_member(&name, &t, ""), |(_, e)| match e {
                 Entry::TeamMember { user, .. } => Some(json!({ "login": user })),
                 _ => None,
-            })
-            .collect::<Vec<_>>())
+            }),
+        )
     })
     .await?;
     Ok(Json(v).into_response())
@@ -412,10 +381,7 @@ pub async fn delete_team_member(
     blocking(&state, move |store| {
         org_admin(&store, &p, &name)?;
         let k = key::team_member(&name, &t, &login);
-        if StoreView(&store).entry(&k).is_none() {
-            return Err(ApiError::not_found("team member"));
-        }
-        write(&st, &store, &k, None)
+        forget(&st, &store, &k, "team member")
     })
     .await?;
     Ok(StatusCode::NO_CONTENT.into_response())
@@ -428,16 +394,14 @@ pub async fn team_repos(
 ) -> Result<Response, ApiError> {
     let v = blocking(&state, move |store| {
         team(&store, &name, &t)?;
-        Ok(StoreView(&store)
-            .scan(&format!("trepo/{name}/{t}/"))
-            .into_iter()
-            .filter_map(|(_, e)| match e {
+        Ok(
+            StoreView(&store).list(&format!("trepo/{name}/{t}/"), |(_, e)| match e {
                 Entry::TeamRepo { repo, perm, .. } => {
                     Some(json!({ "full_name": repo, "permission": perm.as_str() }))
                 }
                 _ => None,
-            })
-            .collect::<Vec<_>>())
+            }),
+        )
     })
     .await?;
     Ok(Json(v).into_response())
@@ -510,10 +474,7 @@ pub async fn delete_team_repo(
     blocking(&state, move |store| {
         org_admin(&store, &p, &name)?;
         let k = key::team_repo(&name, &t, &format!("{owner}/{repo}"));
-        if StoreView(&store).entry(&k).is_none() {
-            return Err(ApiError::not_found("team repository"));
-        }
-        write(&st, &store, &k, None)
+        forget(&st, &store, &k, "team repository")
     })
     .await?;
     Ok(StatusCode::NO_CONTENT.into_response())

@@ -16,6 +16,7 @@ use super::auth::Caller;
 use super::rest_orgs::permission;
 use super::rest_users::user;
 use super::view::StoreView;
+use super::write::{forget, write};
 use crate::error::ApiError;
 use crate::rest::{blocking, parse_json, readable};
 use crate::state::AppState;
@@ -32,16 +33,15 @@ pub async fn collaborators(
 ) -> Result<Response, ApiError> {
     let v = blocking(&state, move |store| {
         readable(&store, &caller, &owner, &name, Perm::Read)?;
-        Ok(StoreView(&store)
-            .scan(&key::collaborator(&format!("{owner}/{name}"), ""))
-            .into_iter()
-            .filter_map(|(_, e)| match e {
+        Ok(StoreView(&store).list(
+            &key::collaborator(&format!("{owner}/{name}"), ""),
+            |(_, e)| match e {
                 Entry::Collaborator { user, perm, .. } => {
                     Some(json!({ "login": user, "permission": perm.as_str() }))
                 }
                 _ => None,
-            })
-            .collect::<Vec<_>>())
+            },
+        ))
     })
     .await?;
     Ok(Json(v).into_response())
@@ -86,9 +86,7 @@ pub async fn put_collaborator(
             user: login.clone(),
             perm,
         };
-        st.replication()
-            .record_account(&store, &key::collaborator(&full, &login), Some(e))?;
-        Ok(())
+        write(&st, &store, &key::collaborator(&full, &login), Some(e))
     })
     .await?;
     Ok(StatusCode::NO_CONTENT.into_response())
@@ -105,11 +103,7 @@ pub async fn delete_collaborator(
     blocking(&state, move |store| {
         readable(&store, &caller, &owner, &name, Perm::Admin)?;
         let k = key::collaborator(&format!("{owner}/{name}"), &login);
-        if StoreView(&store).entry(&k).is_none() {
-            return Err(ApiError::not_found("collaborator"));
-        }
-        st.replication().record_account(&store, &k, None)?;
-        Ok(())
+        forget(&st, &store, &k, "collaborator")
     })
     .await?;
     Ok(StatusCode::NO_CONTENT.into_response())
@@ -159,8 +153,7 @@ pub async fn add_protection(
             repo: full.clone(),
             pattern: b.pattern.clone(),
         };
-        st.replication()
-            .record_account(&store, &key::protection(&full, &b.pattern), Some(e))?;
+        write(&st, &store, &key::protection(&full, &b.pattern), Some(e))?;
         Ok(json!({ "pattern": b.pattern }))
     })
     .await?;
@@ -196,11 +189,7 @@ pub async fn delete_protection(
     blocking(&state, move |store| {
         readable(&store, &caller, &owner, &name, Perm::Admin)?;
         let k = key::protection(&format!("{owner}/{name}"), &pattern);
-        if StoreView(&store).entry(&k).is_none() {
-            return Err(ApiError::not_found("protection"));
-        }
-        st.replication().record_account(&store, &k, None)?;
-        Ok(())
+        forget(&st, &store, &k, "protection")
     })
     .await?;
     Ok(StatusCode::NO_CONTENT.into_response())

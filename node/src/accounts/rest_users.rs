@@ -110,14 +110,10 @@ pub fn mint(
 
 /// The tokens of `user`.
 fn tokens_of(store: &Store, user: &str) -> Vec<(String, Token)> {
-    StoreView(store)
-        .scan("token/")
-        .into_iter()
-        .filter_map(|(k, e)| match e {
-            Entry::Token(t) if t.user == user => Some((k, t)),
-            _ => None,
-        })
-        .collect()
+    StoreView(store).list("token/", |(k, e)| match e {
+        Entry::Token(t) if t.user == user => Some((k, t)),
+        _ => None,
+    })
 }
 
 /// `GET /user`.
@@ -276,15 +272,14 @@ pub async fn list_users(
         .saturating_sub(1)
         .saturating_mul(per_page);
     let v = blocking(&state, move |store| {
-        Ok(StoreView(&store)
-            .scan("user/")
+        let users = StoreView(&store).list("user/", |(_, e)| match e {
+            Entry::User(u) => Some(user_json(&u)),
+            _ => None,
+        });
+        Ok(users
             .into_iter()
             .skip(skip)
             .take(per_page)
-            .filter_map(|(_, e)| match e {
-                Entry::User(u) => Some(user_json(&u)),
-                _ => None,
-            })
             .collect::<Vec<_>>())
     })
     .await?;

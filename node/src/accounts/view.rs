@@ -42,6 +42,11 @@ pub fn keep_newest(
 pub struct StoreView<'a>(pub &'a Store);
 
 impl StoreView<'_> {
+    /// What `f` makes of each entry under `prefix` (none: skipped), by key.
+    pub fn list<T>(&self, prefix: &str, f: impl FnMut((String, Entry)) -> Option<T>) -> Vec<T> {
+        self.scan(prefix).into_iter().filter_map(f).collect()
+    }
+
     /// The signed record of `key`, as kept.
     pub fn record(&self, key: &str) -> Option<Vec<u8>> {
         self.0.account_record(key).ok().flatten()

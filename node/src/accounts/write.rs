@@ -1,0 +1,37 @@
+//! Changing account entries from the API: each change is one signed record (see
+//! `Replication::record_account`), checked first so that peers never refuse it.
+
+use axum::http::StatusCode;
+use guts_net::Entry;
+use guts_net::accounts::AccountView;
+use guts_store::Store;
+
+use super::view::StoreView;
+use crate::error::ApiError;
+use crate::state::AppState;
+
+/// Sets (or with none, deletes) the entry under `key`.
+pub fn write(state: &AppState, store: &Store, key: &str, e: Option<Entry>) -> Result<(), ApiError> {
+    if let Some(e) = &e {
+        e.check()
+            .map_err(|m| ApiError::new(StatusCode::UNPROCESSABLE_ENTITY, m))?;
+    }
+    state.replication().record_account(store, key, e)?;
+    Ok(())
+}
+
+/// Deletes the entry under `key`; 404 (naming `what`) if there is none.
+pub fn forget(state: &AppState, store: &Store, key: &str, what: &str) -> Result<(), ApiError> {
+    if StoreView(store).entry(key).is_none() {
+        return Err(ApiError::not_found(what));
+    }
+    write(state, store, key, None)
+}
+
+/// Deletes every entry under `prefix` (a cascade).
+pub fn delete_all(state: &AppState, store: &Store, prefix: &str) -> Result<(), ApiError> {
+    for (k, _) in StoreView(store).scan(prefix) {
+        write(state, store, &k, None)?;
+    }
+    Ok(())
+}
