@@ -86,6 +86,8 @@ pub struct User {
     pub admin: bool,
     /// Seconds since the epoch.
     pub created_at: u64,
+    /// Random, drawn when the user is created: what their tokens are bound to.
+    pub incarnation: u64,
 }
 
 /// A personal access token, kept only as the SHA-256 of its secret.
@@ -95,6 +97,9 @@ pub struct Token {
     pub hash: [u8; 32],
     /// Whose it is.
     pub user: String,
+    /// The incarnation of that user ([`User::incarnation`]): a user deleted and created
+    /// again under the same name does not inherit the old one's tokens.
+    pub user_incarnation: u64,
     /// What its owner called it.
     pub name: String,
     /// What it may do (the greatest one counts).
@@ -387,30 +392,55 @@ pub fn check_pattern(pattern: &str) -> Result<(), String> {
 }
 
 /// True when `branch` (without `refs/heads/`) matches `pattern`: `*` matches any run of
-/// characters but `/`, `**` any run at all.
+/// characters but `/`, `**` any run at all. Linear in the pattern times the branch (no
+/// backtracking blow-up on patterns like `*a*a*a*b`).
 pub fn pattern_matches(pattern: &str, branch: &str) -> bool {
-    fn go(p: &[u8], s: &[u8]) -> bool {
-        match p.split_first() {
-            None => s.is_empty(),
-            Some((b'*', rest)) => {
-                let (across, rest) = match rest.split_first() {
-                    Some((b'*', r)) => (true, r),
-                    _ => (false, rest),
-                };
-                for i in 0..=s.len() {
-                    if go(rest, &s[i..]) {
-                        return true;
-                    }
-                    if i < s.len() && !across && s[i] == b'/' {
-                        return false;
-                    }
-                }
-                false
+    enum Tok {
+        Byte(u8),
+        Star,
+        Stars,
+    }
+    let p = pattern.as_bytes();
+    let mut toks = Vec::with_capacity(p.len());
+    let mut i = 0;
+    while i < p.len() {
+        if p[i] == b'*' {
+            if p.get(i + 1) == Some(&b'*') {
+                toks.push(Tok::Stars);
+                i += 2;
+            } else {
+                toks.push(Tok::Star);
+                i += 1;
             }
-            Some((c, rest)) => s.first() == Some(c) && go(rest, &s[1..]),
+        } else {
+            toks.push(Tok::Byte(p[i]));
+            i += 1;
         }
     }
-    go(pattern.as_bytes(), branch.as_bytes())
+    let s = branch.as_bytes();
+    // at[j]: the tokens so far can match exactly the first j bytes of the branch.
+    let mut at = vec![false; s.len() + 1];
+    at[0] = true;
+    for t in &toks {
+        let mut next = vec![false; s.len() + 1];
+        match t {
+            Tok::Byte(c) => {
+                for j in 0..s.len() {
+                    next[j + 1] = at[j] && s[j] == *c;
+                }
+            }
+            Tok::Star | Tok::Stars => {
+                let across = matches!(t, Tok::Stars);
+                let mut reach = false;
+                for j in 0..=s.len() {
+                    reach = at[j] || (reach && j > 0 && (across || s[j - 1] != b'/'));
+                    next[j] = reach;
+                }
+            }
+        }
+        at = next;
+    }
+    at[s.len()]
 }
 
 /// Checks a key that a record deletes: a known kind, bounded, printable.
@@ -489,7 +519,7 @@ pub fn repo_access(view: &impl AccountView, user: &str, owner: &str, name: &str)
             Role::Owner => Perm::Admin,
             Role::Member => Perm::Read,
         };
-        offer(perm, vec![user_key.clone(), member]);
+        offer(perm, vec![user_key.clone(), member.clone()]);
     }
     for (k, e) in view.scan(&format!("trepo/{owner}/")) {
         if let Entry::TeamRepo {
@@ -497,9 +527,10 @@ pub fn repo_access(view: &impl AccountView, user: &str, owner: &str, name: &str)
         } = e
             && repo == full
         {
+            // Teams count for members of the organization only.
             let tm = key::team_member(owner, &team, user);
-            if view.entry(&tm).is_some() {
-                offer(perm, vec![user_key.clone(), k, tm]);
+            if view.entry(&tm).is_some() && view.entry(&member).is_some() {
+                offer(perm, vec![user_key.clone(), member.clone(), k, tm]);
             }
         }
     }
@@ -590,6 +621,7 @@ mod tests {
             name: name.into(),
             admin,
             created_at: 0,
+            incarnation: 1,
         })
     }
 
@@ -637,7 +669,11 @@ mod tests {
         assert_eq!(perm("dan", "acme", "web"), None);
         assert_eq!(perm("nobody", "nobody", "x"), None);
         let team = repo_access(&v, "carol", "acme", "web");
-        assert_eq!(team.basis.len(), 3);
+        assert_eq!(team.basis.len(), 4);
+        // Out of the organization, the team no longer counts.
+        let mut v = v;
+        v.remove(&key::member("acme", "carol"));
+        assert_eq!(repo_access(&v, "carol", "acme", "web").perm, None);
     }
 
     #[test]
@@ -649,6 +685,13 @@ mod tests {
         assert!(pattern_matches("release/**", "release/1/2"));
         assert!(pattern_matches("*", "dev"));
         assert!(!pattern_matches("*", "a/b"));
+        assert!(pattern_matches("**", "a/b"));
+        assert!(pattern_matches("a/**/z", "a/b/c/z"));
+        assert!(pattern_matches("r*-*", "rc-1"));
+        assert!(!pattern_matches("r*-*", "rc"));
+        // No blow-up: this would take exponential time with backtracking.
+        let evil = "*a".repeat(60) + "b";
+        assert!(!pattern_matches(&evil, &"a".repeat(1000)));
         assert!(check_pattern("release/*").is_ok());
         assert!(check_pattern("a..b").is_err());
         assert!(check_pattern("").is_err());

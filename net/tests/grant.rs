@@ -23,6 +23,7 @@ fn entries() -> impl Strategy<Value = Vec<Entry>> {
             name: USERS[u].into(),
             admin: admin && u == 3,
             created_at: 0,
+            incarnation: 7,
         })
     });
     let collab = (0..4usize, 0..4usize, perm()).prop_map(|(r, u, perm)| Entry::Collaborator {

@@ -290,8 +290,8 @@ pub(crate) fn readable(
     repo.ok_or_else(|| ApiError::not_found("repository"))
 }
 
-/// A user creates repositories for themselves and for organizations they belong to; a
-/// site administrator for any owner.
+/// A user creates repositories for themselves and for organizations they own; a site
+/// administrator for any owner.
 fn may_create_for(store: &Store, me: &Principal, owner: &str) -> Result<(), ApiError> {
     if me.admin || me.user == owner {
         return Ok(());
@@ -299,8 +299,7 @@ fn may_create_for(store: &Store, me: &Principal, owner: &str) -> Result<(), ApiE
     let view = StoreView(store);
     match view.entry(&key::member(owner, &me.user)) {
         Some(Entry::Member {
-            role: Role::Owner | Role::Member,
-            ..
+            role: Role::Owner, ..
         }) if view.entry(&key::org(owner)).is_some() => Ok(()),
         _ => Err(ApiError::forbidden(&format!(
             "you may not create repositories for {owner}"

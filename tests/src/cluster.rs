@@ -104,7 +104,7 @@ impl Cluster {
             request_timeout: Duration::from_secs(20),
             ..NetConfig::default()
         });
-        let node = TestNode::start_with(dir, config);
+        let node = TestNode::start_as(dir, config, &format!("admin{i}"));
         node.net();
         self.nodes[i] = Some(node);
     }

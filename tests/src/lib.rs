@@ -47,8 +47,15 @@ impl TestNode {
 
     /// Starts a node with a given configuration (its data dir must be `dir`).
     pub fn start_with(dir: tempfile::TempDir, config: NodeConfig) -> TestNode {
+        Self::start_as(dir, config, "admin")
+    }
+
+    /// The same, with the node's site administrator called `admin` (nodes of one network
+    /// need different ones: two users of one name made apart are two users, and the one
+    /// with the later record wins the name and its tokens).
+    pub fn start_as(dir: tempfile::TempDir, config: NodeConfig, admin: &str) -> TestNode {
         log_if_asked();
-        let token = admin_token(dir.path());
+        let token = admin_token(dir.path(), admin);
         let rt = tokio::runtime::Builder::new_multi_thread()
             .worker_threads(2)
             .enable_all()
@@ -133,14 +140,14 @@ impl Drop for TestNode {
     }
 }
 
-/// The token of the site administrator `admin` in the store in `dir`: made (as `guts user
-/// create admin --admin --data-dir DIR` does) the first time, kept in `DIR/admin.token`.
-pub fn admin_token(dir: &Path) -> String {
+/// The token of the site administrator `name` in the store in `dir`: made (as `guts user
+/// create NAME --admin --data-dir DIR` does) the first time, kept in `DIR/admin.token`.
+pub fn admin_token(dir: &Path, name: &str) -> String {
     let file = dir.join("admin.token");
     if let Ok(t) = std::fs::read_to_string(&file) {
         return t;
     }
-    let t = guts_node::accounts::create_user_offline(dir, "admin", true).expect("create admin");
+    let t = guts_node::accounts::create_user_offline(dir, name, true).expect("create admin");
     std::fs::write(&file, &t).expect("keep the admin token");
     t
 }

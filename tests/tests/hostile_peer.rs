@@ -145,6 +145,7 @@ fn pusher(key: &NodeKey, user: &str, admin: bool) -> Pusher {
                 name: user.into(),
                 admin,
                 created_at: 0,
+                incarnation: 1,
             })),
         },
     );

@@ -114,6 +114,9 @@ pub fn authenticate(store: &Store, secret: &str, now_secs: u64) -> Result<Princi
     let Some(Entry::User(u)) = view.entry(&key::user(&t.user)) else {
         return Err("bad credentials");
     };
+    if u.incarnation != t.user_incarnation {
+        return Err("bad credentials");
+    }
     Ok(Principal {
         user: u.name,
         admin: u.admin,

@@ -83,7 +83,7 @@ pub async fn add(
     headers: HeaderMap,
     body: Bytes,
 ) -> Result<Response, ApiError> {
-    let user = caller.with_scope(Perm::Write)?.user.clone();
+    let user = caller.with_scope(Perm::Admin)?.user.clone();
     let b: NewKey = parse_json(&headers, &body)?;
     let title = b.title.unwrap_or_default();
     if title.trim().is_empty() || title.chars().count() > MAX_TITLE {
@@ -143,7 +143,7 @@ pub async fn delete(
     caller: Caller,
     Path(id): Path<u64>,
 ) -> Result<Response, ApiError> {
-    let user = caller.with_scope(Perm::Write)?.user.clone();
+    let user = caller.with_scope(Perm::Admin)?.user.clone();
     let st = state.clone();
     blocking(&state, move |store| {
         own(&store, &user, id)?;

@@ -15,7 +15,7 @@ use serde_json::{Value, json};
 
 use super::auth::{Caller, Principal};
 use super::now_secs;
-use super::rest_users::{name_taken, user};
+use super::rest_users::{name_taken, owns_repositories, user};
 use super::view::StoreView;
 use super::write::{delete_all, forget, write};
 use crate::error::ApiError;
@@ -107,7 +107,9 @@ pub async fn create(
     let st = state.clone();
     let v = blocking(&state, move |store| {
         guts_store::names::check_name("organization", &b.name)?;
-        if name_taken(&store, &b.name) {
+        // Repositories already stored under the name (made by a site administrator, or
+        // left by a deleted owner) are not handed to whoever claims it first.
+        if name_taken(&store, &b.name) || (!p.admin && owns_repositories(&store, &b.name)?) {
             return Err(ApiError::new(StatusCode::CONFLICT, "that name is taken"));
         }
         let o = Entry::Org {
@@ -147,6 +149,12 @@ pub async fn delete(
     let st = state.clone();
     blocking(&state, move |store| {
         org_admin(&store, &p, &name)?;
+        if owns_repositories(&store, &name)? {
+            return Err(ApiError::new(
+                StatusCode::CONFLICT,
+                "the organization owns repositories: delete them first",
+            ));
+        }
         for prefix in ["member", "team", "tmember", "trepo"] {
             delete_all(&st, &store, &format!("{prefix}/{name}/"))?;
         }
@@ -237,8 +245,16 @@ pub async fn delete_member(
         if p.user != login || p.scope < Perm::Admin {
             org_admin(&store, &p, &name)?;
         }
-        let k = key::member(&name, &login);
-        forget(&st, &store, &k, "member")
+        forget(&st, &store, &key::member(&name, &login), "member")?;
+        // Out of the organization, out of its teams.
+        let teams = StoreView(&store).list(&format!("tmember/{name}/"), |(k, e)| match e {
+            Entry::TeamMember { user, .. } if user == login => Some(k),
+            _ => None,
+        });
+        for k in teams {
+            write(&st, &store, &k, None)?;
+        }
+        Ok(())
     })
     .await?;
     Ok(StatusCode::NO_CONTENT.into_response())
@@ -359,6 +375,16 @@ pub async fn put_team_member(
         org_admin(&store, &p, &name)?;
         team(&store, &name, &t)?;
         user(&store, &login)?;
+        // A team's members are members of the organization.
+        let member = key::member(&name, &login);
+        if StoreView(&store).entry(&member).is_none() {
+            let m = Entry::Member {
+                org: name.clone(),
+                user: login.clone(),
+                role: Role::Member,
+            };
+            write(&st, &store, &member, Some(m))?;
+        }
         let e = Entry::TeamMember {
             org: name.clone(),
             team: t.clone(),

@@ -14,6 +14,7 @@ use serde_json::{Value, json};
 
 use super::auth::Caller;
 use super::view::StoreView;
+use super::write::write;
 use super::{now_secs, tokens};
 use crate::error::ApiError;
 use crate::replica::Replication;
@@ -42,6 +43,12 @@ pub(super) fn user(store: &Store, name: &str) -> Result<User, ApiError> {
         Some(Entry::User(u)) => Ok(u),
         _ => Err(ApiError::not_found("user")),
     }
+}
+
+/// True if repositories are stored under the owner `name`.
+pub(super) fn owns_repositories(store: &Store, name: &str) -> Result<bool, ApiError> {
+    let first = store.list_repos(Some((name, "")), 1)?;
+    Ok(first.first().is_some_and(|r| r.owner == name))
 }
 
 /// True if `name` is taken by a user or an organization.
@@ -90,9 +97,11 @@ pub fn mint(
     expires_at: Option<u64>,
 ) -> Result<Value, ApiError> {
     let secret = tokens::generate().map_err(|e| ApiError::internal(&e))?;
+    let owner = self::user(store, user)?;
     let t = Token {
         hash: tokens::hash(&secret),
         user: user.to_string(),
+        user_incarnation: owner.incarnation,
         name: name.to_string(),
         scopes,
         expires_at,
@@ -309,6 +318,7 @@ pub fn create_user_with_token(
         name: name.to_string(),
         admin,
         created_at: now_secs(),
+        incarnation: tokens::random_u64().map_err(|e| ApiError::internal(&e))?,
     };
     replication.record_account(store, &key::user(name), Some(Entry::User(u.clone())))?;
     let scopes = vec![Perm::Read, Perm::Write, Perm::Admin];
@@ -354,17 +364,30 @@ pub async fn delete_user(
     let st = state.clone();
     blocking(&state, move |store| {
         user(&store, &name)?;
-        let r = st.replication();
-        for (k, _) in tokens_of(&store, &name) {
-            r.record_account(&store, &k, None)?;
+        if owns_repositories(&store, &name)? {
+            return Err(ApiError::new(
+                StatusCode::CONFLICT,
+                "the user owns repositories: delete them first",
+            ));
         }
-        for (k, e) in StoreView(&store).scan("key/") {
-            if matches!(e, Entry::SshKey(ref s) if s.user == name) {
-                r.record_account(&store, &k, None)?;
-            }
+        // Everything that names the user goes with them (a user created again under the
+        // name starts with nothing).
+        let view = StoreView(&store);
+        let theirs = view.list("", |(k, e)| {
+            let mine = match &e {
+                Entry::Token(t) => t.user == name,
+                Entry::SshKey(s) => s.user == name,
+                Entry::Member { user, .. }
+                | Entry::TeamMember { user, .. }
+                | Entry::Collaborator { user, .. } => *user == name,
+                _ => false,
+            };
+            mine.then_some(k)
+        });
+        for k in theirs {
+            write(&st, &store, &k, None)?;
         }
-        r.record_account(&store, &key::user(&name), None)?;
-        Ok(())
+        write(&st, &store, &key::user(&name), None)
     })
     .await?;
     Ok(StatusCode::NO_CONTENT.into_response())

@@ -1,7 +1,7 @@
 //! Slowing down guessing: each address's recent failed authentications are counted, and
 //! past a few, every request with credentials from that address waits before they are
-//! checked, twice as long for each further failure up to a cap. A success clears the
-//! count; a quiet spell forgets it. The table is bounded: when full, forgotten entries go
+//! checked, twice as long for each further failure up to a cap. A success clears a count
+//! still below that; a quiet spell forgets it. The table is bounded: when full, forgotten entries go
 //! first, then all (an attacker filling it only resets counts, never grows memory).
 
 use std::collections::HashMap;
@@ -104,10 +104,11 @@ impl Throttle {
         f.count
     }
 
-    /// Clears `ip`'s failures after a success.
+    /// Clears `ip`'s failures after a success, unless it is already being slowed down (or
+    /// anyone holding one good token could reset the count between guesses).
     pub fn succeeded(&self, ip: IpAddr) {
         let mut seen = self.seen();
-        if seen.contains_key(&ip) {
+        if seen.get(&ip).is_some_and(|f| f.count < self.config.free) {
             seen.remove(&ip);
         }
     }
@@ -140,8 +141,13 @@ mod tests {
             t.delay(ip, now + Duration::from_secs(16 * 60)),
             Duration::ZERO
         );
+        // Once slowed down, a success does not reset the count; below that, it does.
         t.succeeded(ip);
-        assert_eq!(t.delay(ip, now), Duration::ZERO);
+        assert_eq!(t.delay(ip, now), Duration::from_secs(5));
+        let other: IpAddr = "10.0.0.2".parse().expect("ip");
+        t.failed(other, now);
+        t.succeeded(other);
+        assert!(!t.seen().contains_key(&other));
         // Bounded: a third address fits by dropping the others.
         for i in 0..3u8 {
             t.failed(IpAddr::from([10, 0, 1, i]), now);

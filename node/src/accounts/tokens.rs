@@ -13,6 +13,13 @@ pub fn generate() -> Result<String, getrandom::Error> {
     Ok(format!("{PREFIX}{}", guts_net::accounts::key::hex(&bytes)))
 }
 
+/// A random number (a user's incarnation).
+pub fn random_u64() -> Result<u64, getrandom::Error> {
+    let mut bytes = [0u8; 8];
+    getrandom::fill(&mut bytes)?;
+    Ok(u64::from_be_bytes(bytes))
+}
+
 /// What the node keeps of a secret.
 pub fn hash(secret: &str) -> [u8; 32] {
     Sha256::digest(secret.as_bytes()).into()

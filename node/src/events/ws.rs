@@ -59,12 +59,14 @@ pub async fn upgrade(
         Ok(c) => c,
         Err(e) => return e.into_response(),
     };
+    // Kept to check again at every ping: a revoked token stops its subscription.
+    let secret = crate::accounts::credentials(&headers).ok().flatten();
     match accept(&state, query) {
         Ok((subs, since, permit)) => ws
             .max_message_size(MAX_CLIENT_MESSAGE)
             .max_frame_size(MAX_CLIENT_MESSAGE)
             .on_upgrade(move |socket| async move {
-                Conn::new(state, socket, subs, permit, caller)
+                Conn::new(state, socket, subs, permit, (caller, secret))
                     .run(since)
                     .await;
             }),
@@ -147,6 +149,8 @@ struct Conn {
     last_heard: Instant,
     /// Who subscribed: private repositories' events reach only those who may read them.
     caller: crate::accounts::Caller,
+    /// Their token, checked again at every ping.
+    secret: Option<String>,
     _permit: OwnedSemaphorePermit,
 }
 
@@ -156,7 +160,7 @@ impl Conn {
         socket: WebSocket,
         subs: BTreeSet<Channel>,
         permit: OwnedSemaphorePermit,
-        caller: crate::accounts::Caller,
+        (caller, secret): (crate::accounts::Caller, Option<String>),
     ) -> Conn {
         state.hub().metrics.subscribers.inc();
         Conn {
@@ -166,6 +170,7 @@ impl Conn {
             last_seq: 0,
             last_heard: Instant::now(),
             caller,
+            secret,
             _permit: permit,
         }
     }
@@ -263,6 +268,8 @@ impl Conn {
             for (seq, bytes) in page {
                 self.last_seq = seq;
                 let (repo, private) = head_of(&bytes);
+                // Logged events say what the repository was then; it may be private now.
+                let private = private || self.private_now(repo.as_deref());
                 if wanted(&self.subs, repo.as_deref()) && self.visible(repo.as_deref(), private) {
                     let json = String::from_utf8_lossy(&bytes);
                     self.send(frame(&json)).await?;
@@ -351,7 +358,23 @@ impl Conn {
             .is_some()
     }
 
+    /// True if `repo` exists here and is private now.
+    fn private_now(&self, repo: Option<&str>) -> bool {
+        let (Ok(store), Some((owner, name))) =
+            (self.state.store(), repo.and_then(|r| r.split_once('/')))
+        else {
+            return false;
+        };
+        matches!(store.repo(owner, name), Ok(Some(r)) if r.record().private)
+    }
+
     async fn on_ping(&mut self) -> Result<(), End> {
+        if let (Some(secret), Ok(store)) = (&self.secret, self.state.store()) {
+            match crate::accounts::authenticate(store, secret, crate::accounts::now_secs()) {
+                Ok(p) => self.caller.who = Some(p),
+                Err(_) => return Err(End::Close(1008, "credentials no longer valid")),
+            }
+        }
         let every = self.hub().config.ping_every;
         if self.last_heard.elapsed() > every * 2 {
             return Err(End::Close(1008, "no answer to pings"));

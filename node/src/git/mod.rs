@@ -335,11 +335,17 @@ async fn pushing(
     let store = state.store()?.clone();
     let user = caller.user().map(str::to_string);
     let (owner, name) = (repo.record().owner.clone(), repo.record().name.clone());
-    Ok(tokio::task::spawn_blocking(move || receive::Pushing {
-        pusher: user.and_then(|u| accounts::grant_for(&store, &u, &owner, &name)),
-        protected: accounts::protected_patterns(&store, &format!("{owner}/{name}")),
+    tokio::task::spawn_blocking(move || {
+        // Every pushed update carries its pusher's grant, or peers would refuse it.
+        let pusher = user
+            .and_then(|u| accounts::grant_for(&store, &u, &owner, &name))
+            .ok_or_else(|| ApiError::forbidden("write access is required"))?;
+        Ok(receive::Pushing {
+            pusher: Some(pusher),
+            protected: accounts::protected_patterns(&store, &format!("{owner}/{name}")),
+        })
     })
-    .await?)
+    .await?
 }
 
 async fn receive_pack(

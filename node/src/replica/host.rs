@@ -366,6 +366,8 @@ impl Host for NodeHost {
             .split_once('/')
             .ok_or_else(|| format!("bad repository name {full:?}"))?;
         let mut kind = None;
+        // What a deleted repository was (who may see its deletion).
+        let mut was = None;
         // Kept first, so a crash mid-way never leaves a deleted repository without it.
         store.set_signed_record(full, &record).map_err(err)?;
         match state {
@@ -378,6 +380,7 @@ impl Host for NodeHost {
                     // Pushed to after the deletion: it stays.
                     let newest = repo.log_last_key().map_err(err)?;
                     if newest.is_none_or(|k| k <= log_key(&stamp)) {
+                        was = Some(repo.record().clone());
                         store.delete_repo(owner, name).map_err(err)?;
                         kind = Some("repo.deleted");
                     }
@@ -416,9 +419,8 @@ impl Host for NodeHost {
         state.replication().observe(stamp.hlc);
         if let Some(kind) = kind {
             let now = store.repo(owner, name).map_err(err)?;
-            state
-                .hub()
-                .repo(&store, kind, full, now.as_ref().map(Repo::record));
+            let meta = now.as_ref().map(Repo::record).or(was.as_ref());
+            state.hub().repo(&store, kind, full, meta);
         }
         Ok(true)
     }

@@ -95,6 +95,13 @@ impl Replication {
         pusher: Option<&guts_net::Pusher>,
     ) -> Result<(Vec<SignedRef>, Settled), StoreError> {
         let full = format!("{}/{}", repo.record().owner, repo.record().name);
+        // Stamped after the records of the grant (peers check that), also when one came
+        // from a node whose clock runs ahead and this node restarted since.
+        for record in pusher.iter().flat_map(|p| &p.grant) {
+            if let Some((s, _)) = crate::accounts::decode(record) {
+                self.observe(s.hlc);
+            }
+        }
         let mut signed = Vec::with_capacity(changes.len());
         for (name, old, new) in changes {
             let stamp = self.clock().stamp(now_ms());
@@ -122,6 +129,9 @@ impl Replication {
         full: &str,
         state: RepoState,
     ) -> Result<Vec<u8>, StoreError> {
+        if let Ok(Some((s, _))) = host::latest(store, full) {
+            self.observe(s.hlc);
+        }
         let state = match state {
             RepoState::Live(mut meta) => {
                 meta.since = match host::latest(store, full) {
@@ -194,17 +204,30 @@ impl Replication {
                 return Err(StoreError::Invalid(format!("an entry filed under {key:?}")));
             }
         }
-        let stamp = self.clock().stamp(now_ms());
-        let body = Body::Account {
-            stamp,
-            key: key.to_string(),
-            entry,
-        };
-        let record = Announcement::sign(&self.key, body).encode();
-        crate::accounts::keep_newest(store, key, stamp, &record)?;
-        store.flush()?;
-        self.announce_record(record);
-        Ok(())
+        // Newer than what is kept for the key, even if that came from a clock ahead of ours
+        // (a concurrent write may still win the race: then stamp again).
+        for _ in 0..8 {
+            if let Some(cur) = store.account_record(key)?
+                && let Some((s, _)) = crate::accounts::decode(&cur)
+            {
+                self.observe(s.hlc);
+            }
+            let stamp = self.clock().stamp(now_ms());
+            let body = Body::Account {
+                stamp,
+                key: key.to_string(),
+                entry: entry.clone(),
+            };
+            let record = Announcement::sign(&self.key, body).encode();
+            if crate::accounts::keep_newest(store, key, stamp, &record)? {
+                store.flush()?;
+                self.announce_record(record);
+                return Ok(());
+            }
+        }
+        Err(StoreError::Invalid(format!(
+            "{key} kept changing; not written"
+        )))
     }
 
     /// Deletes a repository here, keeping a signed record of the deletion, and announces it.
