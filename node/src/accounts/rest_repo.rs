@@ -98,15 +98,15 @@ pub async fn delete_collaborator(
     caller: Caller,
     Path((owner, name, login)): Path<(String, String, String)>,
 ) -> Result<Response, ApiError> {
-    admin_scope(&caller)?;
-    let st = state.clone();
-    blocking(&state, move |store| {
-        readable(&store, &caller, &owner, &name, Perm::Admin)?;
-        let k = key::collaborator(&format!("{owner}/{name}"), &login);
-        forget(&st, &store, &k, "collaborator")
-    })
-    .await?;
-    Ok(StatusCode::NO_CONTENT.into_response())
+    forget_entry(
+        state,
+        caller,
+        owner,
+        name,
+        move |full| key::collaborator(full, &login),
+        "collaborator",
+    )
+    .await
 }
 
 /// `GET /repos/{owner}/{name}/protections`.
@@ -184,12 +184,32 @@ pub async fn delete_protection(
     caller: Caller,
     Path((owner, name, pattern)): Path<(String, String, String)>,
 ) -> Result<Response, ApiError> {
+    forget_entry(
+        state,
+        caller,
+        owner,
+        name,
+        move |full| key::protection(full, &pattern),
+        "protection",
+    )
+    .await
+}
+
+/// Deletes the entry of `owner/name` that `key_of` names (given `owner/name`), as a caller
+/// with admin access to the repository and an admin-scoped token; 404 if there is none.
+async fn forget_entry(
+    state: AppState,
+    caller: Caller,
+    owner: String,
+    name: String,
+    key_of: impl FnOnce(&str) -> String + Send + 'static,
+    what: &'static str,
+) -> Result<Response, ApiError> {
     admin_scope(&caller)?;
     let st = state.clone();
     blocking(&state, move |store| {
         readable(&store, &caller, &owner, &name, Perm::Admin)?;
-        let k = key::protection(&format!("{owner}/{name}"), &pattern);
-        forget(&st, &store, &k, "protection")
+        forget(&st, &store, &key_of(&format!("{owner}/{name}")), what)
     })
     .await?;
     Ok(StatusCode::NO_CONTENT.into_response())
