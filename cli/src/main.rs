@@ -4,8 +4,9 @@
 //! - `main.rs`: argument parsing and error reporting (`run() -> anyhow::Result`).
 //! - `cmd/node.rs`: `guts node`, run one node until Ctrl-C or SIGTERM.
 //! - `cmd/devnet.rs`: `guts devnet`, N node processes wired to each other, supervised.
-//! - `cmd/client.rs`: `guts repo create|list`, `guts user create` and `guts health`,
-//!   through a node's REST API (or a stopped node's store).
+//! - `cmd/api.rs`: which node, the token, and REST answers turned into errors.
+//! - `cmd/repo.rs`: `guts repo create|edit|list`; `cmd/user.rs`: `guts user create` (through
+//!   the API, or a stopped node's store); `cmd/health.rs`: `guts health`.
 //! - `cmd/pack.rs`: `guts pack verify`, index and verify a pack file with guts-git.
 //!
 //! Every flag also reads a `GUTS_*` environment variable.
@@ -32,12 +33,12 @@ enum Command {
     Devnet(cmd::devnet::DevnetArgs),
     /// Manage repositories on a node.
     #[command(subcommand)]
-    Repo(cmd::client::RepoCommand),
+    Repo(cmd::repo::RepoCommand),
     /// Manage users.
     #[command(subcommand)]
-    User(cmd::client::UserCommand),
+    User(cmd::user::UserCommand),
     /// Show a node's health.
-    Health(cmd::client::NodeUrl),
+    Health(cmd::health::HealthArgs),
     /// Work with pack files.
     #[command(subcommand)]
     Pack(cmd::pack::PackCommand),
@@ -55,7 +56,7 @@ fn main() -> ExitCode {
     match run(Cli::parse()) {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => {
-            eprintln!("error: {e:#}");
+            eprintln!("error: {}", describe(&e));
             ExitCode::FAILURE
         }
     }
@@ -65,9 +66,26 @@ fn run(cli: Cli) -> anyhow::Result<()> {
     match cli.command {
         Command::Node(args) => cmd::node::run(args),
         Command::Devnet(args) => cmd::devnet::run(args),
-        Command::Repo(cmd) => cmd::client::repo(cmd),
-        Command::User(cmd) => cmd::client::user(cmd),
-        Command::Health(node) => cmd::client::health(node),
+        Command::Repo(cmd) => cmd::repo::run(cmd),
+        Command::User(cmd) => cmd::user::run(cmd),
+        Command::Health(node) => cmd::health::run(node),
         Command::Pack(cmd) => cmd::pack::run(cmd),
     }
+}
+
+/// The error and its causes on one line, leaving out a cause whose text the message before
+/// it already shows (many errors print their source in their own message).
+fn describe(e: &anyhow::Error) -> String {
+    let mut out = String::new();
+    for cause in e.chain() {
+        let text = cause.to_string();
+        if out.contains(&text) {
+            continue;
+        }
+        if !out.is_empty() {
+            out.push_str(": ");
+        }
+        out.push_str(&text);
+    }
+    out
 }

@@ -108,7 +108,14 @@ impl Store {
         let db = sled::Config::new()
             .path(dir.join("db"))
             .cache_capacity(opts.cache_bytes)
-            .open()?;
+            .open()
+            .map_err(|e| match e {
+                // sled takes an exclusive lock on its files; a second opener gets WouldBlock.
+                sled::Error::Io(io) if io.kind() == std::io::ErrorKind::WouldBlock => {
+                    StoreError::InUse(dir.display().to_string())
+                }
+                other => StoreError::Db(other),
+            })?;
         let open = |name: &str| db.open_tree(name);
         let t = Trees {
             repos: open(tree::REPOS)?,
@@ -318,17 +325,33 @@ impl Store {
         name: &str,
         patch: &RepoPatch,
     ) -> Result<RepoRecord, StoreError> {
-        if let Some(b) = &patch.default_branch {
-            names::check_branch(b)?;
-        }
-        if let Some(d) = &patch.description {
-            check_description(d)?;
-        }
+        self.update_repo_with(owner, name, |_| Some(patch.clone()))?
+            .ok_or(StoreError::NotFound)
+    }
+
+    /// Updates a repository's metadata with the patch `decide` makes of its current record,
+    /// as one compare-and-swap (`decide` runs again if the record changed meanwhile). `None`
+    /// from `decide` leaves it as it is; the answer is then `None` too.
+    pub fn update_repo_with(
+        &self,
+        owner: &str,
+        name: &str,
+        decide: impl Fn(&RepoRecord) -> Option<RepoPatch>,
+    ) -> Result<Option<RepoRecord>, StoreError> {
         let key = keys::repo(owner, name);
         loop {
             let Some(old) = self.repo_record(owner, name)? else {
                 return Err(StoreError::NotFound);
             };
+            let Some(patch) = decide(&old) else {
+                return Ok(None);
+            };
+            if let Some(b) = &patch.default_branch {
+                names::check_branch(b)?;
+            }
+            if let Some(d) = &patch.description {
+                check_description(d)?;
+            }
             let mut new = old.clone();
             if let Some(d) = &patch.description {
                 new.description.clone_from(d);
@@ -347,7 +370,7 @@ impl Store {
             )?;
             if swapped.is_ok() {
                 self.flush()?;
-                return Ok(new);
+                return Ok(Some(new));
             }
         }
     }

@@ -9,6 +9,12 @@ pub enum StoreError {
     /// sled failed (I/O, corruption).
     #[error("database: {0}")]
     Db(#[from] sled::Error),
+    /// Another process (a running node) has the store open.
+    #[error(
+        "the store in {0} is in use by a running node: stop that node first, or go through \
+         its API (--node URL --token TOKEN)"
+    )]
+    InUse(String),
     /// A file operation failed (spooling a pack).
     #[error("i/o: {0}")]
     Io(#[from] std::io::Error),

@@ -30,11 +30,23 @@ pub fn check_name(what: &str, name: &str) -> Result<(), StoreError> {
     Ok(())
 }
 
-/// Checks a branch name as used for a default branch (without `refs/heads/`).
+/// Checks a branch name as used for a default branch (without `refs/heads/`): a valid ref
+/// name that git would also take as a branch name (`git check-ref-format --branch`), so not
+/// `HEAD`, not starting with `-`, and not a full ref name.
 pub fn check_branch(name: &str) -> Result<(), StoreError> {
+    let bad = |why: &str| Err(StoreError::InvalidName(format!("branch {name:?}: {why}")));
+    if name == "HEAD" {
+        return bad("HEAD is not a branch name");
+    }
+    if name.starts_with('-') {
+        return bad("must not start with '-'");
+    }
+    if name.starts_with("refs/") {
+        return bad("give the branch name without refs/heads/");
+    }
     let full = format!("refs/heads/{name}");
     if guts_git::refname::check(&full).is_err() {
-        return Err(StoreError::InvalidName(format!("branch {name:?}")));
+        return bad("not a valid ref name");
     }
     Ok(())
 }
@@ -58,5 +70,9 @@ mod tests {
         assert!(check_branch("feature/x").is_ok());
         assert!(check_branch("a..b").is_err());
         assert!(check_branch("").is_err());
+        for bad in ["HEAD", "-x", "refs/heads/main", "a b", "x.lock", "@{1}"] {
+            assert!(check_branch(bad).is_err(), "{bad:?}");
+        }
+        assert!(check_branch("master").is_ok());
     }
 }

@@ -23,6 +23,11 @@ impl Repo {
         &self.record
     }
 
+    /// The store the repository lives in.
+    pub fn store(&self) -> &Store {
+        &self.store
+    }
+
     /// The internal id.
     pub fn id(&self) -> u64 {
         self.record.id

@@ -3,6 +3,10 @@
 Usage: clients.py dulwich|pygit2 URL WORKDIR
 Clones, pushes a new commit, fetches it back from a second clone, and checks the results
 with the git CLI (fsck, rev-parse). Exits non-zero on any failure.
+
+Usage: clients.py head URL WORKDIR BRANCH TIP
+Clones with dulwich and with pygit2 and checks that each checked out BRANCH at TIP (the
+remote's HEAD), with the git CLI.
 """
 import os
 import subprocess
@@ -61,7 +65,29 @@ def pygit2_flow(url, work):
     git(b, "fsck", "--strict", "--no-progress")
 
 
+def head_flow(url, work, branch, tip):
+    from dulwich import porcelain
+    import pygit2
+
+    a = os.path.join(work, "head-dulwich")
+    porcelain.clone(url, a, checkout=True)
+    assert git(a, "symbolic-ref", "HEAD") == "refs/heads/" + branch, git(a, "symbolic-ref", "HEAD")
+    assert git(a, "rev-parse", "HEAD") == tip
+    assert os.path.exists(os.path.join(a, "file-0.txt")), "dulwich checked out nothing"
+    git(a, "fsck", "--strict", "--no-progress")
+    b = os.path.join(work, "head-pygit2")
+    repo = pygit2.clone_repository(url, b)
+    assert repo.head.shorthand == branch, repo.head.shorthand
+    assert str(repo.head.target) == tip
+    assert os.path.exists(os.path.join(b, "file-0.txt")), "pygit2 checked out nothing"
+    git(b, "fsck", "--strict", "--no-progress")
+
+
 if __name__ == "__main__":
+    if sys.argv[1] == "head":
+        head_flow(*sys.argv[2:6])
+        print("head: ok")
+        sys.exit(0)
     which, url, work = sys.argv[1:4]
     {"dulwich": dulwich_flow, "pygit2": pygit2_flow}[which](url, work)
     print(f"{which}: ok")

@@ -1,6 +1,9 @@
 //! One module per command group.
 
-pub mod client;
+pub mod api;
 pub mod devnet;
+pub mod health;
 pub mod node;
 pub mod pack;
+pub mod repo;
+pub mod user;

@@ -4,6 +4,7 @@
 
 mod advertise;
 mod body;
+mod default_branch;
 mod receive;
 pub(crate) use receive::Pushed;
 mod sideband;
@@ -369,6 +370,7 @@ async fn receive_pack(
     let name = format!("{}/{}", repo.record().owner, repo.record().name);
     tokio::task::spawn_blocking(move || {
         let _permit = permit;
+        let repo_store = &repo.store().clone();
         if push.commands.is_empty() {
             return;
         }
@@ -383,6 +385,9 @@ async fn receive_pack(
         ) {
             Ok((outcome, pushed)) => {
                 crate::events::publish_push(&st, &name, &pushed);
+                if let Some(rec) = &pushed.new_head {
+                    st.hub().repo(repo_store, "repo.updated", &name, Some(rec));
+                }
                 let label = match outcome {
                     receive::Outcome::Ok => "ok",
                     receive::Outcome::Rejected => "rejected",

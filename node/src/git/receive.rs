@@ -144,6 +144,8 @@ pub struct Pushed {
     pub settled: Vec<(String, ObjectId)>,
     /// Who pushed.
     pub pusher: Option<String>,
+    /// The repository's record, when the push gave it its default branch.
+    pub new_head: Option<guts_store::RepoRecord>,
 }
 
 /// Who pushes, and the rules their push must keep.
@@ -286,6 +288,11 @@ pub fn serve(
             .map(|(c, _)| (c.name.clone(), c.old, c.new))
             .collect();
         (signed, pushed.settled) = replication.record_local(repo, &changes, who.pusher.as_ref())?;
+        pushed.new_head = super::default_branch::settle(repo, &changes)?;
+        if let Some(rec) = &pushed.new_head {
+            // Signed, kept and announced like any metadata change: every node agrees on HEAD.
+            replication.record_meta(repo.store(), rec)?;
+        }
         pushed.changes = changes;
         // Objects pushed for a ref that was then refused are reachable from nothing.
         let refused_tip = push
