@@ -2,7 +2,9 @@
 //! goes to the log).
 
 use axum::Json;
-use axum::http::StatusCode;
+use axum::extract::Request;
+use axum::http::{HeaderValue, StatusCode, header};
+use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
 use guts_store::StoreError;
 use serde_json::json;
@@ -25,9 +27,11 @@ impl ApiError {
         }
     }
 
-    /// 404.
-    pub fn not_found(what: &str) -> Self {
-        Self::new(StatusCode::NOT_FOUND, format!("{what} not found"))
+    /// 404, naming what was looked for: `repository not found: alice/app`. (Names are
+    /// echoed at most 200 characters long.)
+    pub fn not_found(what: &str, name: &str) -> Self {
+        let name: String = name.chars().take(200).collect();
+        Self::new(StatusCode::NOT_FOUND, format!("{what} not found: {name}"))
     }
 
     /// 401: credentials are needed, or the ones given are wrong (the response asks for
@@ -56,7 +60,7 @@ impl ApiError {
 impl From<StoreError> for ApiError {
     fn from(e: StoreError) -> Self {
         match e {
-            StoreError::NotFound => Self::not_found("repository"),
+            StoreError::NotFound => Self::new(StatusCode::NOT_FOUND, "repository not found"),
             StoreError::Exists => Self::new(StatusCode::CONFLICT, "repository already exists"),
             StoreError::InvalidName(m) => Self::new(
                 StatusCode::UNPROCESSABLE_ENTITY,
@@ -99,4 +103,41 @@ pub fn chain(e: &dyn std::error::Error) -> String {
         source = s.source();
     }
     out
+}
+
+/// The longest message taken over from a framework rejection.
+const MAX_REJECTION: usize = 512;
+
+/// Turns every error response that is not JSON yet (axum's own rejections of a path, query,
+/// header or body, a timeout's empty 408, ...) into `{"error": "..."}`, keeping its status
+/// and headers.
+pub async fn json_errors(req: Request, next: Next) -> Response {
+    let resp = next.run(req).await;
+    let status = resp.status();
+    let json = resp
+        .headers()
+        .get(header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|v| v.starts_with("application/json"));
+    if json || !(status.is_client_error() || status.is_server_error()) {
+        return resp;
+    }
+    let (mut parts, body) = resp.into_parts();
+    let bytes = axum::body::to_bytes(body, 4 * MAX_REJECTION)
+        .await
+        .unwrap_or_default();
+    let text = String::from_utf8_lossy(&bytes);
+    let text = text.trim();
+    let message: String = if text.is_empty() || status.is_server_error() {
+        status.canonical_reason().unwrap_or("error").to_lowercase()
+    } else {
+        text.chars().take(MAX_REJECTION).collect()
+    };
+    parts.headers.remove(header::CONTENT_LENGTH);
+    parts.headers.insert(
+        header::CONTENT_TYPE,
+        HeaderValue::from_static("application/json"),
+    );
+    let body = json!({ "error": message }).to_string();
+    Response::from_parts(parts, axum::body::Body::from(body))
 }

@@ -246,6 +246,7 @@ pub async fn delete(
     caller: Caller,
     Path((owner, name)): Path<(String, String)>,
 ) -> Result<Response, ApiError> {
+    let full = format!("{owner}/{name}");
     // Signed, kept and announced: peers delete it too and do not bring it back from older
     // updates.
     let st = state.clone();
@@ -263,7 +264,7 @@ pub async fn delete(
     if gone {
         Ok(StatusCode::NO_CONTENT.into_response())
     } else {
-        Err(ApiError::not_found("repository"))
+        Err(ApiError::not_found("repository", &full))
     }
 }
 
@@ -280,14 +281,16 @@ pub(crate) fn readable(
         Err(guts_store::StoreError::InvalidName(_)) => None,
         Err(e) => return Err(e.into()),
     };
+    let full = format!("{owner}/{name}");
     require(
         store,
         caller,
+        &full,
         repo.as_ref().map(guts_store::Repo::record),
         need,
         false,
     )?;
-    repo.ok_or_else(|| ApiError::not_found("repository"))
+    repo.ok_or_else(|| ApiError::not_found("repository", &full))
 }
 
 /// A user creates repositories for themselves and for organizations they own; a site

@@ -232,7 +232,10 @@ fn router(state: AppState, config: &NodeConfig) -> Router {
         .merge(short)
         .route("/ws", get(crate::events::upgrade))
         .merge(git::routes())
-        .fallback(|| async { crate::error::ApiError::not_found("route") })
+        .fallback(|uri: axum::http::Uri| async move {
+            crate::error::ApiError::not_found("route", uri.path())
+        })
+        .layer(axum::middleware::from_fn(crate::error::json_errors))
         .layer(axum::middleware::from_fn_with_state(
             state.clone(),
             metrics::track,

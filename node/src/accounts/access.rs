@@ -35,6 +35,7 @@ pub fn repo_perm(store: &Store, caller: &Caller, owner: &str, name: &str, privat
 pub fn require(
     store: &Store,
     caller: &Caller,
+    full: &str,
     repo: Option<&RepoRecord>,
     need: Perm,
     git: bool,
@@ -44,7 +45,7 @@ pub fn require(
         if anonymous && git {
             ApiError::unauthorized("authentication required")
         } else {
-            ApiError::not_found("repository")
+            ApiError::not_found("repository", full)
         }
     };
     let Some(rec) = repo else {

@@ -122,7 +122,7 @@ pub async fn add(
 fn own(store: &Store, user: &str, id: u64) -> Result<SshKey, ApiError> {
     match StoreView(store).entry(&key::ssh_key(id)) {
         Some(Entry::SshKey(k)) if k.user == user => Ok(k),
-        _ => Err(ApiError::not_found("key")),
+        _ => Err(ApiError::not_found("key", &id.to_string())),
     }
 }
 

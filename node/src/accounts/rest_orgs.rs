@@ -27,8 +27,8 @@ fn invalid(e: impl std::fmt::Display) -> ApiError {
 }
 
 /// The organization's JSON, or 404.
-fn org(store: &Store, name: &str) -> Result<Value, ApiError> {
-    match StoreView(store).entry(&key::org(name)) {
+fn org(store: &Store, login: &str) -> Result<Value, ApiError> {
+    match StoreView(store).entry(&key::org(login)) {
         Some(Entry::Org {
             name,
             description,
@@ -36,7 +36,7 @@ fn org(store: &Store, name: &str) -> Result<Value, ApiError> {
         }) => Ok(
             json!({ "login": name, "name": name, "description": description, "created_at": created_at }),
         ),
-        _ => Err(ApiError::not_found("organization")),
+        _ => Err(ApiError::not_found("organization", login)),
     }
 }
 
@@ -60,14 +60,14 @@ fn org_admin(store: &Store, p: &Principal, name: &str) -> Result<(), ApiError> {
     }
 }
 
-fn team(store: &Store, org: &str, name: &str) -> Result<Value, ApiError> {
-    match StoreView(store).entry(&key::team(org, name)) {
+fn team(store: &Store, in_org: &str, slug: &str) -> Result<Value, ApiError> {
+    match StoreView(store).entry(&key::team(in_org, slug)) {
         Some(Entry::Team {
             org,
             name,
             description,
         }) => Ok(json!({ "org": org, "name": name, "slug": name, "description": description })),
-        _ => Err(ApiError::not_found("team")),
+        _ => Err(ApiError::not_found("team", &format!("{in_org}/{slug}"))),
     }
 }
 
@@ -245,7 +245,7 @@ pub async fn delete_member(
         if p.user != login || p.scope < Perm::Admin {
             org_admin(&store, &p, &name)?;
         }
-        forget(&st, &store, &key::member(&name, &login), "member")?;
+        forget(&st, &store, &key::member(&name, &login), "member", &login)?;
         // Out of the organization, out of its teams.
         let teams = StoreView(&store).list(&format!("tmember/{name}/"), |(k, e)| match e {
             Entry::TeamMember { user, .. } if user == login => Some(k),
@@ -407,7 +407,7 @@ pub async fn delete_team_member(
     blocking(&state, move |store| {
         org_admin(&store, &p, &name)?;
         let k = key::team_member(&name, &t, &login);
-        forget(&st, &store, &k, "team member")
+        forget(&st, &store, &k, "team member", &login)
     })
     .await?;
     Ok(StatusCode::NO_CONTENT.into_response())
@@ -474,7 +474,10 @@ pub async fn put_team_repo(
             ));
         }
         if store.repo(&owner, &repo)?.is_none() {
-            return Err(ApiError::not_found("repository"));
+            return Err(ApiError::not_found(
+                "repository",
+                &format!("{owner}/{repo}"),
+            ));
         }
         let full = format!("{owner}/{repo}");
         let e = Entry::TeamRepo {
@@ -500,7 +503,13 @@ pub async fn delete_team_repo(
     blocking(&state, move |store| {
         org_admin(&store, &p, &name)?;
         let k = key::team_repo(&name, &t, &format!("{owner}/{repo}"));
-        forget(&st, &store, &k, "team repository")
+        forget(
+            &st,
+            &store,
+            &k,
+            "team repository",
+            &format!("{owner}/{repo}"),
+        )
     })
     .await?;
     Ok(StatusCode::NO_CONTENT.into_response())

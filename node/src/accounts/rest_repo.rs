@@ -59,7 +59,7 @@ pub async fn get_collaborator(
             Some(Entry::Collaborator { user, perm, .. }) => {
                 Ok(json!({ "login": user, "permission": perm.as_str() }))
             }
-            _ => Err(ApiError::not_found("collaborator")),
+            _ => Err(ApiError::not_found("collaborator", &login)),
         }
     })
     .await?;
@@ -103,8 +103,8 @@ pub async fn delete_collaborator(
         caller,
         owner,
         name,
+        ("collaborator", login.clone()),
         move |full| key::collaborator(full, &login),
-        "collaborator",
     )
     .await
 }
@@ -171,7 +171,7 @@ pub async fn get_protection(
         let k = key::protection(&format!("{owner}/{name}"), &pattern);
         match StoreView(&store).entry(&k) {
             Some(Entry::Protection { pattern, .. }) => Ok(json!({ "pattern": pattern })),
-            _ => Err(ApiError::not_found("protection")),
+            _ => Err(ApiError::not_found("protection", &pattern)),
         }
     })
     .await?;
@@ -189,8 +189,8 @@ pub async fn delete_protection(
         caller,
         owner,
         name,
+        ("protection", pattern.clone()),
         move |full| key::protection(full, &pattern),
-        "protection",
     )
     .await
 }
@@ -202,14 +202,20 @@ async fn forget_entry(
     caller: Caller,
     owner: String,
     name: String,
+    (what, entry): (&'static str, String),
     key_of: impl FnOnce(&str) -> String + Send + 'static,
-    what: &'static str,
 ) -> Result<Response, ApiError> {
     admin_scope(&caller)?;
     let st = state.clone();
     blocking(&state, move |store| {
         readable(&store, &caller, &owner, &name, Perm::Admin)?;
-        forget(&st, &store, &key_of(&format!("{owner}/{name}")), what)
+        forget(
+            &st,
+            &store,
+            &key_of(&format!("{owner}/{name}")),
+            what,
+            &entry,
+        )
     })
     .await?;
     Ok(StatusCode::NO_CONTENT.into_response())

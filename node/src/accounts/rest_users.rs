@@ -41,7 +41,7 @@ fn token_json(t: &Token) -> Value {
 pub(super) fn user(store: &Store, name: &str) -> Result<User, ApiError> {
     match StoreView(store).entry(&key::user(name)) {
         Some(Entry::User(u)) => Ok(u),
-        _ => Err(ApiError::not_found("user")),
+        _ => Err(ApiError::not_found("user", name)),
     }
 }
 
@@ -254,7 +254,7 @@ pub async fn delete_token(
         let (k, _) = tokens_of(&store, &p.user)
             .into_iter()
             .find(|(_, t)| t.id() == id)
-            .ok_or_else(|| ApiError::not_found("token"))?;
+            .ok_or_else(|| ApiError::not_found("token", &id.to_string()))?;
         st.replication().record_account(&store, &k, None)?;
         Ok(())
     })

@@ -20,10 +20,16 @@ pub fn write(state: &AppState, store: &Store, key: &str, e: Option<Entry>) -> Re
     Ok(())
 }
 
-/// Deletes the entry under `key`; 404 (naming `what`) if there is none.
-pub fn forget(state: &AppState, store: &Store, key: &str, what: &str) -> Result<(), ApiError> {
+/// Deletes the entry under `key`; 404 (naming `what` and `name`) if there is none.
+pub fn forget(
+    state: &AppState,
+    store: &Store,
+    key: &str,
+    what: &str,
+    name: &str,
+) -> Result<(), ApiError> {
     if StoreView(store).entry(key).is_none() {
-        return Err(ApiError::not_found(what));
+        return Err(ApiError::not_found(what, name));
     }
     write(state, store, key, None)
 }

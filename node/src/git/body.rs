@@ -4,6 +4,8 @@
 //! streamed response body through another small channel, so a slow reader slows the writer.
 
 use std::io::{self, Read, Write};
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
 
 use axum::body::Body;
@@ -67,22 +69,78 @@ impl BodyReader {
     }
 }
 
-/// A gzip decoder made on first use.
+/// The most a gzip request body may inflate to, per byte received (past [`GZIP_SLACK`]).
+/// Git compresses want/have lists, which shrink 10 to 20 times; packs are compressed
+/// already and barely shrink. A body past this is a decompression bomb.
+pub const GZIP_RATIO: u64 = 100;
+/// Inflated bytes allowed before [`GZIP_RATIO`] applies.
+pub const GZIP_SLACK: u64 = 1 << 20;
+
+/// A gzip decoder made on first use, that refuses to inflate more than [`GZIP_RATIO`]
+/// times what it received.
 enum LazyGz {
     Pending(Option<BodyReader>),
-    Ready(Box<flate2::read::MultiGzDecoder<BodyReader>>),
+    Ready {
+        decoder: Box<flate2::read::MultiGzDecoder<Counted>>,
+        received: Arc<AtomicU64>,
+        inflated: u64,
+    },
+}
+
+/// A reader that counts the bytes it passed on.
+struct Counted {
+    inner: BodyReader,
+    count: Arc<AtomicU64>,
+}
+
+impl Read for Counted {
+    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+        let n = self.inner.read(buf)?;
+        self.count.fetch_add(n as u64, Ordering::Relaxed);
+        Ok(n)
+    }
 }
 
 impl Read for LazyGz {
     fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
         if let LazyGz::Pending(r) = self {
-            let Some(r) = r.take() else {
+            let Some(inner) = r.take() else {
                 return Err(io::Error::other("gzip decoder failed to start"));
             };
-            *self = LazyGz::Ready(Box::new(flate2::read::MultiGzDecoder::new(r)));
+            let received = Arc::new(AtomicU64::new(0));
+            let counted = Counted {
+                inner,
+                count: received.clone(),
+            };
+            *self = LazyGz::Ready {
+                decoder: Box::new(flate2::read::MultiGzDecoder::new(counted)),
+                received,
+                inflated: 0,
+            };
         }
         match self {
-            LazyGz::Ready(d) => d.read(buf),
+            LazyGz::Ready {
+                decoder,
+                received,
+                inflated,
+            } => {
+                let n = decoder.read(buf)?;
+                *inflated += n as u64;
+                let allowed = received
+                    .load(Ordering::Relaxed)
+                    .saturating_mul(GZIP_RATIO)
+                    .saturating_add(GZIP_SLACK);
+                if *inflated > allowed {
+                    return Err(io::Error::new(
+                        io::ErrorKind::InvalidData,
+                        format!(
+                            "the gzip request body inflates more than {GZIP_RATIO} times; \
+                             refused"
+                        ),
+                    ));
+                }
+                Ok(n)
+            }
             LazyGz::Pending(_) => Err(io::Error::other("gzip decoder failed to start")),
         }
     }

@@ -49,7 +49,13 @@ pub enum GitError {
     /// Writing the response failed (the client went away).
     #[error("{0}")]
     Io(#[from] std::io::Error),
+    /// The error was already sent to the client inside the response (side-band 3).
+    #[error("{0}")]
+    Reported(Box<GitError>),
 }
+
+/// The longest error message a client is shown (messages may quote its input).
+const MAX_PUBLIC: usize = 256;
 
 impl GitError {
     /// True for errors the client caused; their message is shown to it.
@@ -57,12 +63,21 @@ impl GitError {
         matches!(self, GitError::Protocol(_) | GitError::Pkt(_))
     }
 
-    /// The message a client may see.
+    /// The message a client may see: its own mistakes (quoting at most [`MAX_PUBLIC`]
+    /// characters), never a server fault's cause.
     fn public(&self) -> String {
-        if self.is_client() {
-            self.to_string()
-        } else {
-            "internal error".into()
+        match self {
+            GitError::Reported(e) => e.public(),
+            e if e.is_client() => {
+                let text = e.to_string();
+                if text.chars().count() > MAX_PUBLIC {
+                    let cut: String = text.chars().take(MAX_PUBLIC).collect();
+                    format!("{cut}...")
+                } else {
+                    text
+                }
+            }
+            _ => "internal error".into(),
         }
     }
 }
@@ -122,14 +137,16 @@ async fn find_repo(
             Err(StoreError::InvalidName(_)) => None,
             Err(e) => return Err(e.into()),
         };
+        let full = format!("{owner}/{name}");
         accounts::require(
             &store,
             &caller,
+            &full,
             found.as_ref().map(Repo::record),
             need,
             true,
         )?;
-        found.ok_or_else(|| ApiError::not_found("repository"))
+        found.ok_or_else(|| ApiError::not_found("repository", &full))
     })
     .await?
 }
@@ -252,7 +269,7 @@ async fn parse<T: Send + 'static>(
         let mut r = PktReader::new(reader);
         match f(&mut r) {
             Ok(t) => Ok((t, r)),
-            Err(e) if e.is_client() => Err(ApiError::new(StatusCode::BAD_REQUEST, e.to_string())),
+            Err(e) if e.is_client() => Err(ApiError::new(StatusCode::BAD_REQUEST, e.public())),
             Err(GitError::Io(e)) => Err(ApiError::new(
                 StatusCode::BAD_REQUEST,
                 format!("reading the request: {e}"),
@@ -314,15 +331,23 @@ fn run_upload(
             writer.abort("client went away");
         }
         Err(e) => {
-            if e.is_client() {
-                tracing::info!(error = %e, "upload-pack refused");
+            let cause = match &e {
+                GitError::Reported(inner) => inner,
+                other => other,
+            };
+            if cause.is_client() {
+                tracing::info!(error = %cause, "upload-pack refused");
             } else {
-                tracing::error!(error = ?e, "upload-pack failed");
+                tracing::error!(error = ?cause, "upload-pack failed");
             }
             state.metrics().fetch("error");
-            let mut msg = Vec::new();
-            let _ = write_error(&mut msg, &e.public());
-            let _ = std::io::Write::write_all(&mut writer, &msg);
+            // Before the pack started: an ERR packet. Once it has, the error went out on
+            // side-band 3 (an ERR packet there reads as "bad band #69" to git).
+            if !matches!(e, GitError::Reported(_)) {
+                let mut msg = Vec::new();
+                let _ = write_error(&mut msg, &e.public());
+                let _ = std::io::Write::write_all(&mut writer, &msg);
+            }
         }
     }
 }

@@ -256,7 +256,7 @@ pub fn serve(
                 for r in &mut results {
                     *r = Err("unpacker error".into());
                 }
-                (Err(e.to_string()), Some(Outcome::Failed))
+                (Err(unpack_error(&e)), Some(Outcome::Failed))
             }
             Err(e) => return Err(e.into()),
         }
@@ -338,6 +338,22 @@ pub fn serve(
     Ok((outcome, pushed))
 }
 
+/// What the client is told of a refused pack: the pack's own error, and for a body the
+/// client sent wrong (a stall, a bomb, a truncated stream) what was wrong with it. Other I/O
+/// causes (the node's disk) stay in the log.
+fn unpack_error(e: &StoreError) -> String {
+    use std::io::ErrorKind;
+    if let StoreError::Pack(guts_git::pack::PackError::Io(io)) = e
+        && matches!(
+            io.kind(),
+            ErrorKind::InvalidData | ErrorKind::TimedOut | ErrorKind::UnexpectedEof
+        )
+    {
+        return format!("{e}: {io}");
+    }
+    e.to_string()
+}
+
 fn one_line(s: &str) -> String {
     s.replace(['\n', '\r'], " ")
 }
@@ -345,6 +361,11 @@ fn one_line(s: &str) -> String {
 fn check_command(c: &Command) -> Result<(), String> {
     if refname::check(&c.name).is_err() {
         return Err("funny refname".into());
+    }
+    if c.name.starts_with("refs/guts/") {
+        // Each node's own (conflict tips): peers refuse such updates, so a push may not
+        // write them either.
+        return Err("refs/guts/ is reserved for the node".into());
     }
     if c.old.is_zero() && c.new.is_zero() {
         return Err("nothing to do".into());

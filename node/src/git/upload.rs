@@ -5,7 +5,7 @@ use std::collections::HashSet;
 use std::io::{BufWriter, Write};
 
 use guts_git::odb::ObjectRead;
-use guts_git::pktline::SidebandKind;
+use guts_git::pktline::{SidebandKind, encode_band};
 use guts_git::walk::{
     Deepen, Filter, ObjectsWanted, ShallowUpdate, objects_and_known, peel, shallow_update,
 };
@@ -293,8 +293,36 @@ fn include_tags(
     Ok(())
 }
 
-/// Streams the pack for `objects` to `out` with progress; returns the output.
-pub fn send<W: Write>(odb: &RepoOdb, plan: Plan, args: &FetchArgs, out: W) -> Result<W, GitError> {
+/// Streams the pack for `objects` to `out` with progress. An error once the pack has
+/// started goes to the client on side-band 3 (when it asked for side-band) and comes back
+/// as [`GitError::Reported`].
+pub fn send(
+    odb: &RepoOdb,
+    plan: Plan,
+    args: &FetchArgs,
+    mut out: &mut dyn Write,
+) -> Result<(), GitError> {
+    match send_pack_stream(odb, plan, args, &mut *out) {
+        Ok(_) => Ok(()),
+        Err(e @ GitError::Io(_)) => Err(e),
+        Err(e) => match args.sideband {
+            Some(kind) => {
+                let msg = format!("{}\n", e.public());
+                encode_band(&mut out, kind, 3, msg.as_bytes())?;
+                out.flush()?;
+                Err(GitError::Reported(Box::new(e)))
+            }
+            None => Err(e),
+        },
+    }
+}
+
+fn send_pack_stream<W: Write>(
+    odb: &RepoOdb,
+    plan: Plan,
+    args: &FetchArgs,
+    out: W,
+) -> Result<W, GitError> {
     let Plan { objects, known, .. } = plan;
     let progress = Progress::new(!args.no_progress && args.sideband.is_some());
     let total = match &objects {
