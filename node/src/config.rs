@@ -19,6 +19,9 @@ pub struct NodeConfig {
     pub idle_timeout: Duration,
     /// The largest pack a push may send.
     pub max_pack_bytes: u64,
+    /// The largest object a push (or a replicated pack) may hold, as resolved from its
+    /// deltas; also what one request may hold in memory for an object.
+    pub max_object_bytes: u64,
     /// Git requests (clones, fetches, pushes) served at once; more get 503.
     pub max_git_requests: usize,
     /// Replication over libp2p (none: this node keeps to itself).
@@ -40,6 +43,7 @@ impl NodeConfig {
             request_timeout: Duration::from_secs(30),
             idle_timeout: Duration::from_secs(120),
             max_pack_bytes: 8 << 30,
+            max_object_bytes: guts_git::pack::DEFAULT_MAX_OBJECT,
             max_git_requests: 64,
             p2p: None,
             hub: crate::events::HubConfig::default(),

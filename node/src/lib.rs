@@ -33,6 +33,7 @@ mod server;
 mod state;
 
 pub use config::NodeConfig;
+pub use guts_git::pack::DEFAULT_MAX_OBJECT;
 pub use guts_net as net;
 pub use guts_net::{NetConfig, NetHandle};
 pub use server::{Node, NodeError};

@@ -15,7 +15,7 @@ use crate::keys::{self, tree};
 use crate::{ObjLoc, PackRecord, Store, StoreError, codec};
 
 /// The longest delta chain followed, and the deepest nesting of REF_DELTA bases.
-const MAX_CHAIN: usize = 10_000;
+use guts_git::pack::MAX_DELTA_CHAIN as MAX_CHAIN;
 const MAX_REF_NESTING: usize = 64;
 
 /// An object built once and shared: its kind and bytes.

@@ -45,6 +45,10 @@ pub struct NodeArgs {
     /// Seconds between anti-entropy rounds with each peer.
     #[arg(long, env = "GUTS_ANTI_ENTROPY_SECS", default_value_t = 10)]
     anti_entropy_secs: u64,
+    /// The largest object a push may hold (resolved from its deltas), in bytes; larger
+    /// files belong in Git LFS.
+    #[arg(long, env = "GUTS_MAX_OBJECT_BYTES", default_value_t = guts_node::DEFAULT_MAX_OBJECT)]
+    max_object_bytes: u64,
 }
 
 impl NodeArgs {
@@ -75,6 +79,7 @@ pub fn run(args: NodeArgs) -> anyhow::Result<()> {
         config.max_connections = args.max_connections;
         config.hub.max_subscribers = args.max_subscribers;
         config.event_log = args.event_log.max(1);
+        config.max_object_bytes = args.max_object_bytes.max(1);
         // Each connection is a file descriptor: allow as many as the hard limit does.
         match rlimit::increase_nofile_limit(u64::MAX) {
             Ok(n) if (n as usize) < args.max_connections + 256 => tracing::warn!(

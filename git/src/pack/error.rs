@@ -97,6 +97,16 @@ pub enum PackError {
         /// The limit.
         max: u64,
     },
+    /// A delta chain is longer than [`super::MAX_DELTA_CHAIN`].
+    #[error("entry at offset {offset} is a delta chain {depth} deep, over the limit of {max}")]
+    ChainTooDeep {
+        /// The entry.
+        offset: u64,
+        /// Its depth.
+        depth: u32,
+        /// The limit.
+        max: usize,
+    },
     /// A delta does not apply to its base.
     #[error("entry at offset {offset} has a bad delta")]
     BadDelta {

@@ -41,7 +41,7 @@ impl Default for IndexOptions {
         IndexOptions {
             hash: HashMode::Checked,
             strict: true,
-            max_object_size: 1 << 31,
+            max_object_size: super::DEFAULT_MAX_OBJECT,
             max_objects: 50_000_000,
             max_pack_size: u64::MAX,
             cache_bytes: 64 << 20,

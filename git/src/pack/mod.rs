@@ -29,6 +29,14 @@ pub use build::{DeltaOptions, PackObject, name_hash, write_pack};
 pub use delta::{DeltaIndex, apply_delta, create_delta};
 pub use entry::{EntryHeader, EntryKind, HeaderError, decode_header, encode_header};
 pub use error::PackError;
+
+/// The longest delta chain read (deltas above a whole object). Indexing refuses a pack with
+/// a longer one, so what was accepted can be read back (git writes at most 4,095).
+pub const MAX_DELTA_CHAIN: usize = 10_000;
+
+/// The largest object accepted by default: 100 MiB, as on GitHub (a delta of a few bytes can
+/// describe gigabytes; larger files belong in Git LFS).
+pub const DEFAULT_MAX_OBJECT: u64 = 100 << 20;
 pub use index::{BaseLookup, IndexEntry, IndexOptions, NoBases, PackIndex, index_pack};
 pub use links::PackLinks;
 pub use read::{read_entry_at, read_object_at};

@@ -9,7 +9,7 @@ use super::{PackError, PackRead};
 use crate::{Kind, ObjectId};
 
 /// The longest delta chain followed before the data is declared corrupt.
-const MAX_CHAIN: usize = 10_000;
+use super::MAX_DELTA_CHAIN as MAX_CHAIN;
 
 /// Reads the header of the entry at `offset` and inflates its data (an object or a delta).
 pub fn read_entry_at(

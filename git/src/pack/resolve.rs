@@ -8,7 +8,7 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 
 use flate2::Decompress;
 
-use super::delta::apply_delta;
+use super::delta::{DeltaError, apply_delta};
 use super::entry::EntryKind;
 use super::index::{BaseLookup, IndexOptions, RawEntry};
 use super::inflate::inflate_region;
@@ -299,6 +299,13 @@ impl<S: PackRead + ?Sized> Ctx<'_, S> {
                 });
             };
             let entry = &self.raw[child as usize];
+            if depth as usize > super::MAX_DELTA_CHAIN {
+                return Err(PackError::ChainTooDeep {
+                    offset: entry.offset,
+                    depth,
+                    max: super::MAX_DELTA_CHAIN,
+                });
+            }
             let result = self.apply(entry, base, scratch)?;
             let id = hash::hash_object(self.opts.hash, kind, &result).map_err(|source| {
                 PackError::Collision {
@@ -432,11 +439,19 @@ impl<S: PackRead + ?Sized> Ctx<'_, S> {
             entry.size,
             &mut scratch.delta,
         )?;
-        apply_delta(base, &scratch.delta, self.opts.max_object_size).map_err(|source| {
-            PackError::BadDelta {
-                offset: entry.offset,
-                source,
-            }
-        })
+        apply_delta(base, &scratch.delta, self.opts.max_object_size).map_err(
+            |source| match source {
+                // A few bytes of delta can describe gigabytes: say which limit it hit.
+                DeltaError::TooLarge { size, max } => PackError::ObjectTooLarge {
+                    offset: entry.offset,
+                    size,
+                    max,
+                },
+                source => PackError::BadDelta {
+                    offset: entry.offset,
+                    source,
+                },
+            },
+        )
     }
 }

@@ -390,7 +390,10 @@ async fn receive_pack(
         BodyReader::new(body, state.config().idle_timeout, Some(counter)).decoded(gzip(&headers)?);
     let (push, rest) = parse(reader, receive::read_commands).await?;
     let (mut writer, resp_body) = BodyWriter::new(state.metrics().bytes_out.clone());
-    let max_pack = state.config().max_pack_bytes;
+    let limits = (
+        state.config().max_pack_bytes,
+        state.config().max_object_bytes,
+    );
     let st = state.clone();
     let name = format!("{}/{}", repo.record().owner, repo.record().name);
     tokio::task::spawn_blocking(move || {
@@ -403,7 +406,7 @@ async fn receive_pack(
             &repo,
             &push,
             rest.into_rest(),
-            max_pack,
+            limits,
             st.replication(),
             &who,
             &mut writer,

@@ -201,7 +201,7 @@ pub fn serve(
     repo: &Repo,
     push: &Push,
     pack: impl Read,
-    max_pack: u64,
+    (max_pack, max_object): (u64, u64),
     replication: &Replication,
     who: &Pushing,
     out: &mut dyn Write,
@@ -220,6 +220,7 @@ pub fn serve(
     let opts = IngestOptions {
         index: IndexOptions {
             max_pack_size: max_pack,
+            max_object_size: max_object,
             ..IndexOptions::default()
         },
     };

@@ -68,8 +68,11 @@ pub(super) fn apply(
     // Verify the pack and which updates it makes complete.
     let usable: Vec<SignedRef> = match pack {
         Some(file) => {
+            // The same bounds as a push.
+            let mut opts = IngestOptions::default();
+            opts.index.max_object_size = host.state()?.config().max_object_bytes;
             let rx = repo
-                .receive_pack(file, &IngestOptions::default(), &mut ())
+                .receive_pack(file, &opts, &mut ())
                 .map_err(|e| format!("pack refused: {}", crate::error::chain(&e)))?;
             let odb = repo.odb();
             let overlay = rx.overlay(&odb);
