@@ -254,6 +254,7 @@ pub async fn delete(
         let was = readable(&store, &caller, &owner, &name, Perm::Admin)?;
         let gone = st.replication().delete_local(&store, &owner, &name)?;
         if gone {
+            crate::accounts::forget_repo(&st, &store, &owner, &name)?;
             let full = format!("{owner}/{name}");
             st.hub()
                 .repo(&store, "repo.deleted", &full, Some(was.record()));

@@ -965,3 +965,82 @@ fn a_deleted_user_takes_their_tokens_and_grants_and_a_new_one_of_that_name_inher
     );
     assert_eq!(status, 409);
 }
+
+#[test]
+fn a_deleted_repositorys_grants_and_rules_do_not_pass_to_a_new_one_of_the_same_name() {
+    let c = Cluster::start(2);
+    let (n0, n1) = (c.node(0), c.node(1));
+    let ann = new_user(n0, "ann");
+    let bob = new_user(n0, "bob");
+    let url = new_repo(n0, &ann, "ann", "app", true);
+    let (s, _) = http(
+        "PUT",
+        &api(n0, "/repos/ann/app/collaborators/bob", Some(&ann)),
+        Some(json!({ "permission": "write" })),
+    );
+    assert_eq!(s, 204);
+    let (s, body) = http(
+        "POST",
+        &api(n0, "/repos/ann/app/protections", Some(&ann)),
+        Some(json!({ "pattern": "main" })),
+    );
+    assert_eq!(s, 201, "{body}");
+    // Bob may write, on both nodes.
+    wait_for("bob's grant on node 1", DEADLINE, || {
+        http("GET", &api(n1, "/repos/ann/app", Some(&bob)), None).0 == 200
+    });
+
+    let (s, _) = http("DELETE", &api(n0, "/repos/ann/app", Some(&ann)), None);
+    assert_eq!(s, 204);
+    let url2 = new_repo(n0, &ann, "ann", "app", true);
+    assert_eq!(url, url2);
+    let src = work_tree();
+    git(
+        src.path(),
+        &["push", "-q", &with_token(&url, "ann", &ann), "main"],
+    );
+
+    // On both nodes: the new repository has no collaborators and no rules, and bob can
+    // neither see it nor push to it.
+    for node in [n0, n1] {
+        wait_for(
+            "the new repository, without the old grants",
+            DEADLINE,
+            || {
+                let (s, list) = http(
+                    "GET",
+                    &api(node, "/repos/ann/app/collaborators", Some(&ann)),
+                    None,
+                );
+                let (p, rules) = http(
+                    "GET",
+                    &api(node, "/repos/ann/app/protections", Some(&ann)),
+                    None,
+                );
+                s == 200
+                    && p == 200
+                    && list.as_array().is_some_and(Vec::is_empty)
+                    && rules.as_array().is_some_and(Vec::is_empty)
+            },
+        );
+        assert_eq!(
+            http("GET", &api(node, "/repos/ann/app", Some(&bob)), None).0,
+            404
+        );
+        let bob_url = with_token(&format!("{}/ann/app.git", node.anon_url), "bob", &bob);
+        let err = git_fails(src.path(), &["push", &bob_url, "main:refs/heads/bob"]);
+        assert!(err.contains("404") || err.contains("not found"), "{err}");
+    }
+    // Without the rule, the owner may force-push main.
+    git(src.path(), &["commit", "-q", "--amend", "-m", "rewritten"]);
+    git(
+        src.path(),
+        &[
+            "push",
+            "-q",
+            "--force",
+            &with_token(&url, "ann", &ann),
+            "main",
+        ],
+    );
+}

@@ -31,6 +31,7 @@ pub use access::{Access, grant_for, protected_patterns, repo_perm, require};
 pub use auth::{Caller, Principal, authenticate, caller_of, credentials};
 pub use throttle::Throttle;
 pub use view::{StoreView, decode, keep_newest};
+pub use write::forget_repo;
 
 use axum::Router;
 use axum::routing::{delete, get, put};

@@ -34,6 +34,28 @@ pub fn forget(
     write(state, store, key, None)
 }
 
+/// Deletes everything keyed by repository `owner/name`: its collaborators, protection rules
+/// and the team permissions on it (a cascade, signed and replicated like any deletion), so
+/// that a new repository of the same name inherits nothing.
+pub fn forget_repo(
+    state: &AppState,
+    store: &Store,
+    owner: &str,
+    name: &str,
+) -> Result<(), ApiError> {
+    let full = format!("{owner}/{name}");
+    delete_all(state, store, &format!("collab/{full}/"))?;
+    delete_all(state, store, &format!("protect/{full}/"))?;
+    // trepo/{org}/{team}/{owner}/{name}: teams hold permissions on their org's repositories.
+    let suffix = format!("/{full}");
+    for (k, _) in StoreView(store).scan(&format!("trepo/{owner}/")) {
+        if k.ends_with(&suffix) {
+            write(state, store, &k, None)?;
+        }
+    }
+    Ok(())
+}
+
 /// Deletes every entry under `prefix` (a cascade).
 pub fn delete_all(state: &AppState, store: &Store, prefix: &str) -> Result<(), ApiError> {
     for (k, _) in StoreView(store).scan(prefix) {
