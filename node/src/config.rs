@@ -13,6 +13,11 @@ pub struct NodeConfig {
     pub http: SocketAddr,
     /// Open connections at most; more wait until one closes.
     pub max_connections: usize,
+    /// Open connections from one IP address at most; more are closed at once.
+    pub max_connections_per_address: usize,
+    /// A connection whose client sends nothing (while the node waits for a request or its
+    /// body) or reads nothing (while the node answers) for this long is closed.
+    pub connection_idle_timeout: Duration,
     /// Time limit for REST, health and metrics requests.
     pub request_timeout: Duration,
     /// Time a Git request may go without receiving any body data.
@@ -40,6 +45,8 @@ impl NodeConfig {
             http,
             // WebSocket subscribers hold a connection each.
             max_connections: 4096,
+            max_connections_per_address: 256,
+            connection_idle_timeout: Duration::from_secs(60),
             request_timeout: Duration::from_secs(30),
             idle_timeout: Duration::from_secs(120),
             max_pack_bytes: 8 << 30,

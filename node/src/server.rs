@@ -1,12 +1,15 @@
 //! Starting and stopping a node: the listener (with a connection limit), the router, the
 //! store opened in the background, graceful shutdown.
 
+use std::collections::HashMap;
+use std::future::Future;
 use std::io;
-use std::net::SocketAddr;
+use std::net::{IpAddr, SocketAddr};
 use std::pin::Pin;
-use std::sync::Arc;
 use std::sync::atomic::Ordering;
+use std::sync::{Arc, Mutex};
 use std::task::{Context, Poll};
+use std::time::Duration;
 
 use axum::Router;
 use axum::extract::DefaultBodyLimit;
@@ -91,6 +94,9 @@ impl Node {
         let limited = Limited {
             inner: listener,
             slots: Arc::new(Semaphore::new(config.max_connections)),
+            per_address: Arc::new(Mutex::new(HashMap::new())),
+            max_per_address: config.max_connections_per_address.max(1),
+            idle: config.connection_idle_timeout,
         };
         let task = tokio::spawn(async move {
             axum::serve(
@@ -256,11 +262,56 @@ impl<'a> axum::extract::connect_info::Connected<axum::serve::IncomingStream<'a, 
     }
 }
 
-/// A listener that holds a permit per open connection: at most `max_connections` at once;
-/// more wait in the accept queue.
+/// A listener that holds a permit per open connection: at most `max_connections` at once
+/// (more wait in the accept queue), and at most `max_per_address` from one IP address (more
+/// are closed at once, so one address cannot take every slot). Every connection is closed
+/// when it waits longer than `idle` for its client to send or to read.
 pub struct Limited {
     inner: TcpListener,
     slots: Arc<Semaphore>,
+    per_address: Arc<Mutex<HashMap<IpAddr, usize>>>,
+    max_per_address: usize,
+    idle: Duration,
+}
+
+impl Limited {
+    /// Counts a connection from `ip`; `None` when that address already has its share.
+    fn admit(&self, ip: IpAddr) -> Option<AddressSlot> {
+        let mut map = match self.per_address.lock() {
+            Ok(m) => m,
+            Err(p) => p.into_inner(),
+        };
+        let n = map.entry(ip).or_insert(0);
+        if *n >= self.max_per_address {
+            return None;
+        }
+        *n += 1;
+        Some(AddressSlot {
+            ip,
+            table: self.per_address.clone(),
+        })
+    }
+}
+
+/// One connection's place in its address's count.
+struct AddressSlot {
+    ip: IpAddr,
+    table: Arc<Mutex<HashMap<IpAddr, usize>>>,
+}
+
+impl Drop for AddressSlot {
+    fn drop(&mut self) {
+        let mut map = match self.table.lock() {
+            Ok(m) => m,
+            Err(p) => p.into_inner(),
+        };
+        if let Some(n) = map.get_mut(&self.ip) {
+            *n -= 1;
+            if *n == 0 {
+                map.remove(&self.ip);
+            }
+        }
+    }
 }
 
 impl axum::serve::Listener for Limited {
@@ -274,18 +325,27 @@ impl axum::serve::Listener for Limited {
             };
             match self.inner.accept().await {
                 Ok((stream, addr)) => {
+                    let Some(slot) = self.admit(addr.ip()) else {
+                        tracing::debug!(%addr, "connection refused: too many from this address");
+                        drop(stream);
+                        continue;
+                    };
                     let _ = stream.set_nodelay(true);
                     return (
                         LimitedStream {
                             stream,
                             _permit: permit,
+                            _slot: slot,
+                            idle: self.idle,
+                            read_wait: Waiting::default(),
+                            write_wait: Waiting::default(),
                         },
                         addr,
                     );
                 }
                 Err(e) => {
                     tracing::warn!(error = %e, "accept failed");
-                    tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+                    tokio::time::sleep(Duration::from_millis(50)).await;
                 }
             }
         }
@@ -296,10 +356,47 @@ impl axum::serve::Listener for Limited {
     }
 }
 
-/// A connection and its permit.
+/// How long one direction of a connection has been waiting on the client.
+#[derive(Default)]
+struct Waiting {
+    timer: Option<Pin<Box<tokio::time::Sleep>>>,
+}
+
+impl Waiting {
+    /// After a poll: progress clears the wait; the first `Pending` starts the clock; a
+    /// wait past `idle` is an error (the connection closes).
+    fn check<T>(
+        &mut self,
+        cx: &mut Context<'_>,
+        idle: Duration,
+        poll: Poll<io::Result<T>>,
+        what: &'static str,
+    ) -> Poll<io::Result<T>> {
+        if poll.is_ready() {
+            self.timer = None;
+            return poll;
+        }
+        let timer = self
+            .timer
+            .get_or_insert_with(|| Box::pin(tokio::time::sleep(idle)));
+        match timer.as_mut().poll(cx) {
+            Poll::Ready(()) => {
+                self.timer = None;
+                Poll::Ready(Err(io::Error::new(io::ErrorKind::TimedOut, what)))
+            }
+            Poll::Pending => Poll::Pending,
+        }
+    }
+}
+
+/// A connection, its permits, and its idle clocks.
 pub struct LimitedStream {
     stream: TcpStream,
     _permit: OwnedSemaphorePermit,
+    _slot: AddressSlot,
+    idle: Duration,
+    read_wait: Waiting,
+    write_wait: Waiting,
 }
 
 impl AsyncRead for LimitedStream {
@@ -308,7 +405,10 @@ impl AsyncRead for LimitedStream {
         cx: &mut Context<'_>,
         buf: &mut ReadBuf<'_>,
     ) -> Poll<io::Result<()>> {
-        Pin::new(&mut self.get_mut().stream).poll_read(cx, buf)
+        let this = self.get_mut();
+        let poll = Pin::new(&mut this.stream).poll_read(cx, buf);
+        this.read_wait
+            .check(cx, this.idle, poll, "the client sent nothing for too long")
     }
 }
 
@@ -318,11 +418,21 @@ impl AsyncWrite for LimitedStream {
         cx: &mut Context<'_>,
         buf: &[u8],
     ) -> Poll<io::Result<usize>> {
-        Pin::new(&mut self.get_mut().stream).poll_write(cx, buf)
+        let this = self.get_mut();
+        let poll = Pin::new(&mut this.stream).poll_write(cx, buf);
+        if matches!(poll, Poll::Ready(Ok(_))) {
+            // The server is answering: time spent on the request is not the client idling.
+            this.read_wait.timer = None;
+        }
+        this.write_wait
+            .check(cx, this.idle, poll, "the client read nothing for too long")
     }
 
     fn poll_flush(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
-        Pin::new(&mut self.get_mut().stream).poll_flush(cx)
+        let this = self.get_mut();
+        let poll = Pin::new(&mut this.stream).poll_flush(cx);
+        this.write_wait
+            .check(cx, this.idle, poll, "the client read nothing for too long")
     }
 
     fn poll_shutdown(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {

@@ -49,6 +49,12 @@ pub struct NodeArgs {
     /// files belong in Git LFS.
     #[arg(long, env = "GUTS_MAX_OBJECT_BYTES", default_value_t = guts_node::DEFAULT_MAX_OBJECT)]
     max_object_bytes: u64,
+    /// Open connections from one IP address at most (more are closed at once).
+    #[arg(long, env = "GUTS_MAX_CONNECTIONS_PER_ADDRESS", default_value_t = 256)]
+    max_connections_per_address: usize,
+    /// Seconds a connection may wait on its client (to send, or to read) before it is closed.
+    #[arg(long, env = "GUTS_CONNECTION_IDLE_SECS", default_value_t = 60)]
+    connection_idle_secs: u64,
 }
 
 impl NodeArgs {
@@ -80,6 +86,8 @@ pub fn run(args: NodeArgs) -> anyhow::Result<()> {
         config.hub.max_subscribers = args.max_subscribers;
         config.event_log = args.event_log.max(1);
         config.max_object_bytes = args.max_object_bytes.max(1);
+        config.max_connections_per_address = args.max_connections_per_address.max(1);
+        config.connection_idle_timeout = Duration::from_secs(args.connection_idle_secs.max(1));
         // Each connection is a file descriptor: allow as many as the hard limit does.
         match rlimit::increase_nofile_limit(u64::MAX) {
             Ok(n) if (n as usize) < args.max_connections + 256 => tracing::warn!(
