@@ -121,8 +121,19 @@ fn cli_commands() {
     ]);
     assert!(!ok && out.contains("taken"), "{out}");
     let node = NodeProc::start(data.path());
+    // While the node runs, its store cannot be written offline: say so, once.
+    let (ok, out) = guts(&[
+        "user",
+        "create",
+        "zed",
+        "--data-dir",
+        data.path().to_str().expect("utf-8"),
+    ]);
+    assert!(!ok && out.contains("in use by a running node"), "{out}");
+    assert_eq!(out.matches("running node").count(), 1, "{out}");
     let (ok, out) = guts(&["repo", "create", "alice/app", "--node", &node.url]);
     assert!(!ok && out.contains("401"), "created without a token: {out}");
+    assert!(out.contains("set GUTS_TOKEN or pass --token"), "{out}");
     let (ok, out) = guts(&[
         "repo",
         "create",
@@ -189,7 +200,36 @@ fn cli_commands() {
             .map(|l| l.split('\t').next()),
         Some(Some("alice/app"))
     );
+    assert!(
+        !String::from_utf8_lossy(&out.stdout).contains('\t'),
+        "no trailing tab"
+    );
+    // Edit: the default branch (a valid branch name only), description and visibility.
+    let edit = |extra: &[&str]| {
+        let mut a = vec![
+            "repo",
+            "edit",
+            "alice/app",
+            "--node",
+            &node.url,
+            "--token",
+            &root,
+        ];
+        a.extend_from_slice(extra);
+        guts(&a)
+    };
+    let (ok, out) = edit(&["--default-branch", "trunk", "--private", "true"]);
+    assert!(ok && out.contains("default branch trunk, private"), "{out}");
+    let (ok, out) = edit(&["--default-branch", "HEAD"]);
+    assert!(!ok && out.contains("422"), "{out}");
+    let (ok, out) = edit(&[]);
+    assert!(!ok && out.contains("nothing to change"), "{out}");
     let (ok, out) = guts(&["health", "--node", &node.url]);
+    assert!(
+        ok && out.contains(": ok (version") && out.contains("store:"),
+        "{out}"
+    );
+    let (ok, out) = guts(&["health", "--json", "--node", &node.url]);
     assert!(ok && out.contains("\"status\": \"ok\""), "{out}");
     drop(node);
     let (ok, _) = guts(&["health", "--node", "http://127.0.0.1:9"]);
