@@ -111,7 +111,10 @@ impl Store {
             .open()
             .map_err(|e| match e {
                 // sled takes an exclusive lock on its files; a second opener gets WouldBlock.
-                sled::Error::Io(io) if io.kind() == std::io::ErrorKind::WouldBlock => {
+                sled::Error::Io(io)
+                    if io.kind() == std::io::ErrorKind::WouldBlock
+                        || io.to_string().contains("could not acquire lock") =>
+                {
                     StoreError::InUse(dir.display().to_string())
                 }
                 other => StoreError::Db(other),

@@ -19,6 +19,8 @@ fn node_with(hub: HubConfig, event_log: u64) -> TestNode {
     let mut config = NodeConfig::new(dir.path(), "127.0.0.1:0".parse().expect("addr"));
     config.hub = hub;
     config.event_log = event_log;
+    // The subscriber swarms all come from 127.0.0.1.
+    config.max_connections_per_address = config.max_connections;
     TestNode::start_with(dir, config)
 }
 
