@@ -100,10 +100,8 @@ fn a_delta_bomb_is_refused_at_push_time() {
     let mut delta = Vec::new();
     varint(1 << 16, &mut delta);
     varint(copies << 16, &mut delta);
-    for _ in 0..copies {
-        // Copy 0x10000 bytes from offset 0 (size 0 means 0x10000).
-        delta.push(0x80);
-    }
+    // Each command copies 0x10000 bytes from offset 0 (size 0 means 0x10000).
+    delta.extend(std::iter::repeat_n(0x80, copies as usize));
     let mut pack = Vec::new();
     let mut w = PackWriter::new(&mut pack, 2).expect("pack");
     let at = w.write_whole(Kind::Blob, &base).expect("base");
