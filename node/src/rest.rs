@@ -162,6 +162,11 @@ pub async fn create(
     let record = blocking(&state, move |store| {
         let owner = b.owner.unwrap_or_else(|| me.user.clone());
         may_create_for(&store, &me, &owner)?;
+        // Names are unique without regard to case; checked and created as one step here.
+        let _one = CREATING
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        unique_ignoring_case(&store, &owner, &b.name)?;
         let record = store.create_repo(&NewRepo {
             owner,
             name: b.name,
@@ -292,6 +297,34 @@ pub(crate) fn readable(
         false,
     )?;
     repo.ok_or_else(|| ApiError::not_found("repository", &full))
+}
+
+/// Held while a repository name is checked and created.
+static CREATING: std::sync::Mutex<()> = std::sync::Mutex::new(());
+
+/// Refuses `owner/name` when it differs only in case from a stored repository, or `owner`
+/// only in case from a user, an organization or an owner of stored repositories.
+fn unique_ignoring_case(store: &Store, owner: &str, name: &str) -> Result<(), ApiError> {
+    let clash = |what: String| {
+        Err(ApiError::new(
+            StatusCode::CONFLICT,
+            format!("{what} already exists (names are unique without regard to case)"),
+        ))
+    };
+    if let Some(r) = store.find_repo_ignoring_case(owner, Some(name))? {
+        return clash(format!("repository {}/{}", r.owner, r.name));
+    }
+    if let Some(other) = crate::accounts::owner_like(store, owner)
+        && other != owner
+    {
+        return clash(format!("owner {other}"));
+    }
+    if let Some(r) = store.find_repo_ignoring_case(owner, None)?
+        && r.owner != owner
+    {
+        return clash(format!("owner {}", r.owner));
+    }
+    Ok(())
 }
 
 /// A user creates repositories for themselves and for organizations they own; a site

@@ -316,6 +316,28 @@ impl Store {
         Ok(out)
     }
 
+    /// A stored repository whose owner, and name when given, equal these without regard to
+    /// ASCII case (names are ASCII): what makes a new name a duplicate, as on GitHub.
+    pub fn find_repo_ignoring_case(
+        &self,
+        owner: &str,
+        name: Option<&str>,
+    ) -> Result<Option<RepoRecord>, StoreError> {
+        for item in self.t.repos.iter() {
+            let (k, v) = item?;
+            let Some(split) = k.iter().position(|&b| b == 0) else {
+                continue;
+            };
+            let (o, n) = (&k[..split], &k[split + 1..]);
+            if o.eq_ignore_ascii_case(owner.as_bytes())
+                && name.is_none_or(|name| n.eq_ignore_ascii_case(name.as_bytes()))
+            {
+                return Ok(Some(codec::decode(tree::REPOS, &v)?));
+            }
+        }
+        Ok(None)
+    }
+
     /// The number of repositories.
     pub fn repo_count(&self) -> usize {
         self.t.repos.len()

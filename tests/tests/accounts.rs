@@ -1044,3 +1044,41 @@ fn a_deleted_repositorys_grants_and_rules_do_not_pass_to_a_new_one_of_the_same_n
         ],
     );
 }
+
+#[test]
+fn owner_and_repository_names_are_unique_without_regard_to_case() {
+    let node = TestNode::start();
+    let alice = new_user(&node, "alice");
+    // A user or an organization named like alice, in other case.
+    for (path, body) in [
+        ("/users", json!({ "name": "ALICE" })),
+        ("/orgs", json!({ "name": "Alice" })),
+    ] {
+        let (s, v) = http("POST", &api(&node, path, Some(&node.token)), Some(body));
+        assert_eq!(s, 409, "{path}: {v}");
+        assert!(
+            v["error"].as_str().is_some_and(|e| e.contains("taken")),
+            "{v}"
+        );
+    }
+    new_repo(&node, &alice, "alice", "App", false);
+    let (s, v) = http(
+        "POST",
+        &api(&node, "/repos", Some(&alice)),
+        Some(json!({ "owner": "alice", "name": "app" })),
+    );
+    assert_eq!(s, 409, "{v}");
+    assert!(
+        v["error"].as_str().is_some_and(|e| e.contains("alice/App")),
+        "names the existing one: {v}"
+    );
+    // Even a site administrator cannot make an owner that differs only in case.
+    let (s, v) = http(
+        "POST",
+        &api(&node, "/repos", Some(&node.token)),
+        Some(json!({ "owner": "ALICE", "name": "other" })),
+    );
+    assert_eq!(s, 409, "{v}");
+    // Other names are fine.
+    new_repo(&node, &alice, "alice", "app2", false);
+}

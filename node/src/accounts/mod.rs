@@ -39,6 +39,7 @@ use axum::routing::{delete, get, put};
 use crate::state::AppState;
 
 pub use rest_users::create_user_with_token;
+pub(crate) use rest_users::owner_like;
 
 /// Why a user could not be created against a data dir.
 #[derive(Debug, thiserror::Error)]

@@ -45,16 +45,32 @@ pub(super) fn user(store: &Store, name: &str) -> Result<User, ApiError> {
     }
 }
 
-/// True if repositories are stored under the owner `name`.
+/// True if repositories are stored under the owner `name` (or a name that differs from it
+/// only in case).
 pub(super) fn owns_repositories(store: &Store, name: &str) -> Result<bool, ApiError> {
-    let first = store.list_repos(Some((name, "")), 1)?;
-    Ok(first.first().is_some_and(|r| r.owner == name))
+    Ok(store.find_repo_ignoring_case(name, None)?.is_some())
 }
 
-/// True if `name` is taken by a user or an organization.
-pub(super) fn name_taken(store: &Store, name: &str) -> bool {
+/// The user or organization whose name equals `name` without regard to case, if any:
+/// owner names are unique that way, as on GitHub.
+pub(crate) fn owner_like(store: &Store, name: &str) -> Option<String> {
     let view = StoreView(store);
-    view.entry(&key::user(name)).is_some() || view.entry(&key::org(name)).is_some()
+    if view.entry(&key::user(name)).is_some() || view.entry(&key::org(name)).is_some() {
+        return Some(name.to_string());
+    }
+    ["user/", "org/"].into_iter().find_map(|prefix| {
+        view.list(prefix, |(k, _)| {
+            let other = k.strip_prefix(prefix)?;
+            other.eq_ignore_ascii_case(name).then(|| other.to_string())
+        })
+        .into_iter()
+        .next()
+    })
+}
+
+/// True if `name` is taken by a user or an organization, without regard to case.
+pub(super) fn name_taken(store: &Store, name: &str) -> bool {
+    owner_like(store, name).is_some()
 }
 
 fn parse_scopes(scopes: &[String], cap: Perm) -> Result<Vec<Perm>, ApiError> {
