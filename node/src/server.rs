@@ -76,6 +76,7 @@ impl Node {
             };
             match Store::open(&opening.config().data_dir, opts) {
                 Ok(store) => {
+                    store.watch_accounts(opening.hub().credentials_watcher());
                     let _ = opening.inner.store.set(store);
                     tracing::info!("store open");
                     if let Some(p2p) = opening.config().p2p.clone() {

@@ -7,6 +7,18 @@
 use crate::keys::tree;
 use crate::{Store, StoreError};
 
+/// Told the key of each account record written.
+pub type AccountWatcher = Box<dyn Fn(&str) + Send + Sync>;
+
+/// The watcher, in the store.
+pub(crate) struct Watcher(pub AccountWatcher);
+
+impl std::fmt::Debug for Watcher {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("Watcher")
+    }
+}
+
 impl Store {
     /// The latest signed record of an account key.
     pub fn account_record(&self, key: &str) -> Result<Option<Vec<u8>>, StoreError> {
@@ -15,17 +27,29 @@ impl Store {
 
     /// Replaces the record of `key` with `record` if it still is `expected` (none: absent).
     /// False if it changed meanwhile. Not flushed: the caller flushes before acknowledging.
+    /// The watcher, if one is set, is told the key after a write.
     pub fn swap_account_record(
         &self,
         key: &str,
         expected: Option<&[u8]>,
         record: &[u8],
     ) -> Result<bool, StoreError> {
-        Ok(self
+        let swapped = self
             .t
             .accounts
             .compare_and_swap(key.as_bytes(), expected, Some(record))?
-            .is_ok())
+            .is_ok();
+        if swapped && let Some(watch) = self.t.account_watcher.get() {
+            (watch.0)(key);
+        }
+        Ok(swapped)
+    }
+
+    /// Sets the function told the key of every account record written from now on (local
+    /// writes and replicated ones alike): how a revocation reaches open connections at once.
+    /// Only the first call takes effect.
+    pub fn watch_accounts(&self, watcher: AccountWatcher) {
+        let _ = self.t.account_watcher.set(Watcher(watcher));
     }
 
     /// Up to `limit` account records with keys starting with `prefix`, after `after`.

@@ -64,6 +64,8 @@ pub(crate) struct Trees {
     /// One writer of refs at a time per repository (see `Repo::writer`).
     pub writers:
         std::sync::Mutex<std::collections::HashMap<u64, std::sync::Arc<std::sync::Mutex<()>>>>,
+    /// Told the key of every account record written (see `Store::watch_accounts`).
+    pub account_watcher: std::sync::OnceLock<crate::accounts::Watcher>,
 }
 
 /// Running totals over all repositories.
@@ -140,6 +142,7 @@ impl Store {
             totals: Totals::default(),
             commit_lock: std::sync::Mutex::new(()),
             writers: std::sync::Mutex::new(std::collections::HashMap::new()),
+            account_watcher: std::sync::OnceLock::new(),
         };
         let store = Store { t: Arc::new(t) };
         store.recover()?;

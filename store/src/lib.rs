@@ -39,6 +39,7 @@ mod reuse;
 mod send;
 mod signed;
 
+pub use accounts::AccountWatcher;
 pub use db::{Store, StoreOptions, StoreTotals};
 pub use error::StoreError;
 pub use events::EventLog;

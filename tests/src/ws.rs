@@ -133,6 +133,28 @@ impl WsClient {
         }
     }
 
+    /// The JSON messages received until the server closed the connection, or none if it
+    /// did not within `timeout`.
+    pub fn messages_until_closed(&mut self, timeout: Duration) -> Option<Vec<Value>> {
+        let deadline = Instant::now() + timeout;
+        let mut got = Vec::new();
+        loop {
+            let left = deadline.saturating_duration_since(Instant::now());
+            let ws = &mut self.ws;
+            match self
+                .rt
+                .block_on(async { tokio::time::timeout(left, ws.next()).await })
+            {
+                Err(_) => return None,
+                Ok(None | Some(Err(_)) | Some(Ok(Message::Close(_)))) => return Some(got),
+                Ok(Some(Ok(Message::Text(t)))) => {
+                    got.push(serde_json::from_str(&t).expect("server sends JSON"));
+                }
+                Ok(Some(Ok(_))) => continue,
+            }
+        }
+    }
+
     /// True once the server has closed the connection (reading until then, up to
     /// `timeout`).
     pub fn closed_within(&mut self, timeout: Duration) -> bool {

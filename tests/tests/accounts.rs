@@ -1082,3 +1082,56 @@ fn owner_and_repository_names_are_unique_without_regard_to_case() {
     // Other names are fine.
     new_repo(&node, &alice, "alice", "app2", false);
 }
+
+#[test]
+fn a_revoked_tokens_websocket_closes_at_once_and_hears_nothing_after() {
+    let dir = tmp();
+    let mut config = guts_node::NodeConfig::new(dir.path(), "127.0.0.1:0".parse().expect("addr"));
+    // Pings too rare to be what closes it.
+    config.hub = guts_node::events::HubConfig {
+        ping_every: Duration::from_secs(600),
+        ..guts_node::events::HubConfig::default()
+    };
+    let node = TestNode::start_with(dir, config);
+    let ann = new_user(&node, "ann");
+    let url = new_repo(&node, &ann, "ann", "live", true);
+    let (_, t) = http(
+        "POST",
+        &api(&node, "/user/tokens", Some(&ann)),
+        Some(json!({ "name": "watcher", "scopes": ["read"] })),
+    );
+    let watcher = t["token"].as_str().expect("token").to_string();
+    let id = t["id"].as_u64().expect("id");
+    let mut sub = WsClient::connect(&ws_url(
+        &node.anon_url,
+        &format!("channels=repo:ann/live&access_token={watcher}"),
+    ))
+    .expect("subscribe");
+    sub.expect("subscribed", DEADLINE);
+    let src = work_tree();
+    git(
+        src.path(),
+        &["push", "-q", &with_token(&url, "ann", &ann), "main"],
+    );
+    assert_eq!(sub.event("push", DEADLINE)["repo"], "ann/live");
+
+    let (s, _) = http(
+        "DELETE",
+        &api(&node, &format!("/user/tokens/{id}"), Some(&ann)),
+        None,
+    );
+    assert_eq!(s, 204);
+    // A push right after the revocation: its event must not reach the revoked subscriber.
+    commit_files(src.path(), "after", 100, 1);
+    git(
+        src.path(),
+        &["push", "-q", &with_token(&url, "ann", &ann), "main"],
+    );
+    let heard = sub
+        .messages_until_closed(Duration::from_secs(30))
+        .expect("closed long before the next ping");
+    assert!(
+        heard.iter().all(|m| m["type"] != "event"),
+        "events after the revocation: {heard:?}"
+    );
+}

@@ -84,6 +84,9 @@ pub struct Hub {
     metrics: HubMetrics,
     /// Set when the node shuts down: connections close.
     closing: watch::Sender<bool>,
+    /// Bumped when a token or user record changes: connections check their credentials
+    /// again before anything else (a revocation closes them at once).
+    credentials: Arc<watch::Sender<u64>>,
 }
 
 impl Hub {
@@ -97,6 +100,7 @@ impl Hub {
             config,
             metrics,
             closing: watch::Sender::new(false),
+            credentials: Arc::new(watch::Sender::new(0)),
         }
     }
 
@@ -113,6 +117,17 @@ impl Hub {
             v["log_trimmed_through"] = json!(log.trimmed());
         }
         v
+    }
+
+    /// What tells connections that credentials changed: called with the key of every
+    /// account record the store writes (holds no handle on the store or the hub).
+    pub fn credentials_watcher(&self) -> guts_store::AccountWatcher {
+        let tx = self.credentials.clone();
+        Box::new(move |key: &str| {
+            if key.starts_with("token/") || key.starts_with("user/") {
+                tx.send_modify(|g| *g = g.wrapping_add(1));
+            }
+        })
     }
 
     /// Closes every connection (the node is shutting down).

@@ -16,8 +16,8 @@ use axum::extract::{Query, State};
 use axum::http::{StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use serde::Deserialize;
-use tokio::sync::OwnedSemaphorePermit;
 use tokio::sync::broadcast::error::RecvError;
+use tokio::sync::{OwnedSemaphorePermit, watch};
 
 use super::protocol::{self, Channel, ClientMsg, MAX_CHANNELS, wanted};
 use super::{Hub, frame};
@@ -149,8 +149,10 @@ struct Conn {
     last_heard: Instant,
     /// Who subscribed: private repositories' events reach only those who may read them.
     caller: crate::accounts::Caller,
-    /// Their token, checked again at every ping.
+    /// Their token, checked again at every ping and whenever credentials change.
     secret: Option<String>,
+    /// Changes when a token or user record is written.
+    credentials: watch::Receiver<u64>,
     _permit: OwnedSemaphorePermit,
 }
 
@@ -163,6 +165,7 @@ impl Conn {
         (caller, secret): (crate::accounts::Caller, Option<String>),
     ) -> Conn {
         state.hub().metrics.subscribers.inc();
+        let credentials = state.hub().credentials.subscribe();
         Conn {
             state,
             socket,
@@ -171,6 +174,7 @@ impl Conn {
             last_heard: Instant::now(),
             caller,
             secret,
+            credentials,
             _permit: permit,
         }
     }
@@ -195,8 +199,12 @@ impl Conn {
         self.hub().metrics.subscribers.dec();
     }
 
-    /// Sends a frame, giving up (a stalled client) after two ping intervals.
+    /// Sends a frame, giving up (a stalled client) after two ping intervals. Credentials
+    /// that changed are checked first: nothing goes out after a revocation was applied.
     async fn send(&mut self, text: Utf8Bytes) -> Result<(), End> {
+        if self.credentials.has_changed().unwrap_or(false) {
+            self.recheck()?;
+        }
         let limit = self.hub().config.ping_every * 2;
         match tokio::time::timeout(limit, self.socket.send(Message::Text(text))).await {
             Ok(Ok(())) => Ok(()),
@@ -229,6 +237,7 @@ impl Conn {
                 event = live.recv() => self.on_event(event).await,
                 msg = self.socket.recv() => self.on_message(msg).await,
                 _ = ping.tick() => self.on_ping().await,
+                Ok(()) = self.credentials.changed() => self.recheck(),
                 _ = closing.changed() => Err(End::Close(1001, "node shutting down")),
             };
             if let Err(end) = step {
@@ -368,13 +377,20 @@ impl Conn {
         matches!(store.repo(owner, name), Ok(Some(r)) if r.record().private)
     }
 
-    async fn on_ping(&mut self) -> Result<(), End> {
+    /// Authenticates the token again (revoked, expired, or its user deleted: closed).
+    fn recheck(&mut self) -> Result<(), End> {
+        self.credentials.borrow_and_update();
         if let (Some(secret), Ok(store)) = (&self.secret, self.state.store()) {
             match crate::accounts::authenticate(store, secret, crate::accounts::now_secs()) {
                 Ok(p) => self.caller.who = Some(p),
                 Err(_) => return Err(End::Close(1008, "credentials no longer valid")),
             }
         }
+        Ok(())
+    }
+
+    async fn on_ping(&mut self) -> Result<(), End> {
+        self.recheck()?;
         let every = self.hub().config.ping_every;
         if self.last_heard.elapsed() > every * 2 {
             return Err(End::Close(1008, "no answer to pings"));
