@@ -20,7 +20,8 @@ pub struct NodeConfig {
     pub connection_idle_timeout: Duration,
     /// Time limit for REST, health and metrics requests.
     pub request_timeout: Duration,
-    /// Time a Git request may go without receiving any body data.
+    /// A Git request body must bring 64 KiB in each window of this length (or end): a
+    /// stalled or trickled body is cut off.
     pub idle_timeout: Duration,
     /// The largest pack a push may send.
     pub max_pack_bytes: u64,
@@ -29,6 +30,8 @@ pub struct NodeConfig {
     pub max_object_bytes: u64,
     /// Git requests (clones, fetches, pushes) served at once; more get 503.
     pub max_git_requests: usize,
+    /// Git requests served at once for one client address; more get 503.
+    pub max_git_requests_per_address: usize,
     /// Replication over libp2p (none: this node keeps to itself).
     pub p2p: Option<guts_net::NetConfig>,
     /// The WebSocket event hub's limits.
@@ -52,6 +55,7 @@ impl NodeConfig {
             max_pack_bytes: 8 << 30,
             max_object_bytes: guts_git::pack::DEFAULT_MAX_OBJECT,
             max_git_requests: 64,
+            max_git_requests_per_address: 8,
             p2p: None,
             hub: crate::events::HubConfig::default(),
             event_log: 10_000,

@@ -8,6 +8,7 @@
 //! - `state.rs`: the shared state handlers see; `error.rs`: JSON errors that never leak
 //!   internals; `metrics.rs`: the Prometheus registry and the request middleware.
 //! - `health.rs`: `/health` and the live, ready and startup probes.
+//! - `limits.rs`: shares per client address (connections, Git requests).
 //! - `rest.rs`: `/api/repos` and `/api/v1/repos`.
 //! - [`accounts`]: users, tokens, organizations, teams, permissions, SSH keys and
 //!   protected branches: authentication, the access checks every route makes, and their
@@ -26,6 +27,7 @@ mod error;
 pub mod events;
 mod git;
 mod health;
+mod limits;
 mod metrics;
 pub mod replica;
 mod rest;

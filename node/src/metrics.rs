@@ -49,6 +49,10 @@ pub struct Metrics {
     pub packs: Gauge,
     pub pack_bytes: Gauge,
     pub repositories: Gauge,
+    /// Git requests holding a slot now.
+    pub git_in_flight: Gauge,
+    /// Git requests turned away (503): the node's slots, or the address's share, were taken.
+    pub git_refused: Family<ResultLabels, Counter>,
     /// Replicated ref updates applied here.
     pub updates_replicated: Counter,
     /// Seconds from the origin's acceptance of an update to its application here.
@@ -144,6 +148,18 @@ impl Metrics {
             "Repositories on this node",
             repositories.clone(),
         );
+        let git_in_flight = Gauge::default();
+        registry.register(
+            "git_requests_in_flight",
+            "Git requests (clones, fetches, pushes) holding a slot",
+            git_in_flight.clone(),
+        );
+        let git_refused = Family::<ResultLabels, Counter>::default();
+        registry.register(
+            "git_requests_refused",
+            "Git requests turned away: result=node (every slot taken) or address (that address's share taken)",
+            git_refused.clone(),
+        );
         let updates_replicated = Counter::default();
         registry.register(
             "replicated_updates",
@@ -225,6 +241,8 @@ impl Metrics {
             packs,
             pack_bytes,
             repositories,
+            git_in_flight,
+            git_refused,
         }
     }
 

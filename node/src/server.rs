@@ -1,13 +1,12 @@
 //! Starting and stopping a node: the listener (with a connection limit), the router, the
 //! store opened in the background, graceful shutdown.
 
-use std::collections::HashMap;
 use std::future::Future;
 use std::io;
-use std::net::{IpAddr, SocketAddr};
+use std::net::SocketAddr;
 use std::pin::Pin;
+use std::sync::Arc;
 use std::sync::atomic::Ordering;
-use std::sync::{Arc, Mutex};
 use std::task::{Context, Poll};
 use std::time::Duration;
 
@@ -21,6 +20,7 @@ use tokio::sync::{OwnedSemaphorePermit, Semaphore, watch};
 use tower_http::timeout::TimeoutLayer;
 use tower_http::trace::TraceLayer;
 
+use crate::limits::{AddressLimiter, AddressSlot};
 use crate::replica::{NodeHost, Replication};
 use crate::state::AppState;
 use crate::{NodeConfig, git, health, metrics, rest};
@@ -95,8 +95,7 @@ impl Node {
         let limited = Limited {
             inner: listener,
             slots: Arc::new(Semaphore::new(config.max_connections)),
-            per_address: Arc::new(Mutex::new(HashMap::new())),
-            max_per_address: config.max_connections_per_address.max(1),
+            per_address: AddressLimiter::new(config.max_connections_per_address),
             idle: config.connection_idle_timeout,
         };
         let task = tokio::spawn(async move {
@@ -270,49 +269,8 @@ impl<'a> axum::extract::connect_info::Connected<axum::serve::IncomingStream<'a, 
 pub struct Limited {
     inner: TcpListener,
     slots: Arc<Semaphore>,
-    per_address: Arc<Mutex<HashMap<IpAddr, usize>>>,
-    max_per_address: usize,
+    per_address: AddressLimiter,
     idle: Duration,
-}
-
-impl Limited {
-    /// Counts a connection from `ip`; `None` when that address already has its share.
-    fn admit(&self, ip: IpAddr) -> Option<AddressSlot> {
-        let mut map = match self.per_address.lock() {
-            Ok(m) => m,
-            Err(p) => p.into_inner(),
-        };
-        let n = map.entry(ip).or_insert(0);
-        if *n >= self.max_per_address {
-            return None;
-        }
-        *n += 1;
-        Some(AddressSlot {
-            ip,
-            table: self.per_address.clone(),
-        })
-    }
-}
-
-/// One connection's place in its address's count.
-struct AddressSlot {
-    ip: IpAddr,
-    table: Arc<Mutex<HashMap<IpAddr, usize>>>,
-}
-
-impl Drop for AddressSlot {
-    fn drop(&mut self) {
-        let mut map = match self.table.lock() {
-            Ok(m) => m,
-            Err(p) => p.into_inner(),
-        };
-        if let Some(n) = map.get_mut(&self.ip) {
-            *n -= 1;
-            if *n == 0 {
-                map.remove(&self.ip);
-            }
-        }
-    }
 }
 
 impl axum::serve::Listener for Limited {
@@ -326,7 +284,7 @@ impl axum::serve::Listener for Limited {
             };
             match self.inner.accept().await {
                 Ok((stream, addr)) => {
-                    let Some(slot) = self.admit(addr.ip()) else {
+                    let Some(slot) = self.per_address.admit(addr.ip()) else {
                         tracing::debug!(%addr, "connection refused: too many from this address");
                         drop(stream);
                         continue;

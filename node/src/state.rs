@@ -31,6 +31,8 @@ pub struct Inner {
     pub shutting_down: AtomicBool,
     /// Git requests served at once.
     pub git_slots: Arc<Semaphore>,
+    /// Git requests served at once per client address.
+    pub git_per_address: crate::limits::AddressLimiter,
     /// Identity, clock, update log and network.
     pub replication: Replication,
     /// Realtime events.
@@ -55,6 +57,9 @@ impl AppState {
                 hub,
                 started: Instant::now(),
                 git_slots: Arc::new(Semaphore::new(config.max_git_requests)),
+                git_per_address: crate::limits::AddressLimiter::new(
+                    config.max_git_requests_per_address,
+                ),
                 config,
                 shutting_down: AtomicBool::new(false),
                 throttle: crate::accounts::Throttle::default(),

@@ -15,6 +15,20 @@ use tokio::sync::mpsc;
 use tokio_stream::StreamExt;
 use tokio_stream::wrappers::ReceiverStream;
 
+/// Bytes a request body must bring in each idle window (or end): a client trickling a few
+/// bytes at a time loses its slot.
+pub const MIN_PROGRESS: u64 = 64 << 10;
+
+fn too_slow(window: Duration) -> io::Error {
+    io::Error::new(
+        io::ErrorKind::TimedOut,
+        format!(
+            "request body too slow: under {MIN_PROGRESS} bytes in {} s",
+            window.as_secs()
+        ),
+    )
+}
+
 /// Body chunks in flight between the two sides.
 const IN_FLIGHT: usize = 8;
 /// Bytes gathered before a response chunk is sent.
@@ -30,25 +44,42 @@ pub struct BodyReader {
 }
 
 impl BodyReader {
-    /// Starts pumping `body`; each chunk must arrive within `idle`.
-    pub fn new(body: Body, idle: Duration, counter: Option<Counter>) -> Self {
+    /// Starts pumping `body`: every `window` must bring [`MIN_PROGRESS`] bytes (or the
+    /// end), so a body trickled a byte at a time is cut off, not only a stalled one. Time
+    /// spent waiting for the node to take what arrived does not count against the client.
+    pub fn new(body: Body, window: Duration, counter: Option<Counter>) -> Self {
         let (tx, rx) = mpsc::channel(IN_FLIGHT);
         tokio::spawn(async move {
             let mut stream = body.into_data_stream();
+            let mut window_end = tokio::time::Instant::now() + window;
+            let mut got: u64 = 0;
             loop {
-                let item = match tokio::time::timeout(idle, stream.next()).await {
-                    Ok(Some(Ok(b))) => Ok(b),
+                let next = tokio::time::timeout_at(window_end, stream.next()).await;
+                let now = tokio::time::Instant::now();
+                if now >= window_end {
+                    if got < MIN_PROGRESS {
+                        let _ = tx.send(Err(too_slow(window))).await;
+                        break;
+                    }
+                    window_end = now + window;
+                    got = 0;
+                }
+                let item = match next {
+                    Ok(Some(Ok(b))) => {
+                        got += b.len() as u64;
+                        Ok(b)
+                    }
                     Ok(Some(Err(e))) => Err(io::Error::other(e)),
                     Ok(None) => break,
-                    Err(_) => Err(io::Error::new(
-                        io::ErrorKind::TimedOut,
-                        "request body stalled",
-                    )),
+                    // The window ended with enough: a new one began above.
+                    Err(_) => continue,
                 };
                 let stop = item.is_err();
+                let handing = tokio::time::Instant::now();
                 if tx.send(item).await.is_err() || stop {
                     break;
                 }
+                window_end += handing.elapsed();
             }
         });
         BodyReader {

@@ -27,6 +27,7 @@ use serde::Deserialize;
 
 use crate::accounts::{self, Caller};
 use crate::error::ApiError;
+use crate::limits::PeerIp;
 use crate::state::AppState;
 use body::{BodyReader, BodyWriter};
 use guts_net::Perm;
@@ -69,7 +70,11 @@ impl GitError {
         match self {
             GitError::Reported(e) => e.public(),
             e if e.is_client() => {
-                let text = e.to_string();
+                let text = match e {
+                    // The body the client sent: a stall, a trickle, a bomb, an early end.
+                    GitError::Pkt(PktError::Io(io)) if client_io(io) => format!("{e}: {io}"),
+                    e => e.to_string(),
+                };
                 if text.chars().count() > MAX_PUBLIC {
                     let cut: String = text.chars().take(MAX_PUBLIC).collect();
                     format!("{cut}...")
@@ -80,6 +85,15 @@ impl GitError {
             _ => "internal error".into(),
         }
     }
+}
+
+/// True for I/O errors the client's body caused (see `body.rs`), whose message it may see.
+fn client_io(io: &std::io::Error) -> bool {
+    use std::io::ErrorKind;
+    matches!(
+        io.kind(),
+        ErrorKind::InvalidData | ErrorKind::TimedOut | ErrorKind::UnexpectedEof
+    )
 }
 
 /// The routes, under every path form.
@@ -187,18 +201,56 @@ fn gzip(headers: &HeaderMap) -> Result<bool, ApiError> {
     }
 }
 
-fn git_slot(state: &AppState) -> Result<tokio::sync::OwnedSemaphorePermit, ApiError> {
-    state
+/// A Git request's place: one of the node's slots and one of its address's.
+struct GitSlot {
+    _node: tokio::sync::OwnedSemaphorePermit,
+    _address: Option<crate::limits::AddressSlot>,
+    in_flight: prometheus_client::metrics::gauge::Gauge,
+}
+
+impl Drop for GitSlot {
+    fn drop(&mut self) {
+        self.in_flight.dec();
+    }
+}
+
+fn git_slot(state: &AppState, ip: PeerIp) -> Result<GitSlot, ApiError> {
+    let refused = |why: &str| {
+        state
+            .metrics()
+            .git_refused
+            .get_or_create(&crate::metrics::ResultLabels { result: why.into() })
+            .inc();
+    };
+    let address = match ip.0 {
+        Some(ip) => Some(state.inner.git_per_address.admit(ip).ok_or_else(|| {
+            refused("address");
+            ApiError::new(
+                StatusCode::SERVICE_UNAVAILABLE,
+                "too many Git requests from your address at once; retry later",
+            )
+        })?),
+        None => None,
+    };
+    let node = state
         .inner
         .git_slots
         .clone()
         .try_acquire_owned()
         .map_err(|_| {
+            refused("node");
             ApiError::new(
                 StatusCode::SERVICE_UNAVAILABLE,
                 "too many Git requests; retry later",
             )
-        })
+        })?;
+    let in_flight = state.metrics().git_in_flight.clone();
+    in_flight.inc();
+    Ok(GitSlot {
+        _node: node,
+        _address: address,
+        in_flight,
+    })
 }
 
 #[derive(Debug, Deserialize)]
@@ -282,6 +334,7 @@ async fn parse<T: Send + 'static>(
 
 async fn upload_pack(
     State(state): State<AppState>,
+    ip: PeerIp,
     caller: Caller,
     Path((owner, repo)): Path<(String, String)>,
     headers: HeaderMap,
@@ -289,7 +342,7 @@ async fn upload_pack(
 ) -> Result<Response, ApiError> {
     let repo = find_repo(&state, &caller, &owner, &repo, Perm::Read).await?;
     check_content_type(&headers, "application/x-git-upload-pack-request")?;
-    let permit = git_slot(&state)?;
+    let permit = git_slot(&state, ip)?;
     let reader = BodyReader::new(body, state.config().idle_timeout, None).decoded(gzip(&headers)?);
     let v2 = wants_v2(&headers);
     let (writer, resp_body) = BodyWriter::new(state.metrics().bytes_out.clone());
@@ -376,6 +429,7 @@ async fn pushing(
 
 async fn receive_pack(
     State(state): State<AppState>,
+    ip: PeerIp,
     caller: Caller,
     Path((owner, repo)): Path<(String, String)>,
     headers: HeaderMap,
@@ -384,7 +438,7 @@ async fn receive_pack(
     let repo = find_repo(&state, &caller, &owner, &repo, Perm::Write).await?;
     let who = pushing(&state, &caller, &repo).await?;
     check_content_type(&headers, "application/x-git-receive-pack-request")?;
-    let permit = git_slot(&state)?;
+    let permit = git_slot(&state, ip)?;
     let counter = state.metrics().bytes_in.clone();
     let reader =
         BodyReader::new(body, state.config().idle_timeout, Some(counter)).decoded(gzip(&headers)?);

@@ -343,16 +343,12 @@ pub fn serve(
 /// client sent wrong (a stall, a bomb, a truncated stream) what was wrong with it. Other I/O
 /// causes (the node's disk) stay in the log.
 fn unpack_error(e: &StoreError) -> String {
-    use std::io::ErrorKind;
-    if let StoreError::Pack(guts_git::pack::PackError::Io(io)) = e
-        && matches!(
-            io.kind(),
-            ErrorKind::InvalidData | ErrorKind::TimedOut | ErrorKind::UnexpectedEof
-        )
-    {
-        return format!("{e}: {io}");
+    match e {
+        StoreError::Pack(guts_git::pack::PackError::Io(io)) if super::client_io(io) => {
+            format!("{e}: {io}")
+        }
+        e => e.to_string(),
     }
-    e.to_string()
 }
 
 fn one_line(s: &str) -> String {
