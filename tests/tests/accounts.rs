@@ -816,12 +816,18 @@ fn many_wrong_tokens_from_one_address_are_slowed_down() {
     assert!(node.metric("guts_auth_throttled_total") >= 4.0);
     // The ninth guess waited at least the fourth doubling of the first wait (200 ms).
     assert!(last >= Duration::from_millis(1600), "waited {last:?}");
-    // The right token still works (after its wait), but does not reset the count: a
-    // guesser holding one good token gains nothing by using it between guesses.
+    // The right token (a good user behind the same address) works without waiting, but
+    // does not reset the count: a guesser holding one good token gains nothing by using it
+    // between guesses.
+    let throttled = node.metric("guts_auth_throttled_total");
     let (status, body) = http("GET", &api(&node, "/user", Some(&node.token)), None);
     assert_eq!(status, 200, "{body}");
     assert_eq!(body["login"], "admin");
-    let throttled = node.metric("guts_auth_throttled_total");
+    assert_eq!(
+        node.metric("guts_auth_throttled_total"),
+        throttled,
+        "the good token was slowed down"
+    );
     assert_eq!(ureq_status(&url, Some("guts_again")).0, 401);
     assert!(
         node.metric("guts_auth_throttled_total") > throttled,
@@ -1134,4 +1140,39 @@ fn a_revoked_tokens_websocket_closes_at_once_and_hears_nothing_after() {
         heard.iter().all(|m| m["type"] != "event"),
         "events after the revocation: {heard:?}"
     );
+}
+
+#[test]
+fn an_organization_keeps_at_least_one_owner() {
+    let node = TestNode::start();
+    let olga = new_user(&node, "olga");
+    new_user(&node, "dan");
+    let (s, _) = http(
+        "POST",
+        &api(&node, "/orgs", Some(&olga)),
+        Some(json!({ "name": "acme" })),
+    );
+    assert_eq!(s, 201);
+    let member = |who: &str| api(&node, &format!("/orgs/acme/members/{who}"), Some(&olga));
+    // The only owner can neither leave nor step down.
+    let (s, v) = http("DELETE", &member("olga"), None);
+    assert_eq!(s, 409, "{v}");
+    assert!(
+        v["error"]
+            .as_str()
+            .is_some_and(|e| e.contains("at least one owner")),
+        "{v}"
+    );
+    let (s, _) = http("PUT", &member("olga"), Some(json!({ "role": "member" })));
+    assert_eq!(s, 409);
+    // With a second owner, she can.
+    let (s, _) = http("PUT", &member("dan"), Some(json!({ "role": "owner" })));
+    assert_eq!(s, 204);
+    let (s, _) = http("PUT", &member("olga"), Some(json!({ "role": "member" })));
+    assert_eq!(s, 204);
+    let (s, _) = http("DELETE", &member("olga"), None);
+    assert_eq!(s, 204);
+    let (s, list) = http("GET", &api(&node, "/orgs/acme/members", Some(&olga)), None);
+    assert_eq!(s, 200, "{list}");
+    assert!(list.to_string().contains("dan"), "{list}");
 }

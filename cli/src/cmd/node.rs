@@ -52,6 +52,9 @@ pub struct NodeArgs {
     /// Open connections from one IP address at most (more are closed at once).
     #[arg(long, env = "GUTS_MAX_CONNECTIONS_PER_ADDRESS", default_value_t = 256)]
     max_connections_per_address: usize,
+    /// Git requests (clones, fetches, pushes) served at once for one client address.
+    #[arg(long, env = "GUTS_MAX_GIT_PER_ADDRESS", default_value_t = 8)]
+    max_git_per_address: usize,
     /// Seconds a connection may wait on its client (to send, or to read) before it is closed.
     #[arg(long, env = "GUTS_CONNECTION_IDLE_SECS", default_value_t = 60)]
     connection_idle_secs: u64,
@@ -87,6 +90,7 @@ pub fn run(args: NodeArgs) -> anyhow::Result<()> {
         config.event_log = args.event_log.max(1);
         config.max_object_bytes = args.max_object_bytes.max(1);
         config.max_connections_per_address = args.max_connections_per_address.max(1);
+        config.max_git_requests_per_address = args.max_git_per_address.max(1);
         config.connection_idle_timeout = Duration::from_secs(args.connection_idle_secs.max(1));
         // Each connection is a file descriptor: allow as many as the hard limit does.
         match rlimit::increase_nofile_limit(u64::MAX) {

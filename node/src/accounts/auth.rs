@@ -144,15 +144,10 @@ pub async fn caller_of(
         return Ok(Caller::default());
     };
     let throttle = state.throttle();
-    if let Some(ip) = ip {
-        let wait = throttle.delay(ip, tokio::time::Instant::now());
-        if !wait.is_zero() {
-            state.metrics().auth.throttled.inc();
-            tokio::time::sleep(wait).await;
-        }
-    }
     let store = state.store()?;
     match authenticate(store, &secret, super::now_secs()) {
+        // A good token is never slowed down: a guesser behind the same address (a NAT, an
+        // office) slows only its own failures.
         Ok(p) => {
             if let Some(ip) = ip {
                 throttle.succeeded(ip);
@@ -162,8 +157,15 @@ pub async fn caller_of(
         Err(why) => {
             state.metrics().auth.failures.inc();
             if let Some(ip) = ip {
-                let n = throttle.failed(ip, tokio::time::Instant::now());
+                let now = tokio::time::Instant::now();
+                let n = throttle.failed(ip, now);
                 tracing::info!(%ip, failures = n, why, "authentication failed");
+                // The answer to a failure waits, longer the more an address failed.
+                let wait = throttle.delay(ip, now);
+                if !wait.is_zero() {
+                    state.metrics().auth.throttled.inc();
+                    tokio::time::sleep(wait).await;
+                }
             }
             Err(ApiError::unauthorized(why))
         }

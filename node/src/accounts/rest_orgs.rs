@@ -203,6 +203,26 @@ fn optional<T: serde::de::DeserializeOwned + Default>(
     }
 }
 
+/// Refuses (409) a change that would leave organization `org` without an owner: `login`
+/// stops being one, and nobody else is.
+fn keeps_an_owner(store: &Store, org: &str, login: &str) -> Result<(), ApiError> {
+    let others = StoreView(store).list(&format!("member/{org}/"), |(_, e)| match e {
+        Entry::Member {
+            user,
+            role: Role::Owner,
+            ..
+        } if user != login => Some(user),
+        _ => None,
+    });
+    if others.is_empty() {
+        return Err(ApiError::new(
+            StatusCode::CONFLICT,
+            format!("{org} must keep at least one owner: make another member an owner first"),
+        ));
+    }
+    Ok(())
+}
+
 /// `PUT /orgs/{org}/members/{user}`: `{"role": "member" | "owner"}`.
 pub async fn put_member(
     State(state): State<AppState>,
@@ -222,6 +242,9 @@ pub async fn put_member(
     blocking(&state, move |store| {
         org_admin(&store, &p, &name)?;
         user(&store, &login)?;
+        if role != Role::Owner {
+            keeps_an_owner(&store, &name, &login)?;
+        }
         let m = Entry::Member {
             org: name.clone(),
             user: login.clone(),
@@ -245,6 +268,7 @@ pub async fn delete_member(
         if p.user != login || p.scope < Perm::Admin {
             org_admin(&store, &p, &name)?;
         }
+        keeps_an_owner(&store, &name, &login)?;
         forget(&st, &store, &key::member(&name, &login), "member", &login)?;
         // Out of the organization, out of its teams.
         let teams = StoreView(&store).list(&format!("tmember/{name}/"), |(k, e)| match e {

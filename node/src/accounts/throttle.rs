@@ -1,6 +1,7 @@
 //! Slowing down guessing: each address's recent failed authentications are counted, and
-//! past a few, every request with credentials from that address waits before they are
-//! checked, twice as long for each further failure up to a cap. A success clears a count
+//! past a few, every further failure from that address is answered after a wait, twice as
+//! long for each further failure up to a cap (a good token is never slowed down, so the
+//! guesser is slowed, not the good users behind the same address). A success clears a count
 //! still below that; a quiet spell forgets it. The table is bounded: when full, forgotten entries go
 //! first, then all (an attacker filling it only resets counts, never grows memory).
 
