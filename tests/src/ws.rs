@@ -155,6 +155,24 @@ impl WsClient {
         }
     }
 
+    /// The code of the close frame the server sends within `timeout` (reading until then);
+    /// none if it closed without one or not at all.
+    pub fn close_code(&mut self, timeout: Duration) -> Option<u16> {
+        let deadline = Instant::now() + timeout;
+        loop {
+            let left = deadline.saturating_duration_since(Instant::now());
+            let ws = &mut self.ws;
+            match self
+                .rt
+                .block_on(async { tokio::time::timeout(left, ws.next()).await })
+            {
+                Ok(Some(Ok(Message::Close(frame)))) => return frame.map(|f| f.code.into()),
+                Err(_) | Ok(None | Some(Err(_))) => return None,
+                Ok(Some(Ok(_))) => continue,
+            }
+        }
+    }
+
     /// True once the server has closed the connection (reading until then, up to
     /// `timeout`).
     pub fn closed_within(&mut self, timeout: Duration) -> bool {

@@ -262,6 +262,13 @@ fn malformed_messages_get_errors_and_the_connection_stays_open() {
     }
     c.send_binary(&[0, 1, 2]);
     assert_eq!(c.recv(WAIT).expect("an answer")["type"], "error");
+    // A message over the size limit is answered with a close frame: 1009, too big.
+    let mut big = WsClient::connect(&ws_url(&node.url, "")).expect("connect");
+    big.send_text(&format!(
+        r#"{{"type":"ping","pad":"{}"}}"#,
+        "x".repeat(10_000)
+    ));
+    assert_eq!(big.close_code(WAIT), Some(1009));
     // Still open and working.
     subscribe(&mut c, "repo:erin/z");
     node.create_repo("erin", "z");

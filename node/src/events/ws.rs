@@ -315,8 +315,15 @@ impl Conn {
     }
 
     async fn on_message(&mut self, msg: Option<Result<Message, axum::Error>>) -> Result<(), End> {
-        let Some(Ok(msg)) = msg else {
-            return Err(End::Gone);
+        let msg = match msg {
+            Some(Ok(msg)) => msg,
+            Some(Err(e)) if too_big(&e) => {
+                return Err(End::Close(
+                    1009,
+                    "message too big: at most 4096 bytes (a subscribe is a few dozen)",
+                ));
+            }
+            _ => return Err(End::Gone),
         };
         self.last_heard = Instant::now();
         let text = match msg {
@@ -403,6 +410,15 @@ impl Conn {
             Err(_) => Err(End::Close(1008, "stalled: not reading")),
         }
     }
+}
+
+/// True when the client sent a frame or message over the size limit (closed with 1009).
+fn too_big(e: &axum::Error) -> bool {
+    use tokio_tungstenite::tungstenite::Error;
+    matches!(
+        std::error::Error::source(e).and_then(|s| s.downcast_ref::<Error>()),
+        Some(Error::Capacity(_))
+    )
 }
 
 /// The repository a logged event is about (none: a node event), and whether it is private.
