@@ -7,6 +7,7 @@
 //! - `cmd/api.rs`: which node, the token, and REST answers turned into errors.
 //! - `cmd/repo.rs`: `guts repo create|edit|list`; `cmd/user.rs`: `guts user create` (through
 //!   the API, or a stopped node's store); `cmd/health.rs`: `guts health`.
+//! - `cmd/events.rs`: `guts events`, follow a node's WebSocket event stream.
 //! - `cmd/pack.rs`: `guts pack verify`, index and verify a pack file with guts-git.
 //!
 //! Every flag also reads a `GUTS_*` environment variable.
@@ -37,6 +38,8 @@ enum Command {
     /// Manage users.
     #[command(subcommand)]
     User(cmd::user::UserCommand),
+    /// Follow a node's events (JSON, one per line) until Ctrl-C.
+    Events(cmd::events::EventsArgs),
     /// Show a node's health.
     Health(cmd::health::HealthArgs),
     /// Work with pack files.
@@ -69,6 +72,7 @@ fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Repo(cmd) => cmd::repo::run(cmd),
         Command::User(cmd) => cmd::user::run(cmd),
         Command::Health(node) => cmd::health::run(node),
+        Command::Events(args) => cmd::events::run(args),
         Command::Pack(cmd) => cmd::pack::run(cmd),
     }
 }

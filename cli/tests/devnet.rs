@@ -20,6 +20,8 @@ struct Devnet {
     nodes: Vec<(String, i32)>,
     /// The administrator's token the devnet printed.
     token: String,
+    /// The "Try it" commands it printed, as printed.
+    hints: Vec<String>,
 }
 
 impl Devnet {
@@ -48,9 +50,18 @@ impl Devnet {
             lines,
             nodes: Vec::new(),
             token: String::new(),
+            hints: Vec::new(),
         };
+        let mut in_hints = false;
         loop {
             let line = d.next_line();
+            if line.starts_with("Try it") {
+                in_hints = true;
+            } else if in_hints && line.starts_with("  ") {
+                d.hints.push(line.trim().to_string());
+            } else {
+                in_hints = false;
+            }
             if let Some(rest) = line.strip_prefix("node ") {
                 let f: Vec<&str> = rest.split_whitespace().collect();
                 if f.len() == 6 && f[2] == "peer" && f[4] == "pid" {
@@ -148,14 +159,82 @@ fn wait_serves(url: &str, want: &str) {
     }
 }
 
+#[test]
+fn a_devnet_that_cannot_start_says_why_and_keeps_its_logs() {
+    let taken = std::net::TcpListener::bind("127.0.0.1:0").expect("bind");
+    let port = taken.local_addr().expect("addr").port();
+    let out = Command::new(GUTS)
+        .args(["devnet", "--nodes", "1", "--http-port", &port.to_string()])
+        .args(["--p2p-port", "0"])
+        .output()
+        .expect("guts devnet");
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(!out.status.success());
+    assert!(err.contains("in use"), "the cause is shown: {err}");
+    let kept = err
+        .split("kept in ")
+        .nth(1)
+        .and_then(|r| r.split(')').next())
+        .unwrap_or_else(|| panic!("names where the logs are: {err}"));
+    let log = Path::new(kept).join("node-0/node.log");
+    assert!(log.exists(), "{} is kept", log.display());
+    let _ = std::fs::remove_dir_all(kept);
+}
+
 fn alive(pid: i32) -> bool {
     kill(Pid::from_raw(pid), None).is_ok()
+}
+
+/// Runs the devnet's printed hints (all but the endless `events` one) with `sh`, in `dir`,
+/// as a user would paste them: `export` first, each in the same shell.
+fn run_hints(dir: &Path, hints: &[String], which: impl Fn(&str) -> bool) {
+    let script: Vec<&str> = hints
+        .iter()
+        .map(|h| h.split("   #").next().unwrap_or(h).trim())
+        .filter(|h| h.starts_with("export") || which(h))
+        .collect();
+    let out = Command::new("sh")
+        .args(["-c", &script.join(" && ")])
+        .current_dir(dir)
+        .env("GIT_CONFIG_NOSYSTEM", "1")
+        .env("GIT_CONFIG_GLOBAL", "/dev/null")
+        .env("GIT_TERMINAL_PROMPT", "0")
+        .output()
+        .expect("sh");
+    assert!(
+        out.status.success(),
+        "the hints failed as printed: {script:?}\n{}{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
 }
 
 #[test]
 fn devnet_replicates_restarts_a_killed_node_and_stops_cleanly() {
     let data = tempfile::tempdir().expect("tempdir");
     let mut net = Devnet::start(data.path(), 3);
+
+    // The printed hints work as printed, in a repository whose branch is master.
+    let hinted = tempfile::tempdir().expect("tempdir");
+    let h = hinted.path();
+    git(h, &["init", "-q", "-b", "master"]);
+    commit(h, 0);
+    run_hints(h, &net.hints, |c| {
+        c.contains("repo create") || c.starts_with("git push")
+    });
+    let hello = format!("{}/admin/hello.git", net.url(2));
+    let tip = git(h, &["rev-parse", "HEAD"]);
+    wait_serves(&hello, &format!("{}\trefs/heads/master\n", tip.trim()));
+    run_hints(h, &net.hints, |c| {
+        c.starts_with("git clone") || c.contains(" health ")
+    });
+    let cloned = h.join("hello");
+    assert_eq!(
+        git(&cloned, &["rev-parse", "HEAD"]),
+        tip,
+        "master checked out"
+    );
+    assert!(net.hints.iter().any(|c| c.contains(" events --node")));
     // Without the token: refused.
     let out = Command::new(GUTS)
         .args(["repo", "create", "alice/hello", "--node", net.url(0)])

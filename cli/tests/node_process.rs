@@ -224,6 +224,46 @@ fn cli_commands() {
     assert!(!ok && out.contains("422"), "{out}");
     let (ok, out) = edit(&[]);
     assert!(!ok && out.contains("nothing to change"), "{out}");
+    // `guts events` prints the node's events as JSON lines.
+    let mut events = Command::new(GUTS)
+        .args([
+            "events",
+            "--node",
+            &node.url,
+            "--token",
+            &root,
+            "--channel",
+            "repo:*",
+        ])
+        .stdout(std::process::Stdio::piped())
+        .spawn()
+        .expect("guts events");
+    let lines = std::io::BufRead::lines(std::io::BufReader::new(
+        events.stdout.take().expect("stdout"),
+    ));
+    let (tx, rx) = std::sync::mpsc::channel();
+    std::thread::spawn(move || {
+        for l in lines.map_while(Result::ok) {
+            if tx.send(l).is_err() {
+                break;
+            }
+        }
+    });
+    assert!(
+        rx.recv_timeout(std::time::Duration::from_secs(30))
+            .is_ok_and(|l| l.contains("subscribed")),
+        "subscribed first"
+    );
+    let (ok, out) = edit(&["--description", "watched"]);
+    assert!(ok, "{out}");
+    let line = rx
+        .recv_timeout(std::time::Duration::from_secs(30))
+        .expect("an event line");
+    let v: serde_json::Value = serde_json::from_str(&line).expect("JSON");
+    assert_eq!(v["event"]["type"], "repo.updated", "{v}");
+    assert_eq!(v["event"]["description"], "watched", "{v}");
+    let _ = events.kill();
+    let _ = events.wait();
     let (ok, out) = guts(&["health", "--node", &node.url]);
     assert!(
         ok && out.contains(": ok (version") && out.contains("store:"),

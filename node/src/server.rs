@@ -78,7 +78,7 @@ impl Node {
                 Ok(store) => {
                     store.watch_accounts(opening.hub().credentials_watcher());
                     let _ = opening.inner.store.set(store);
-                    tracing::info!("store open");
+                    tracing::debug!("store open");
                     if let Some(p2p) = opening.config().p2p.clone() {
                         rt.spawn(start_network(opening.clone(), p2p));
                     }
@@ -108,7 +108,7 @@ impl Node {
             })
             .await
         });
-        tracing::info!(%addr, "listening");
+        tracing::debug!(%addr, "listening");
         Ok(Node {
             addr,
             state,
@@ -197,7 +197,7 @@ async fn start_network(state: AppState, config: guts_net::NetConfig) {
     let key = state.replication().key().clone();
     match guts_net::spawn(config, key, host).await {
         Ok(net) => {
-            tracing::info!(peer = %net.peer_id(), node = %net.node_id(), "p2p up");
+            tracing::debug!(peer = %net.peer_id(), node = %net.node_id(), "p2p up");
             let _ = state.replication().net.set(net);
         }
         Err(e) => {

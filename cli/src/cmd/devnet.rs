@@ -118,7 +118,15 @@ pub fn run(args: DevnetArgs) -> anyhow::Result<()> {
         };
         if let Err(e) = result {
             stop_all(&mut members).await;
-            return Err(e);
+            // Keep the logs the error names, also in a temporary data dir.
+            if let Some(t) = _temp {
+                let kept = t.keep();
+                return Err(e.context(format!(
+                    "the devnet did not start (its data and logs are kept in {})",
+                    kept.display()
+                )));
+            }
+            return Err(e.context("the devnet did not start"));
         }
         print_table(&root, &members, &token);
         supervise(&plan, &mut members).await;
@@ -207,9 +215,9 @@ impl Plan {
                 }
             }
             bail!(
-                "node {} exited while starting; see {}",
+                "node {} exited while starting:\n{}",
                 m.index,
-                m.dir.join("node.log").display()
+                log_tail(&m.dir.join("node.log"))
             )
         };
         let (url, peer, p2p) = match tokio::time::timeout(START_TIMEOUT, ready).await {
@@ -225,6 +233,18 @@ impl Plan {
         m.p2p = p2p;
         m.child = Some(child);
         Ok(())
+    }
+}
+
+/// The last lines of a node's log, to show why it did not start (an address in use, ...).
+fn log_tail(log: &Path) -> String {
+    let text = std::fs::read_to_string(log).unwrap_or_default();
+    let lines: Vec<&str> = text.lines().collect();
+    let tail = lines[lines.len().saturating_sub(6)..].join("\n");
+    if tail.is_empty() {
+        format!("(nothing in {})", log.display())
+    } else {
+        format!("{tail}\n(the whole log: {})", log.display())
     }
 }
 
@@ -276,22 +296,38 @@ fn print_table(root: &Path, members: &[Member], token: &str) {
         root.display()
     );
     println!();
-    println!("Try it:");
+    let guts = guts_command();
+    println!("Try it (in another terminal, in a Git repository):");
     println!("  export GUTS_TOKEN={token}");
-    println!("  guts repo create admin/hello --node {first}");
+    println!("  {guts} repo create admin/hello --node {first}");
     let authed = first.replacen("http://", &format!("http://admin:{token}@"), 1);
-    println!("  git push {authed}/admin/hello.git main");
+    println!("  git push {authed}/admin/hello.git HEAD   # your current branch, main or master");
     println!("  git clone {last}/admin/hello.git");
-    println!(
-        "  websocat '{}/ws?channels=repo:admin/hello'   # watch events live",
-        last.replacen("http://", "ws://", 1)
-    );
-    println!("  guts health --node {last}");
+    println!("  {guts} events --node {last} --channel repo:admin/hello   # watch events live");
+    println!("  {guts} health --node {last}");
     println!(
         "Logs: {}/node-N/node.log. Ctrl-C stops every node.",
         root.display()
     );
     println!("devnet ready");
+}
+
+/// How to run this binary from a shell: `guts` when that is what the PATH finds, else its
+/// full path (after `cargo run`, `guts` is not on the PATH).
+fn guts_command() -> String {
+    let me = std::env::current_exe().ok();
+    let on_path = std::env::var_os("PATH").is_some_and(|paths| {
+        std::env::split_paths(&paths).any(|d| {
+            let c = d.join("guts");
+            c.is_file()
+                && std::fs::canonicalize(&c).ok()
+                    == me.as_ref().and_then(|m| std::fs::canonicalize(m).ok())
+        })
+    });
+    match me {
+        Some(p) if !on_path => p.display().to_string(),
+        _ => "guts".into(),
+    }
 }
 
 /// Restarts nodes that exit on their own, until Ctrl-C or SIGTERM.

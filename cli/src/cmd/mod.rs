@@ -2,6 +2,7 @@
 
 pub mod api;
 pub mod devnet;
+pub mod events;
 pub mod health;
 pub mod node;
 pub mod pack;
