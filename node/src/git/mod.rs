@@ -5,6 +5,8 @@
 mod advertise;
 mod body;
 mod default_branch;
+#[cfg(test)]
+mod parse_props;
 mod receive;
 pub(crate) use receive::Pushed;
 mod sideband;
