@@ -417,6 +417,25 @@ pub fn wait_for(what: &str, timeout: Duration, mut f: impl FnMut() -> bool) {
     }
 }
 
+/// Runs `tests/py/clients.py` (dulwich and pygit2) with `args`; panics with its output if
+/// it fails.
+pub fn py_clients(args: &[&str]) {
+    let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("py/clients.py");
+    let out = Command::new("python3")
+        .arg(&script)
+        .args(args)
+        .env("GIT_CONFIG_GLOBAL", "/dev/null")
+        .env("GIT_CONFIG_NOSYSTEM", "1")
+        .output()
+        .expect("python3");
+    assert!(
+        out.status.success(),
+        "clients.py {args:?} failed:\n{}\n{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+}
+
 /// A fresh temp dir.
 pub fn tmp() -> tempfile::TempDir {
     tempfile::tempdir().expect("tempdir")

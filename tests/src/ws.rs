@@ -176,19 +176,7 @@ impl WsClient {
     /// True once the server has closed the connection (reading until then, up to
     /// `timeout`).
     pub fn closed_within(&mut self, timeout: Duration) -> bool {
-        let deadline = Instant::now() + timeout;
-        loop {
-            let left = deadline.saturating_duration_since(Instant::now());
-            let ws = &mut self.ws;
-            match self
-                .rt
-                .block_on(async { tokio::time::timeout(left, ws.next()).await })
-            {
-                Err(_) => return false,
-                Ok(None | Some(Err(_)) | Some(Ok(Message::Close(_)))) => return true,
-                Ok(Some(Ok(_))) => continue,
-            }
-        }
+        self.messages_until_closed(timeout).is_some()
     }
 }
 

@@ -116,26 +116,13 @@ fn a_master_repository_with_hundreds_of_refs_gets_its_default_branch_on_every_no
             &tip,
         );
     }
-    let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("py/clients.py");
-    let out = Command::new("python3")
-        .arg(&script)
-        .args([
-            "head",
-            &url1,
-            t.path().to_str().expect("utf-8"),
-            "master",
-            &tip,
-        ])
-        .env("GIT_CONFIG_GLOBAL", "/dev/null")
-        .env("GIT_CONFIG_NOSYSTEM", "1")
-        .output()
-        .expect("python3");
-    assert!(
-        out.status.success(),
-        "dulwich/pygit2: {}{}",
-        String::from_utf8_lossy(&out.stdout),
-        String::from_utf8_lossy(&out.stderr)
-    );
+    guts_tests::py_clients(&[
+        "head",
+        &url1,
+        t.path().to_str().expect("utf-8"),
+        "master",
+        &tip,
+    ]);
 }
 
 #[test]

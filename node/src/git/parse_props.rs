@@ -49,36 +49,31 @@ fn public_is_short(e: &GitError) {
     );
 }
 
+/// Runs every request parser over `bytes`.
+fn parse_all(bytes: &[u8]) {
+    for parse in 0..3 {
+        let mut r = PktReader::new(bytes);
+        let e = match parse {
+            0 => upload_v2::read_request(&mut r).err(),
+            1 => upload_v0::read_request(&mut r).err(),
+            _ => receive::read_commands(&mut r).err(),
+        };
+        if let Some(e) = e {
+            public_is_short(&e);
+        }
+    }
+}
+
 proptest! {
     #![proptest_config(ProptestConfig::with_cases(2_000))]
 
     #[test]
     fn request_parsers_never_panic(bytes in prop::collection::vec(any::<u8>(), 0..2_000)) {
-        for parse in 0..3 {
-            let mut r = PktReader::new(&bytes[..]);
-            let e = match parse {
-                0 => upload_v2::read_request(&mut r).err(),
-                1 => upload_v0::read_request(&mut r).err(),
-                _ => receive::read_commands(&mut r).err(),
-            };
-            if let Some(e) = e {
-                public_is_short(&e);
-            }
-        }
+        parse_all(&bytes);
     }
 
     #[test]
     fn structured_requests_never_panic(bytes in request()) {
-        for parse in 0..3 {
-            let mut r = PktReader::new(&bytes[..]);
-            let e = match parse {
-                0 => upload_v2::read_request(&mut r).err(),
-                1 => upload_v0::read_request(&mut r).err(),
-                _ => receive::read_commands(&mut r).err(),
-            };
-            if let Some(e) = e {
-                public_is_short(&e);
-            }
-        }
+        parse_all(&bytes);
     }
 }
