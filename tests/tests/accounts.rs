@@ -632,6 +632,14 @@ fn a_token_made_on_one_node_works_on_another_until_it_is_revoked() {
         remote_refs(&on_a, "2").len() == 1
     });
 
+    // A subscription on B with that token ...
+    let mut sub = WsClient::connect(&ws_url(
+        &b.anon_url,
+        &format!("channels=repo:tess/app&access_token={laptop}"),
+    ))
+    .expect("subscribe on B");
+    sub.expect("subscribed", DEADLINE);
+
     // Revoked on A: refused on B once B has the revocation.
     assert_eq!(
         http(
@@ -641,6 +649,11 @@ fn a_token_made_on_one_node_works_on_another_until_it_is_revoked() {
         )
         .0,
         204
+    );
+    // ... is closed as soon as the revocation arrives, well before B's next ping (20 s).
+    assert!(
+        sub.closed_within(Duration::from_secs(10)),
+        "B kept the revoked token's subscription"
     );
     assert_eq!(http("GET", &api(a, "/user", Some(&laptop)), None).0, 401);
     wait_for("the revocation on B", DEADLINE, || {
