@@ -96,6 +96,14 @@ pub struct Store {
     pub(crate) t: Arc<Trees>,
 }
 
+/// True when sled could not open because another process holds its lock.
+fn lock_held(io: &std::io::Error) -> bool {
+    let text = io.to_string();
+    io.kind() == std::io::ErrorKind::WouldBlock
+        || (text.contains("could not acquire lock")
+            && (text.contains("WouldBlock") || text.contains("temporarily unavailable")))
+}
+
 impl Store {
     /// Opens (or creates) the store under `dir`, then finishes or undoes whatever a crash
     /// interrupted: half-written packs are removed and interrupted deletions completed.
@@ -112,11 +120,10 @@ impl Store {
             .cache_capacity(opts.cache_bytes)
             .open()
             .map_err(|e| match e {
-                // sled takes an exclusive lock on its files; a second opener gets WouldBlock.
-                sled::Error::Io(io)
-                    if io.kind() == std::io::ErrorKind::WouldBlock
-                        || io.to_string().contains("could not acquire lock") =>
-                {
+                // sled takes an exclusive lock on its files; a second opener gets WouldBlock,
+                // which sled wraps in a message of its own. Anything else (no descriptors
+                // left, no locks left) is not "in use" and keeps its cause.
+                sled::Error::Io(io) if lock_held(&io) => {
                     StoreError::InUse(dir.display().to_string())
                 }
                 other => StoreError::Db(other),

@@ -55,6 +55,9 @@ impl TestNode {
     /// with the later record wins the name and its tokens).
     pub fn start_as(dir: tempfile::TempDir, config: NodeConfig, admin: &str) -> TestNode {
         log_if_asked();
+        // As `guts node` does: a node's sockets, store files and spooled packs need more
+        // than the usual soft limit of 1,024 descriptors.
+        let _ = rlimit::increase_nofile_limit(u64::MAX);
         let token = admin_token(dir.path(), admin);
         let rt = tokio::runtime::Builder::new_multi_thread()
             .worker_threads(2)

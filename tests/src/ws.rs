@@ -261,7 +261,13 @@ impl Swarm {
     }
 }
 
-/// Raises this process's open-file limit (a thousand sockets need more than 1,024 fds).
-pub fn raise_fd_limit() {
-    let _ = rlimit::increase_nofile_limit(u64::MAX);
+/// Raises this process's open-file limit to its hard limit (a thousand sockets need more
+/// than 1,024 fds) and checks that `need` descriptors fit, so a machine with a low hard
+/// limit fails with that said rather than with a socket error in the middle of a test.
+pub fn raise_fd_limit(need: u64) {
+    let got = rlimit::increase_nofile_limit(u64::MAX).unwrap_or(0);
+    assert!(
+        got >= need,
+        "this test needs {need} open files; the hard limit here is {got} (raise `ulimit -Hn`)"
+    );
 }
