@@ -1,8 +1,13 @@
 #!/usr/bin/env bash
-# Memory of a push with many refs: a repository with N branches (default 50,000) on a few
-# commits is pushed to a fresh release `guts node`; prints the node's RSS before the push,
-# its peak (VmHWM), right after, and after a second, identical no-op push (retained memory
-# grows on a leak, not on the first push's one-off caches).
+# Memory of a push with many refs: N branches (default 50,000) created in one push to a
+# fresh release `guts node`, then all N moved in a second push; prints the node's RSS
+# before, its peak (VmHWM), after each push, and after a third push that moves them back
+# (retained memory grows on a leak, not on one-off caches).
+#
+# The receive-pack requests are built here (N commands and a small pack) and posted with
+# curl: at 50,000 refs the git client itself (`git send-pack`) spends minutes of CPU before
+# it sends anything, which would measure git, not the node. `git ls-remote` checks the
+# result.
 #
 # Usage: bench/many-refs.sh [N]
 set -euo pipefail
@@ -19,8 +24,28 @@ export GIT_AUTHOR_NAME=Bench GIT_AUTHOR_EMAIL=bench@example.com GIT_COMMITTER_NA
 src=$work/src
 git init -q -b main "$src"
 for i in 1 2 3; do echo "$i" > "$src/f"; git -C "$src" add f; git -C "$src" commit -qm "c$i"; done
-head=$(git -C "$src" rev-parse HEAD)
-seq 1 "$n" | awk -v h="$head" '{printf "create refs/heads/b%06d %s\n", $1, h}' | git -C "$src" update-ref --stdin
+one=$(git -C "$src" rev-parse HEAD~1)
+two=$(git -C "$src" rev-parse HEAD)
+zero=0000000000000000000000000000000000000000
+
+# A receive-pack request moving refs/heads/bNNNNNN from $1 to $2 for every N, with $3 (a
+# rev-list of what to pack; empty: an empty pack).
+request() {
+    local out=$1 old=$2 new=$3 objects=$4
+    seq 1 "$n" | awk -v o="$old" -v w="$new" '
+        function pkt(s) { printf "%04x%s", length(s) + 4, s }
+        NR == 1 { pkt(sprintf("%s %s refs/heads/b%06d\0report-status\n", o, w, $1)); next }
+        { pkt(sprintf("%s %s refs/heads/b%06d\n", o, w, $1)) }
+        END { printf "0000" }' > "$out"
+    if [ -n "$objects" ]; then
+        git -C "$src" pack-objects -q --stdout --revs <<< "$objects" >> "$out"
+    else
+        git -C "$src" pack-objects -q --stdout < /dev/null >> "$out"
+    fi
+}
+request "$work/create.req" "$zero" "$one" "$one"
+request "$work/move.req" "$one" "$two" "$(printf '%s\n^%s\n' "$two" "$one")"
+request "$work/back.req" "$two" "$one" ""
 
 token=$("$guts" user create admin --admin --data-dir "$work/node" | awk '/^token:/ {print $2}')
 "$guts" node --data-dir "$work/node" --http 127.0.0.1:18190 > "$work/node.out" 2> "$work/node.log" &
@@ -30,14 +55,20 @@ for _ in $(seq 1 500); do curl -fs -o /dev/null http://127.0.0.1:18190/health/re
 rss() { awk '/^VmRSS/ {print int($2/1024)}' "/proc/$pid/status"; }
 hwm() { awk '/^VmHWM/ {print int($2/1024)}' "/proc/$pid/status"; }
 GUTS_TOKEN=$token "$guts" repo create admin/many --node http://127.0.0.1:18190 > /dev/null
-before=$(rss)
 url=http://admin:$token@127.0.0.1:18190/admin/many.git
-start=$(date +%s.%N)
-git -C "$src" push -q "$url" --all
-took=$(echo "$(date +%s.%N) - $start" | bc)
-after=$(rss); peak=$(hwm)
-git -C "$src" push -q "$url" --all
-again=$(rss)
-refs=$(git ls-remote "$url" | wc -l)
-echo "refs pushed: $refs  push: ${took}s"
-echo "RSS MiB: before $before, peak $peak, after push $after, after a second push $again"
+
+post() {
+    local start took ok
+    start=$(date +%s.%N)
+    curl -fsS -o "$work/report" -H 'Content-Type: application/x-git-receive-pack-request' \
+        --data-binary @"$1" "$url/git-receive-pack"
+    took=$(echo "$(date +%s.%N) - $start" | bc)
+    ok=$(grep -ao ' ok refs/heads/b' "$work/report" | wc -l)
+    echo "$2: ${took}s, $ok refs ok, RSS $(rss) MiB after (peak so far $(hwm) MiB)"
+}
+echo "N=$n; RSS before: $(rss) MiB"
+post "$work/create.req" "create $n branches"
+post "$work/move.req" "move them all"
+post "$work/back.req" "move them back"
+refs=$(git ls-remote "$url" | grep -c "^$one")
+echo "git ls-remote: $refs refs at the first commit"

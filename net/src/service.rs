@@ -78,6 +78,9 @@ pub struct NetStats {
     pub records_applied: AtomicU64,
     /// Anti-entropy rounds completed.
     pub anti_entropy_rounds: AtomicU64,
+    /// Repositories a round left alone because their difference with the peer was settled
+    /// before (the rest of the peer's log is refused here) and nothing changed since.
+    pub differences_settled: AtomicU64,
     /// Sync attempts that failed (retried by anti-entropy).
     pub sync_failures: AtomicU64,
     /// Announced syncs dropped because the queue was full (anti-entropy catches up).
@@ -102,6 +105,7 @@ impl NetStats {
             ("pack_bytes_fetched", n(&self.pack_bytes)),
             ("stored_packs_applied", n(&self.stored_packs_applied)),
             ("anti_entropy_rounds", n(&self.anti_entropy_rounds)),
+            ("differences_settled", n(&self.differences_settled)),
             ("records_applied", n(&self.records_applied)),
             ("sync_failures", n(&self.sync_failures)),
             ("syncs_dropped", n(&self.syncs_dropped)),

@@ -1,6 +1,9 @@
 //! Sending objects as a pack, reusing stored entries: whole objects and deltas are copied
-//! as they are stored (still compressed), deltas re-pointed at their base's new offset; only
-//! a delta whose base the client will not have is rebuilt and sent whole.
+//! as they are stored (still compressed, a large entry in bounded pieces), deltas
+//! re-pointed at their base's new offset. A delta whose base the client will not have is
+//! rebuilt and sent whole only when every object of its chain is small
+//! ([`REBUILD_MAX`]); otherwise its base goes into the pack too, so serving never holds a
+//! large object in memory, whatever deltas a pusher crafted.
 
 use std::collections::{HashMap, HashSet};
 use std::io::Write;
@@ -10,6 +13,17 @@ use guts_git::pack::{EntryKind, PackError, PackWriter, decode_header};
 use guts_git::{Kind, ObjectId};
 
 use crate::{ObjLoc, RepoOdb, StoreError};
+
+/// The largest object rebuilt from its delta chain to be sent whole; larger ones (or ones
+/// whose chain holds a larger object) travel as stored, with their bases.
+pub const REBUILD_MAX: u64 = 1 << 20;
+
+/// Stored entries up to this size are read whole (through the chunk cache); larger ones
+/// are copied chunk by chunk.
+const READ_WHOLE_MAX: u64 = 1 << 20;
+
+/// How far a delta chain is followed to decide whether rebuilding it stays small.
+const REBUILD_CHAIN_MAX: usize = 64;
 
 /// What the client accepts.
 #[derive(Debug, Clone, Copy, Default)]
@@ -78,6 +92,75 @@ pub fn send_all<W: Write>(
     send_located(odb, locs, opts, out, progress)
 }
 
+/// Adds to `locs` the bases of the deltas that could not be rebuilt small and that the
+/// client will neither receive nor have; returns which deltas are to be rebuilt instead.
+fn add_bases(
+    odb: &RepoOdb,
+    locs: &mut Vec<(ObjLoc, ObjectId)>,
+    opts: SendOptions<'_>,
+) -> Result<HashSet<ObjectId>, StoreError> {
+    let mut present: HashSet<ObjectId> = locs.iter().map(|(_, id)| *id).collect();
+    let mut rebuild = HashSet::new();
+    let mut i = 0;
+    while let Some(&(loc, id)) = locs.get(i) {
+        i += 1;
+        let Some(base) = loc.base_id() else { continue };
+        if present.contains(&base) || opts.thin.is_some_and(|known| known.contains(&base)) {
+            continue;
+        }
+        if rebuilds_small(odb, &loc)? {
+            rebuild.insert(id);
+            continue;
+        }
+        let base_loc = odb.locate(&base)?.ok_or(OdbError::Missing { id: base })?;
+        present.insert(base);
+        locs.push((base_loc, base));
+    }
+    Ok(rebuild)
+}
+
+/// True when the object at `loc` and every object of its delta chain are at most
+/// [`REBUILD_MAX`] bytes (so rebuilding it holds little).
+fn rebuilds_small(odb: &RepoOdb, loc: &ObjLoc) -> Result<bool, StoreError> {
+    let mut cur = *loc;
+    for _ in 0..REBUILD_CHAIN_MAX {
+        if cur.size > REBUILD_MAX {
+            return Ok(false);
+        }
+        let Some(base) = cur.base_id() else {
+            return Ok(true);
+        };
+        cur = odb.locate(&base)?.ok_or(OdbError::Missing { id: base })?;
+    }
+    Ok(false)
+}
+
+/// Copies the stored entry at `loc` into `w` as `kind` (its own kind, or a delta re-pointed
+/// at its base in this pack): small entries read whole, large ones chunk by chunk.
+fn copy_entry<W: Write>(
+    odb: &RepoOdb,
+    loc: &ObjLoc,
+    kind: Option<EntryKind>,
+    raw: &mut Vec<u8>,
+    w: &mut PackWriter<W>,
+) -> Result<u64, StoreError> {
+    if loc.end.saturating_sub(loc.offset) <= READ_WHOLE_MAX {
+        odb.read_raw(loc, raw)?;
+        let (stored, size, data) = split_entry(raw, loc)?;
+        return Ok(w.write_compressed(kind.unwrap_or(stored), size, data)?);
+    }
+    let header = ObjLoc {
+        end: loc.data_offset,
+        ..*loc
+    };
+    odb.read_raw(&header, raw)?;
+    let (stored, size, _) = split_entry(raw, loc)?;
+    let at = w.begin_compressed(kind.unwrap_or(stored), size)?;
+    odb.view(loc.pack)?
+        .for_each_slice(loc.data_offset, loc.end, |bytes| Ok(w.copy_raw(bytes)?))?;
+    Ok(at)
+}
+
 fn send_located<W: Write>(
     odb: &RepoOdb,
     mut locs: Vec<(ObjLoc, ObjectId)>,
@@ -85,6 +168,7 @@ fn send_located<W: Write>(
     out: W,
     progress: &mut dyn SendProgress,
 ) -> Result<(SendStats, W), StoreError> {
+    let rebuild = add_bases(odb, &mut locs, opts)?;
     // Stored order: good locality, and OFS bases before their deltas.
     locs.sort_unstable_by_key(|(l, _)| (l.pack, l.offset));
     let index: HashMap<ObjectId, usize> = locs
@@ -126,31 +210,30 @@ fn send_located<W: Write>(
             });
             let at = match (loc.base_id(), base_at, thin_base) {
                 (None, _, _) => {
-                    odb.read_raw(&loc, &mut raw)?;
                     stats.reused += 1;
-                    let (kind, size, data) = split_entry(&raw, &loc)?;
-                    w.write_compressed(kind, size, data)?
+                    copy_entry(odb, &loc, None, &mut raw, &mut w)?
                 }
                 (Some(_), Some((base, base_offset)), _) => {
-                    odb.read_raw(&loc, &mut raw)?;
                     stats.reused += 1;
                     stats.deltas += 1;
-                    let (_, size, data) = split_entry(&raw, &loc)?;
                     let kind = if opts.ofs_delta {
                         EntryKind::OfsDelta { base_offset }
                     } else {
                         EntryKind::RefDelta { base }
                     };
-                    w.write_compressed(kind, size, data)?
+                    copy_entry(odb, &loc, Some(kind), &mut raw, &mut w)?
                 }
                 (Some(_), None, Some(base)) => {
-                    odb.read_raw(&loc, &mut raw)?;
                     stats.reused += 1;
                     stats.deltas += 1;
-                    let (_, size, data) = split_entry(&raw, &loc)?;
-                    w.write_compressed(EntryKind::RefDelta { base }, size, data)?
+                    let kind = EntryKind::RefDelta { base };
+                    copy_entry(odb, &loc, Some(kind), &mut raw, &mut w)?
                 }
-                (Some(_), None, None) => {
+                (Some(base), None, None) => {
+                    if !rebuild.contains(&id) {
+                        // add_bases put every other base in the pack.
+                        return Err(OdbError::Missing { id: base }.into());
+                    }
                     let (kind, data) = odb.read_loc(&loc)?;
                     check_kind(kind, &loc, id)?;
                     w.write_whole(kind, &data)?

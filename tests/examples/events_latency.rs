@@ -107,8 +107,9 @@ fn report(what: &str, n: usize, acks: &[(String, Instant)], arrivals: &Arrivals)
 }
 
 fn main() {
-    raise_fd_limit();
     let subscribers = arg("--subscribers", 100);
+    // Both ends of every subscriber's connection are in this process.
+    raise_fd_limit(2 * subscribers as u64 + 256);
     let pushes = arg("--pushes", 100);
     let c = Cluster::start_with(2, Duration::from_secs(10));
     let push_url = c.node(0).create_repo("bench", "events");

@@ -203,6 +203,15 @@ impl Setup {
         }
     }
 
+    /// Waits (nudging anti-entropy) until a round that started after the last change of
+    /// the lies has ended and `series` on the victim grew: a refusal is counted once, as
+    /// the victim does not fetch what it refused again while nothing changes.
+    fn wait_refused(&self, counter: &str, before: f64) -> f64 {
+        let rounds = self.victim.metric(&series("anti_entropy_rounds"));
+        self.wait_counted(&series("anti_entropy_rounds"), rounds, 2.0);
+        self.wait_counted(counter, before, 1.0)
+    }
+
     fn objects(&self) -> f64 {
         self.victim.metric("guts_objects_stored")
     }
@@ -285,14 +294,24 @@ fn a_hostile_peer_changes_nothing_and_is_counted() {
         vec![signed(&stranger, "refs/heads/untrusted", oid(&tip))],
         good_pack.clone(),
     );
-    let rejected = s.wait_counted(&series("updates_rejected"), rejected, 2.0);
+    let rejected = s.wait_refused(&series("updates_rejected"), rejected);
     unchanged(&s);
+    // Refused once, not again every round while neither side changes.
+    let settled = s.victim.metric(&series("differences_settled"));
+    let rounds = s.victim.metric(&series("anti_entropy_rounds"));
+    s.wait_counted(&series("anti_entropy_rounds"), rounds, 3.0);
+    assert_eq!(
+        s.victim.metric(&series("updates_rejected")),
+        rejected,
+        "fetched and refused again"
+    );
+    assert!(s.victim.metric(&series("differences_settled")) >= settled + 2.0);
 
     // 2. A trusted writer's update with a field changed after signing.
     let mut forged = signed(&trusted, "refs/heads/forged", oid(&tip));
     forged.name = "refs/heads/main".into();
     s.set(vec![forged], good_pack.clone());
-    s.wait_counted(&series("updates_rejected"), rejected, 2.0);
+    s.wait_refused(&series("updates_rejected"), rejected);
     unchanged(&s);
 
     // 3. Validly signed, but the pack is corrupt (one byte flipped).
@@ -323,7 +342,7 @@ fn a_hostile_peer_changes_nothing_and_is_counted() {
         vec![signed(&trusted, &sneaky, oid(&tip))],
         good_pack.clone(),
     );
-    s.wait_counted(&series("updates_rejected"), rejected, 2.0);
+    s.wait_refused(&series("updates_rejected"), rejected);
     unchanged(&s);
 
     // 6. An answer over the size limit (one update with a 9 MiB ref name): the stream
@@ -377,7 +396,7 @@ fn a_hostile_peer_changes_nothing_and_is_counted() {
             vec![signed_by(&trusted, &name, oid(&tip), p)],
             good_pack.clone(),
         );
-        s.wait_counted(grants, before, 2.0);
+        s.wait_refused(grants, before);
         unchanged(&s);
     }
 

@@ -80,6 +80,13 @@ impl<W: Write> PackWriter<W> {
         Ok(at)
     }
 
+    /// Starts an entry whose compressed data follows through [`PackWriter::copy_raw`], in
+    /// as many pieces as the caller likes (`size` is its inflated size): a large stored
+    /// entry is copied without holding it whole.
+    pub fn begin_compressed(&mut self, kind: EntryKind, size: u64) -> Result<u64, PackError> {
+        self.begin_entry(&kind, size)
+    }
+
     /// Copies bytes of entries taken verbatim from a stored pack. A stored pack's whole entry
     /// region, copied contiguously, stays valid: OFS_DELTA offsets are relative. Account for
     /// the entries copied with [`PackWriter::count_copied`].

@@ -244,8 +244,8 @@ impl<P: Copy + Ord + Debug, K: Debug> Replicator<P, K> {
             return;
         };
         self.busy.remove(&job.repo);
-        match result {
-            Ok(n) if n > 0 => tracing::debug!(repo = %job.repo, applied = n, "synced"),
+        match &result {
+            Ok(n) if *n > 0 => tracing::debug!(repo = %job.repo, applied = n, "synced"),
             Ok(_) => {}
             Err(e) => {
                 self.count(|s| &s.sync_failures, 1);
@@ -253,6 +253,9 @@ impl<P: Copy + Ord + Debug, K: Debug> Replicator<P, K> {
             }
         }
         if let Some(peer) = job.round {
+            if matches!(result, Ok(0)) {
+                self.sync_took_nothing(peer);
+            }
             self.next_step(peer);
         }
     }

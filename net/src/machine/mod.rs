@@ -6,7 +6,8 @@
 //! `simulations/` drives many of them under a deterministic scheduler.
 //!
 //! - `round.rs`: anti-entropy rounds, one per peer at a time: compare log digests, page
-//!   through each differing log, sync it, then the repository records.
+//!   through each differing log, sync it, then the repository records; differences a sync
+//!   found nothing to take from are settled until a digest changes.
 //! - `job.rs`: repository syncs: plan, fetch the announced pack (else by want/have), apply;
 //!   at most `max_syncs` at once, one per repository, the rest queued (bounded).
 //!
@@ -15,6 +16,8 @@
 
 mod job;
 mod round;
+#[cfg(test)]
+mod tests;
 
 use std::collections::{BTreeMap, BTreeSet, HashMap, VecDeque};
 use std::fmt::Debug;
@@ -29,7 +32,7 @@ use crate::service::NetStats;
 use crate::signed::SignedRef;
 
 use job::Job;
-use round::Round;
+use round::{Round, Settled};
 
 /// Names a repository sync.
 pub type JobId = u64;
@@ -205,6 +208,11 @@ pub struct Replicator<P, K> {
     queue: VecDeque<JobId>,
     /// Repositories with a sync running.
     busy: BTreeSet<String>,
+    /// Differences with a peer that a sync found nothing to take from (see `round.rs`).
+    /// Each with the tick until which it holds.
+    settled: BTreeMap<(P, String), (Settled, u64)>,
+    /// Anti-entropy ticks so far (the machine's only sense of time).
+    ticks: u64,
     next: u64,
     out: Vec<Action<P, K>>,
 }
@@ -223,6 +231,8 @@ impl<P: Copy + Ord + Debug, K: Debug> Replicator<P, K> {
             jobs: BTreeMap::new(),
             queue: VecDeque::new(),
             busy: BTreeSet::new(),
+            settled: BTreeMap::new(),
+            ticks: 0,
             next: 0,
             out: Vec::new(),
         }
@@ -239,6 +249,7 @@ impl<P: Copy + Ord + Debug, K: Debug> Replicator<P, K> {
                 self.peers.remove(&peer);
             }
             Input::Tick => {
+                self.ticks += 1;
                 let peers: Vec<P> = self.peers.iter().copied().collect();
                 for peer in peers {
                     self.start_round(peer);

@@ -2,8 +2,16 @@
 //! back the peer's digests that differ, then for each differing repository page through the
 //! peer's signed log and sync it (one repository at a time, so one log is held at most),
 //! and last fetch the repository records if they differ.
+//!
+//! A repository whose sync with a peer took nothing (every update left in the peer's log
+//! was refused here, for reasons that stay true while the logs and this node's records stay
+//! as they are) is *settled* with that peer: later rounds skip it until this node's digest
+//! of it, the peer's, or this node's records digest changes, or [`SETTLE_TICKS`]
+//! anti-entropy ticks have passed (some refusals depend on the clock: a stamp too far
+//! ahead is accepted later). A permanently refused update is so fetched and refused once
+//! in a while, not every round forever.
 
-use std::collections::VecDeque;
+use std::collections::{HashMap, VecDeque};
 use std::fmt::Debug;
 
 use crate::proto::{MAX_SYNC_UPDATES, RECORDS, RepoDigest, Request, Response};
@@ -11,13 +19,35 @@ use crate::signed::SignedRef;
 
 use super::{Action, Pending, Replicator, unexpected};
 
+/// Settled differences remembered at most; the oldest-keyed go first.
+const MAX_SETTLED: usize = 16_384;
+
+/// Anti-entropy ticks a settled difference is skipped for (five minutes at the default
+/// ten seconds between rounds).
+pub(super) const SETTLE_TICKS: u64 = 30;
+
+/// The digests under which a repository's difference with a peer was settled.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(super) struct Settled {
+    /// This node's log digest (none: no log here).
+    mine: Option<[u8; 32]>,
+    /// The peer's.
+    theirs: [u8; 32],
+    /// This node's records digest: a grant or a deletion arriving changes what is refused.
+    records: Option<[u8; 32]>,
+}
+
 /// One round with one peer.
 #[derive(Debug, Default)]
 pub(super) struct Round {
-    /// Differing repositories not synced yet.
-    todo: VecDeque<String>,
-    /// The log being paged through: its repository and the updates so far.
-    paging: Option<(String, Vec<SignedRef>)>,
+    /// This node's digests when the round began.
+    mine: HashMap<String, [u8; 32]>,
+    /// Differing repositories not synced yet, with the digests they would settle under.
+    todo: VecDeque<(String, Settled)>,
+    /// The log being paged through: its repository, digests, and the updates so far.
+    paging: Option<(String, Settled, Vec<SignedRef>)>,
+    /// The repository being synced and its digests, if its whole log was read.
+    syncing: Option<(String, Settled)>,
     /// The records differ: fetch them at the end.
     records: bool,
     /// The cursor of the next page of records, while paging through them.
@@ -35,7 +65,8 @@ impl<P: Copy + Ord + Debug, K: Debug> Replicator<P, K> {
     }
 
     pub(super) fn on_digests(&mut self, peer: P, digests: Vec<RepoDigest>) {
-        if self.rounds.contains_key(&peer) {
+        if let Some(round) = self.rounds.get_mut(&peer) {
+            round.mine = digests.iter().map(|d| (d.repo.clone(), d.digest)).collect();
             let request = Request::Digest { repos: digests };
             self.request(peer, request, Pending::Digest(peer));
         }
@@ -50,13 +81,29 @@ impl<P: Copy + Ord + Debug, K: Debug> Replicator<P, K> {
         let Some(round) = self.rounds.get_mut(&peer) else {
             return;
         };
+        let mut skipped = 0;
         for d in differ {
             if d.repo == RECORDS {
                 round.records = true;
-            } else if !round.todo.contains(&d.repo) {
-                round.todo.push_back(d.repo);
+                continue;
+            }
+            let under = Settled {
+                mine: round.mine.get(&d.repo).copied(),
+                theirs: d.digest,
+                records: round.mine.get(RECORDS).copied(),
+            };
+            let ticks = self.ticks;
+            if self
+                .settled
+                .get(&(peer, d.repo.clone()))
+                .is_some_and(|(s, until)| *s == under && ticks < *until)
+            {
+                skipped += 1;
+            } else if !round.todo.iter().any(|(r, _)| *r == d.repo) {
+                round.todo.push_back((d.repo, under));
             }
         }
+        self.count(|s| &s.differences_settled, skipped);
         self.next_step(peer);
     }
 
@@ -66,7 +113,8 @@ impl<P: Copy + Ord + Debug, K: Debug> Replicator<P, K> {
             Ok(other) => return self.fail_round(peer, &unexpected(&other)),
             Err(e) => return self.fail_round(peer, &e),
         };
-        let Some((repo, mut all)) = self.rounds.get_mut(&peer).and_then(|r| r.paging.take()) else {
+        let Some((repo, under, mut all)) = self.rounds.get_mut(&peer).and_then(|r| r.paging.take())
+        else {
             return;
         };
         // Each page must move forward, or a peer could keep us here.
@@ -84,15 +132,20 @@ impl<P: Copy + Ord + Debug, K: Debug> Replicator<P, K> {
                 after,
             };
             if let Some(round) = self.rounds.get_mut(&peer) {
-                round.paging = Some((repo, all));
+                round.paging = Some((repo, under, all));
             }
             return self.request(peer, request, Pending::Updates(peer));
         }
-        if more && !empty {
+        let whole = !more || empty;
+        if !whole {
             tracing::warn!(%repo, ?peer, "update log over the per-round limit; the rest next time");
+        }
+        if let Some(round) = self.rounds.get_mut(&peer) {
+            round.syncing = whole.then(|| (repo.clone(), under));
         }
         // The round goes on when the sync finishes.
         if !self.enqueue(repo, all, None, vec![peer], Some(peer)) {
+            self.sync_took_nothing(peer);
             self.next_step(peer);
         }
     }
@@ -137,6 +190,19 @@ impl<P: Copy + Ord + Debug, K: Debug> Replicator<P, K> {
         }
     }
 
+    /// The round's sync took nothing: its repository is settled with `peer` (if the whole
+    /// log was read).
+    pub(super) fn sync_took_nothing(&mut self, peer: P) {
+        let Some((repo, under)) = self.rounds.get_mut(&peer).and_then(|r| r.syncing.take()) else {
+            return;
+        };
+        if self.settled.len() >= MAX_SETTLED {
+            self.settled.pop_first();
+        }
+        let until = self.ticks + SETTLE_TICKS;
+        self.settled.insert((peer, repo), (under, until));
+    }
+
     /// The next repository of the round, then the records, then the end.
     pub(super) fn next_step(&mut self, peer: P) {
         let Some(round) = self.rounds.get_mut(&peer) else {
@@ -145,12 +211,13 @@ impl<P: Copy + Ord + Debug, K: Debug> Replicator<P, K> {
         if let Some(after) = round.records_after.clone() {
             let request = Request::Records { after: Some(after) };
             self.request(peer, request, Pending::Records(peer));
-        } else if let Some(repo) = round.todo.pop_front() {
+        } else if let Some((repo, under)) = round.todo.pop_front() {
             let request = Request::Updates {
                 repo: repo.clone(),
                 after: None,
             };
-            round.paging = Some((repo, Vec::new()));
+            round.syncing = None;
+            round.paging = Some((repo, under, Vec::new()));
             self.request(peer, request, Pending::Updates(peer));
         } else if round.records {
             round.records = false;

@@ -1,0 +1,186 @@
+//! The machine driven by hand, one input at a time: what a round asks for when a peer's
+//! log holds an update this node refuses.
+
+use std::collections::BTreeSet;
+use std::sync::Arc;
+use std::sync::atomic::Ordering;
+
+use super::{Action, Input, Limits, Replicator};
+use crate::hlc::{Hlc, Stamp};
+use crate::host::SyncPlan;
+use crate::identity::NodeKey;
+use crate::proto::{RECORDS, RepoDigest, Request, Response};
+use crate::service::NetStats;
+use crate::signed::SignedRef;
+
+const PEER: u8 = 1;
+const REPO: &str = "alice/repo";
+
+type Machine = Replicator<u8, ()>;
+
+fn digest(repo: &str, byte: u8) -> RepoDigest {
+    RepoDigest {
+        repo: repo.into(),
+        digest: [byte; 32],
+        entries: 1,
+    }
+}
+
+fn update(key: &NodeKey) -> SignedRef {
+    let stamp = Stamp {
+        hlc: Hlc {
+            wall_ms: 1_000,
+            logical: 0,
+        },
+        origin: key.id(),
+    };
+    SignedRef::sign(key, REPO, "refs/heads/main", [0; 20], [1; 20], stamp, None)
+}
+
+/// The one request in `actions`.
+fn request(actions: Vec<Action<u8, ()>>) -> Option<(u64, Request)> {
+    actions.into_iter().find_map(|a| match a {
+        Action::Request { req, request, .. } => Some((req, request)),
+        _ => None,
+    })
+}
+
+/// `PEER` connects; the round that starts finds nothing to do.
+fn connect(m: &mut Machine) {
+    let started = m.handle(Input::Connected(PEER));
+    assert!(matches!(started[..], [Action::Digests { peer: PEER }]));
+    let (req, _) = request(m.handle(Input::Digests {
+        peer: PEER,
+        digests: vec![],
+    }))
+    .expect("digests sent");
+    m.handle(Input::Answer {
+        req,
+        result: Ok(Response::Digest { repos: vec![] }),
+    });
+    assert!(m.idle());
+}
+
+/// One anti-entropy round with `PEER`, whose log of `REPO` holds one update that this
+/// node's plan refuses. Returns whether the round read the peer's log.
+fn round(m: &mut Machine, key: &NodeKey, mine: Vec<RepoDigest>, theirs: RepoDigest) -> bool {
+    let started = m.handle(Input::Tick);
+    assert!(matches!(started[..], [Action::Digests { peer: PEER }]));
+    let (req, _) = request(m.handle(Input::Digests {
+        peer: PEER,
+        digests: mine,
+    }))
+    .expect("digests sent");
+    let next = m.handle(Input::Answer {
+        req,
+        result: Ok(Response::Digest {
+            repos: vec![theirs],
+        }),
+    });
+    let Some((req, Request::Updates { .. })) = request(next) else {
+        assert!(m.idle(), "the round ended");
+        return false;
+    };
+    let planned = m.handle(Input::Answer {
+        req,
+        result: Ok(Response::Updates {
+            updates: vec![update(key)],
+            more: false,
+        }),
+    });
+    let job = planned
+        .iter()
+        .find_map(|a| match a {
+            Action::Plan { job, .. } => Some(*job),
+            _ => None,
+        })
+        .expect("a plan");
+    // Verified, but refused by the plan (a grant this node does not accept).
+    let rest = m.handle(Input::Planned {
+        job,
+        result: Ok((SyncPlan::default(), 1)),
+    });
+    assert!(rest.is_empty() && m.idle(), "the round ended: {rest:?}");
+    true
+}
+
+#[test]
+fn a_refused_update_is_fetched_again_only_when_something_changed() {
+    let key = NodeKey::generate().expect("key");
+    let stats = Arc::new(NetStats::default());
+    let mut m = Machine::new(BTreeSet::from([key.id()]), Limits::default(), stats.clone());
+    connect(&mut m);
+
+    let mine = vec![digest(REPO, 1), digest(RECORDS, 9)];
+    assert!(
+        round(&mut m, &key, mine.clone(), digest(REPO, 2)),
+        "first time"
+    );
+    // Nothing changed: the difference is settled, the log is not read again.
+    for _ in 0..3 {
+        assert!(!round(&mut m, &key, mine.clone(), digest(REPO, 2)));
+    }
+    assert_eq!(stats.differences_settled.load(Ordering::Relaxed), 3);
+    // The peer's log changed: read again, then settled again.
+    assert!(round(&mut m, &key, mine.clone(), digest(REPO, 3)));
+    assert!(!round(&mut m, &key, mine.clone(), digest(REPO, 3)));
+    // This node's log changed.
+    let mut moved = mine.clone();
+    moved[0] = digest(REPO, 4);
+    assert!(round(&mut m, &key, moved.clone(), digest(REPO, 3)));
+    assert!(!round(&mut m, &key, moved.clone(), digest(REPO, 3)));
+    // This node's records changed (a grant may have arrived): read again.
+    let mut granted = moved.clone();
+    granted[1] = digest(RECORDS, 10);
+    assert!(round(&mut m, &key, granted.clone(), digest(REPO, 3)));
+    assert!(!round(&mut m, &key, granted.clone(), digest(REPO, 3)));
+    // And after a while in any case (some refusals depend on the clock).
+    let mut rounds = 2;
+    while !round(&mut m, &key, granted.clone(), digest(REPO, 3)) {
+        rounds += 1;
+        assert!(rounds <= super::round::SETTLE_TICKS, "never read again");
+    }
+    assert_eq!(rounds, super::round::SETTLE_TICKS);
+}
+
+#[test]
+fn a_failed_sync_is_not_settled() {
+    let key = NodeKey::generate().expect("key");
+    let stats = Arc::new(NetStats::default());
+    let mut m = Machine::new(BTreeSet::from([key.id()]), Limits::default(), stats);
+    connect(&mut m);
+    for _ in 0..2 {
+        let _ = m.handle(Input::Tick);
+        let (req, _) = request(m.handle(Input::Digests {
+            peer: PEER,
+            digests: vec![digest(REPO, 1)],
+        }))
+        .expect("asks");
+        let (req, _) = request(m.handle(Input::Answer {
+            req,
+            result: Ok(Response::Digest {
+                repos: vec![digest(REPO, 2)],
+            }),
+        }))
+        .expect("reads the log every time");
+        let planned = m.handle(Input::Answer {
+            req,
+            result: Ok(Response::Updates {
+                updates: vec![update(&key)],
+                more: false,
+            }),
+        });
+        let job = planned
+            .iter()
+            .find_map(|a| match a {
+                Action::Plan { job, .. } => Some(*job),
+                _ => None,
+            })
+            .expect("a plan");
+        m.handle(Input::Planned {
+            job,
+            result: Err("the store is busy".into()),
+        });
+        assert!(m.idle());
+    }
+}
