@@ -454,24 +454,31 @@ pub fn check_key(key: &str) -> Result<(), String> {
     Ok(())
 }
 
-/// Account entries, as a node (or a push's grant) knows them.
+/// Account entries, as a node (or a push's grant) knows them. Reading can fail (a store
+/// error, a record that does not decode): the error reaches the caller, so a failed read
+/// never passes for "no such entry" (no grant, no protection rule) and access fails closed.
 pub trait AccountView {
+    /// Why a read failed.
+    type Error;
     /// The entry under `key`.
-    fn entry(&self, key: &str) -> Option<Entry>;
+    fn entry(&self, key: &str) -> Result<Option<Entry>, Self::Error>;
     /// Every entry whose key starts with `prefix`, by key.
-    fn scan(&self, prefix: &str) -> Vec<(String, Entry)>;
+    fn scan(&self, prefix: &str) -> Result<Vec<(String, Entry)>, Self::Error>;
 }
 
 impl AccountView for BTreeMap<String, Entry> {
-    fn entry(&self, key: &str) -> Option<Entry> {
-        self.get(key).cloned()
+    type Error = std::convert::Infallible;
+
+    fn entry(&self, key: &str) -> Result<Option<Entry>, Self::Error> {
+        Ok(self.get(key).cloned())
     }
 
-    fn scan(&self, prefix: &str) -> Vec<(String, Entry)> {
-        self.range(prefix.to_string()..)
+    fn scan(&self, prefix: &str) -> Result<Vec<(String, Entry)>, Self::Error> {
+        Ok(self
+            .range(prefix.to_string()..)
             .take_while(|(k, _)| k.starts_with(prefix))
             .map(|(k, e)| (k.clone(), e.clone()))
-            .collect()
+            .collect())
     }
 }
 
@@ -488,16 +495,21 @@ pub struct Access {
 /// administrator and the owner have admin; then the greatest of a collaborator
 /// permission, the organization role (owner: admin; member: read) and the permissions of
 /// the organization's teams the user is in.
-pub fn repo_access(view: &impl AccountView, user: &str, owner: &str, name: &str) -> Access {
+pub fn repo_access<V: AccountView>(
+    view: &V,
+    user: &str,
+    owner: &str,
+    name: &str,
+) -> Result<Access, V::Error> {
     let user_key = key::user(user);
-    let Some(Entry::User(u)) = view.entry(&user_key) else {
-        return Access::default();
+    let Some(Entry::User(u)) = view.entry(&user_key)? else {
+        return Ok(Access::default());
     };
     if u.admin || owner == user {
-        return Access {
+        return Ok(Access {
             perm: Some(Perm::Admin),
             basis: vec![user_key],
-        };
+        });
     }
     let full = format!("{owner}/{name}");
     let mut best = Access::default();
@@ -510,18 +522,18 @@ pub fn repo_access(view: &impl AccountView, user: &str, owner: &str, name: &str)
         }
     };
     let collab = key::collaborator(&full, user);
-    if let Some(Entry::Collaborator { perm, .. }) = view.entry(&collab) {
+    if let Some(Entry::Collaborator { perm, .. }) = view.entry(&collab)? {
         offer(perm, vec![user_key.clone(), collab]);
     }
     let member = key::member(owner, user);
-    if let Some(Entry::Member { role, .. }) = view.entry(&member) {
+    if let Some(Entry::Member { role, .. }) = view.entry(&member)? {
         let perm = match role {
             Role::Owner => Perm::Admin,
             Role::Member => Perm::Read,
         };
         offer(perm, vec![user_key.clone(), member.clone()]);
     }
-    for (k, e) in view.scan(&format!("trepo/{owner}/")) {
+    for (k, e) in view.scan(&format!("trepo/{owner}/"))? {
         if let Entry::TeamRepo {
             team, repo, perm, ..
         } = e
@@ -529,12 +541,12 @@ pub fn repo_access(view: &impl AccountView, user: &str, owner: &str, name: &str)
         {
             // Teams count for members of the organization only.
             let tm = key::team_member(owner, &team, user);
-            if view.entry(&tm).is_some() && view.entry(&member).is_some() {
+            if view.entry(&tm)?.is_some() && view.entry(&member)?.is_some() {
                 offer(perm, vec![user_key.clone(), member.clone(), k, tm]);
             }
         }
     }
-    best
+    Ok(best)
 }
 
 /// Who pushed an update, and the signed account records (encoded
@@ -601,7 +613,7 @@ pub fn check_grant(
         }
     }
     let (owner, name) = repo.split_once('/').unwrap_or((repo, ""));
-    let access = repo_access(&view, &p.user, owner, name);
+    let Ok(access) = repo_access(&view, &p.user, owner, name);
     if access.perm >= Some(Perm::Write) {
         Ok(())
     } else {
@@ -659,7 +671,11 @@ mod tests {
                 user: "carol".into(),
             },
         ]);
-        let perm = |u: &str, o: &str, n: &str| repo_access(&v, u, o, n).perm;
+        let access = |v: &BTreeMap<String, Entry>, u: &str, o: &str, n: &str| {
+            let Ok(a) = repo_access(v, u, o, n);
+            a
+        };
+        let perm = |u: &str, o: &str, n: &str| access(&v, u, o, n).perm;
         assert_eq!(perm("alice", "alice", "app"), Some(Perm::Admin));
         assert_eq!(perm("root", "alice", "app"), Some(Perm::Admin));
         assert_eq!(perm("bob", "alice", "app"), Some(Perm::Read));
@@ -668,12 +684,12 @@ mod tests {
         assert_eq!(perm("carol", "acme", "other"), Some(Perm::Read));
         assert_eq!(perm("dan", "acme", "web"), None);
         assert_eq!(perm("nobody", "nobody", "x"), None);
-        let team = repo_access(&v, "carol", "acme", "web");
+        let team = access(&v, "carol", "acme", "web");
         assert_eq!(team.basis.len(), 4);
         // Out of the organization, the team no longer counts.
         let mut v = v;
         v.remove(&key::member("acme", "carol"));
-        assert_eq!(repo_access(&v, "carol", "acme", "web").perm, None);
+        assert_eq!(access(&v, "carol", "acme", "web").perm, None);
     }
 
     #[test]

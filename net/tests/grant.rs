@@ -82,7 +82,7 @@ proptest! {
         for user in USERS {
             for repo in REPOS {
                 let (owner, name) = repo.split_once('/').expect("owner/name");
-                let access = repo_access(&view, user, owner, name);
+                let Ok(access) = repo_access(&view, user, owner, name);
                 let records = |k: &NodeKey, at: u64| Pusher {
                     user: user.into(),
                     grant: access.basis.iter().map(|b| signed(k, at, &view[b])).collect(),
@@ -96,7 +96,8 @@ proptest! {
                     // The same records do not let another user push.
                     let mut other = records(&trusted, 4_000);
                     other.user = if user == "ann" { "bob".into() } else { "ann".into() };
-                    if repo_access(&view, &other.user, owner, name).perm < Some(Perm::Write) {
+                    let Ok(theirs) = repo_access(&view, &other.user, owner, name);
+                    if theirs.perm < Some(Perm::Write) {
                         prop_assert!(check_grant(repo, push, Some(&other), ok, 6_000).is_err());
                     }
                 }

@@ -121,7 +121,7 @@ pub async fn list(
             };
             after = Some((last.owner.clone(), last.name.clone()));
             for r in batch {
-                if repo_perm(&store, &caller, &r.owner, &r.name, r.private)
+                if repo_perm(&store, &caller, &r.owner, &r.name, r.private)?
                     .0
                     .is_some()
                 {
@@ -314,7 +314,7 @@ fn unique_ignoring_case(store: &Store, owner: &str, name: &str) -> Result<(), Ap
     if let Some(r) = store.find_repo_ignoring_case(owner, Some(name))? {
         return clash(format!("repository {}/{}", r.owner, r.name));
     }
-    if let Some(other) = crate::accounts::owner_like(store, owner)
+    if let Some(other) = crate::accounts::owner_like(store, owner)?
         && other != owner
     {
         return clash(format!("owner {other}"));
@@ -334,10 +334,10 @@ fn may_create_for(store: &Store, me: &Principal, owner: &str) -> Result<(), ApiE
         return Ok(());
     }
     let view = StoreView(store);
-    match view.entry(&key::member(owner, &me.user)) {
+    match view.entry(&key::member(owner, &me.user))? {
         Some(Entry::Member {
             role: Role::Owner, ..
-        }) if view.entry(&key::org(owner)).is_some() => Ok(()),
+        }) if view.has(&key::org(owner))? => Ok(()),
         _ => Err(ApiError::forbidden(&format!(
             "you may not create repositories for {owner}"
         ))),

@@ -1189,3 +1189,86 @@ fn an_organization_keeps_at_least_one_owner() {
     assert_eq!(s, 200, "{list}");
     assert!(list.to_string().contains("dan"), "{list}");
 }
+
+/// Replaces the account record under `key` in the stopped node's store with bytes that do
+/// not decode (a torn write, a bug, a disk fault).
+fn corrupt_account_record(dir: &Path, key: &str) {
+    let db = sled::open(dir.join("db")).expect("open sled");
+    let accounts = db.open_tree("accounts").expect("accounts tree");
+    assert!(
+        accounts.get(key).expect("read").is_some(),
+        "{key} is not there"
+    );
+    accounts
+        .insert(key, &b"\xff\xfenot a record"[..])
+        .expect("write");
+    db.flush().expect("flush");
+}
+
+#[test]
+fn an_account_record_that_cannot_be_read_fails_closed() {
+    let node = TestNode::start();
+    let bob = new_user(&node, "bob");
+    let url = new_repo(&node, &node.token, "admin", "app", false);
+    let admin_url = with_token(&url, "admin", &node.token);
+    let src = work_tree();
+    git(src.path(), &["push", "-q", &admin_url, "main"]);
+    let (status, body) = http(
+        "PUT",
+        &api(
+            &node,
+            "/repos/admin/app/collaborators/bob",
+            Some(&node.token),
+        ),
+        Some(json!({ "permission": "write" })),
+    );
+    assert!(
+        status == 201 || status == 204 || status == 200,
+        "{status} {body}"
+    );
+    let (status, body) = http(
+        "POST",
+        &api(&node, "/repos/admin/app/protections", Some(&node.token)),
+        Some(json!({ "pattern": "main" })),
+    );
+    assert_eq!(status, 201, "{body}");
+    let before = remote_refs(&url, "2");
+
+    // The protection rule becomes unreadable.
+    let dir = node.stop();
+    corrupt_account_record(dir.path(), "protect/admin/app/main");
+    let node = TestNode::start_in(dir);
+    let url = format!("{}/admin/app.git", node.anon_url);
+    let bob_url = with_token(&url, "bob", &bob);
+    // A force push by a writer: the rule that would refuse it cannot be read, so the push
+    // is refused (it used to pass as if main were unprotected).
+    git(src.path(), &["reset", "-q", "--hard", "HEAD~1"]);
+    commit_files(src.path(), "rewrite", 30, 1);
+    let out = git_output(src.path(), &["push", "--force", &bob_url, "main"]);
+    assert!(!out.status.success(), "the force push went through");
+    assert_eq!(remote_refs(&url, "2"), before, "refs moved");
+    // The API answers 500 (the cause goes to the log), not an empty list.
+    let (status, body) = http(
+        "GET",
+        &api(&node, "/repos/admin/app/protections", None),
+        None,
+    );
+    assert_eq!(status, 500, "{body}");
+    assert_eq!(body["error"], "internal error");
+
+    // Bob's collaborator record becomes unreadable too: his push is refused, and so is
+    // the anonymous-looking fallback (he is not treated as a stranger who may read).
+    let dir = node.stop();
+    corrupt_account_record(dir.path(), "collab/admin/app/bob");
+    let node = TestNode::start_in(dir);
+    let url = format!("{}/admin/app.git", node.anon_url);
+    let bob_url = with_token(&url, "bob", &bob);
+    let out = git_output(src.path(), &["push", &bob_url, "main:refs/heads/topic"]);
+    assert!(!out.status.success(), "the push went through");
+    assert_eq!(remote_refs(&url, "2"), before, "refs moved");
+    let (status, _) = http("GET", &api(&node, "/repos/admin/app", Some(&bob)), None);
+    assert_eq!(status, 500);
+    // Other repositories and callers are not affected.
+    let (status, _) = http("GET", &api(&node, "/user", Some(&bob)), None);
+    assert_eq!(status, 200);
+}

@@ -3,11 +3,12 @@
 //! falls short gets 401 when anonymous (so git asks for credentials), 403 when the caller
 //! may read but not do this, and 404 when they may not even read it: a private repository
 //! is indistinguishable from a missing one. Git requests from anonymous callers get 401
-//! for a missing repository too, so that answer reveals nothing either.
+//! for a missing repository too, so that answer reveals nothing either. An account record
+//! that cannot be read fails the request (500), never grants or drops a permission.
 
-use guts_net::accounts::{AccountView, key, repo_access};
+use guts_net::accounts::{key, repo_access};
 use guts_net::{Perm, Pusher};
-use guts_store::{RepoRecord, Store};
+use guts_store::{RepoRecord, Store, StoreError};
 
 use super::auth::Caller;
 use super::view::StoreView;
@@ -18,17 +19,23 @@ use crate::error::ApiError;
 pub struct Access(pub Option<Perm>);
 
 /// The caller's permission on `owner/name` (private or not).
-pub fn repo_perm(store: &Store, caller: &Caller, owner: &str, name: &str, private: bool) -> Access {
+pub fn repo_perm(
+    store: &Store,
+    caller: &Caller,
+    owner: &str,
+    name: &str,
+    private: bool,
+) -> Result<Access, StoreError> {
     let public = (!private).then_some(Perm::Read);
     let Some(p) = &caller.who else {
-        return Access(public);
+        return Ok(Access(public));
     };
     let account = if p.admin {
         Some(Perm::Admin)
     } else {
-        repo_access(&StoreView(store), &p.user, owner, name).perm
+        repo_access(&StoreView(store), &p.user, owner, name)?.perm
     };
-    Access(account.max(public).map(|perm| perm.min(p.scope)))
+    Ok(Access(account.max(public).map(|perm| perm.min(p.scope))))
 }
 
 /// Checks that the caller may do `need` on the repository (none: it does not exist here).
@@ -51,7 +58,7 @@ pub fn require(
     let Some(rec) = repo else {
         return Err(hidden());
     };
-    let Access(perm) = repo_perm(store, caller, &rec.owner, &rec.name, rec.private);
+    let Access(perm) = repo_perm(store, caller, &rec.owner, &rec.name, rec.private)?;
     match perm {
         None => Err(hidden()),
         Some(p) if p >= need => Ok(p),
@@ -67,31 +74,35 @@ pub fn require(
 
 /// The pusher of an update to `owner/name` and the signed records that give them write
 /// access (none if the rule gives them none).
-pub fn grant_for(store: &Store, user: &str, owner: &str, name: &str) -> Option<Pusher> {
+pub fn grant_for(
+    store: &Store,
+    user: &str,
+    owner: &str,
+    name: &str,
+) -> Result<Option<Pusher>, StoreError> {
     let view = StoreView(store);
-    let access = repo_access(&view, user, owner, name);
+    let access = repo_access(&view, user, owner, name)?;
     if access.perm < Some(Perm::Write) {
-        return None;
+        return Ok(None);
     }
-    let grant = access
-        .basis
-        .iter()
-        .map(|k| view.record(k))
-        .collect::<Option<Vec<_>>>()?;
-    Some(Pusher {
+    let mut grant = Vec::with_capacity(access.basis.len());
+    for k in &access.basis {
+        match view.record(k)? {
+            Some(r) => grant.push(r),
+            // Changed since the rule read it: no grant to show.
+            None => return Ok(None),
+        }
+    }
+    Ok(Some(Pusher {
         user: user.to_string(),
         grant,
-    })
+    }))
 }
 
 /// The protected-branch patterns of `owner/name`.
-pub fn protected_patterns(store: &Store, full: &str) -> Vec<String> {
-    StoreView(store)
-        .scan(&key::protection(full, ""))
-        .into_iter()
-        .filter_map(|(_, e)| match e {
-            guts_net::Entry::Protection { pattern, .. } => Some(pattern),
-            _ => None,
-        })
-        .collect()
+pub fn protected_patterns(store: &Store, full: &str) -> Result<Vec<String>, StoreError> {
+    StoreView(store).list(&key::protection(full, ""), |(_, e)| match e {
+        guts_net::Entry::Protection { pattern, .. } => Some(pattern),
+        _ => None,
+    })
 }

@@ -13,7 +13,7 @@ use axum::http::{HeaderMap, header};
 use base64::Engine;
 use guts_net::accounts::{AccountView, key};
 use guts_net::{Entry, Perm};
-use guts_store::Store;
+use guts_store::{Store, StoreError};
 
 use super::tokens;
 use super::view::StoreView;
@@ -102,25 +102,38 @@ pub fn credentials(headers: &HeaderMap) -> Result<Option<String>, ApiError> {
     Ok(Some(token))
 }
 
-/// The principal a token stands for now, or why it does not.
-pub fn authenticate(store: &Store, secret: &str, now_secs: u64) -> Result<Principal, &'static str> {
+/// Why a token stands for nobody.
+#[derive(Debug, thiserror::Error)]
+pub enum AuthError {
+    /// The token is unknown, expired, or its user is gone.
+    #[error("{0}")]
+    Refused(&'static str),
+    /// The account records could not be read (the request fails; nobody is let in).
+    #[error("reading credentials: {0}")]
+    Store(#[from] StoreError),
+}
+
+/// The principal a token stands for now, or why it does not. Reads sled: call it off the
+/// async runtime.
+pub fn authenticate(store: &Store, secret: &str, now_secs: u64) -> Result<Principal, AuthError> {
+    let bad = || AuthError::Refused("bad credentials");
     let view = StoreView(store);
-    let Some(Entry::Token(t)) = view.entry(&key::token(&tokens::hash(secret))) else {
-        return Err("bad credentials");
+    let Some(Entry::Token(t)) = view.entry(&key::token(&tokens::hash(secret)))? else {
+        return Err(bad());
     };
     if t.expires_at.is_some_and(|e| now_secs >= e) {
-        return Err("token expired");
+        return Err(AuthError::Refused("token expired"));
     }
-    let Some(Entry::User(u)) = view.entry(&key::user(&t.user)) else {
-        return Err("bad credentials");
+    let Some(Entry::User(u)) = view.entry(&key::user(&t.user))? else {
+        return Err(bad());
     };
     if u.incarnation != t.user_incarnation {
-        return Err("bad credentials");
+        return Err(bad());
     }
     Ok(Principal {
         user: u.name,
         admin: u.admin,
-        scope: t.scope().ok_or("bad credentials")?,
+        scope: t.scope().ok_or_else(bad)?,
         token: t.id(),
     })
 }
@@ -144,8 +157,11 @@ pub async fn caller_of(
         return Ok(Caller::default());
     };
     let throttle = state.throttle();
-    let store = state.store()?;
-    match authenticate(store, &secret, super::now_secs()) {
+    let store = state.store()?.clone();
+    let checked =
+        tokio::task::spawn_blocking(move || authenticate(&store, &secret, super::now_secs()))
+            .await?;
+    match checked {
         // A good token is never slowed down: a guesser behind the same address (a NAT, an
         // office) slows only its own failures.
         Ok(p) => {
@@ -154,7 +170,8 @@ pub async fn caller_of(
             }
             Ok(Caller { who: Some(p) })
         }
-        Err(why) => {
+        Err(AuthError::Store(e)) => Err(ApiError::internal(&e)),
+        Err(AuthError::Refused(why)) => {
             state.metrics().auth.failures.inc();
             if let Some(ip) = ip {
                 let now = tokio::time::Instant::now();

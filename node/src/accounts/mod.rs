@@ -28,7 +28,7 @@ mod view;
 mod write;
 
 pub use access::{Access, grant_for, protected_patterns, repo_perm, require};
-pub use auth::{Caller, Principal, authenticate, caller_of, credentials};
+pub use auth::{AuthError, Caller, Principal, authenticate, caller_of, credentials};
 pub use throttle::Throttle;
 pub use view::{StoreView, decode, keep_newest};
 pub use write::forget_repo;

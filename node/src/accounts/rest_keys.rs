@@ -9,7 +9,7 @@ use axum::http::{HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
 use guts_net::accounts::{AccountView, MAX_TITLE, SshKey, key, short_id};
 use guts_net::{Entry, Perm};
-use guts_store::Store;
+use guts_store::{Store, StoreError};
 use serde::Deserialize;
 use serde_json::{Value, json};
 use sha2::{Digest, Sha256};
@@ -32,7 +32,7 @@ fn key_json(k: &SshKey) -> Value {
     })
 }
 
-fn keys_of(store: &Store, user: &str) -> Vec<SshKey> {
+fn keys_of(store: &Store, user: &str) -> Result<Vec<SshKey>, StoreError> {
     StoreView(store).list("key/", |(_, e)| match e {
         Entry::SshKey(k) if k.user == user => Some(k),
         _ => None,
@@ -43,7 +43,7 @@ fn keys_of(store: &Store, user: &str) -> Vec<SshKey> {
 pub async fn list(State(state): State<AppState>, caller: Caller) -> Result<Response, ApiError> {
     let user = caller.signed_in()?.user.clone();
     let v = blocking(&state, move |store| {
-        Ok(keys_of(&store, &user)
+        Ok(keys_of(&store, &user)?
             .iter()
             .map(key_json)
             .collect::<Vec<_>>())
@@ -59,7 +59,7 @@ pub async fn list_for(
 ) -> Result<Response, ApiError> {
     let v = blocking(&state, move |store| {
         super::rest_users::user(&store, &name)?;
-        Ok(keys_of(&store, &name)
+        Ok(keys_of(&store, &name)?
             .iter()
             .map(|k| json!({ "id": k.id, "key": k.key }))
             .collect::<Vec<_>>())
@@ -98,7 +98,7 @@ pub async fn add(
     let v = blocking(&state, move |store| {
         let id = short_id(&Sha256::digest(&parsed.blob));
         let k = key::ssh_key(id);
-        if StoreView(&store).entry(&k).is_some() {
+        if StoreView(&store).has(&k)? {
             return Err(ApiError::new(StatusCode::CONFLICT, "key is already in use"));
         }
         let entry = SshKey {
@@ -120,7 +120,7 @@ pub async fn add(
 
 /// The caller's key `id`, or 404.
 fn own(store: &Store, user: &str, id: u64) -> Result<SshKey, ApiError> {
-    match StoreView(store).entry(&key::ssh_key(id)) {
+    match StoreView(store).entry(&key::ssh_key(id))? {
         Some(Entry::SshKey(k)) if k.user == user => Ok(k),
         _ => Err(ApiError::not_found("key", &id.to_string())),
     }

@@ -28,7 +28,7 @@ fn invalid(e: impl std::fmt::Display) -> ApiError {
 
 /// The organization's JSON, or 404.
 fn org(store: &Store, login: &str) -> Result<Value, ApiError> {
-    match StoreView(store).entry(&key::org(login)) {
+    match StoreView(store).entry(&key::org(login))? {
         Some(Entry::Org {
             name,
             description,
@@ -47,7 +47,7 @@ fn org_admin(store: &Store, p: &Principal, name: &str) -> Result<(), ApiError> {
         return Err(ApiError::forbidden("this token lacks the admin scope"));
     }
     let owner = matches!(
-        StoreView(store).entry(&key::member(name, &p.user)),
+        StoreView(store).entry(&key::member(name, &p.user))?,
         Some(Entry::Member {
             role: Role::Owner,
             ..
@@ -61,7 +61,7 @@ fn org_admin(store: &Store, p: &Principal, name: &str) -> Result<(), ApiError> {
 }
 
 fn team(store: &Store, in_org: &str, slug: &str) -> Result<Value, ApiError> {
-    match StoreView(store).entry(&key::team(in_org, slug)) {
+    match StoreView(store).entry(&key::team(in_org, slug))? {
         Some(Entry::Team {
             org,
             name,
@@ -85,7 +85,7 @@ pub async fn list(State(state): State<AppState>) -> Result<Response, ApiError> {
         let names: Vec<String> = StoreView(&store).list("org/", |(_, e)| match e {
             Entry::Org { name, .. } => Some(name),
             _ => None,
-        });
+        })?;
         names
             .iter()
             .map(|n| org(&store, n))
@@ -109,7 +109,7 @@ pub async fn create(
         guts_store::names::check_name("organization", &b.name)?;
         // Repositories already stored under the name (made by a site administrator, or
         // left by a deleted owner) are not handed to whoever claims it first.
-        if name_taken(&store, &b.name) || (!p.admin && owns_repositories(&store, &b.name)?) {
+        if name_taken(&store, &b.name)? || (!p.admin && owns_repositories(&store, &b.name)?) {
             return Err(ApiError::new(StatusCode::CONFLICT, "that name is taken"));
         }
         let o = Entry::Org {
@@ -177,7 +177,7 @@ pub async fn members(
                     Some(json!({ "login": user, "role": role.as_str() }))
                 }
                 _ => None,
-            }),
+            })?,
         )
     })
     .await?;
@@ -213,7 +213,7 @@ fn keeps_an_owner(store: &Store, org: &str, login: &str) -> Result<(), ApiError>
             ..
         } if user != login => Some(user),
         _ => None,
-    });
+    })?;
     if others.is_empty() {
         return Err(ApiError::new(
             StatusCode::CONFLICT,
@@ -274,7 +274,7 @@ pub async fn delete_member(
         let teams = StoreView(&store).list(&format!("tmember/{name}/"), |(k, e)| match e {
             Entry::TeamMember { user, .. } if user == login => Some(k),
             _ => None,
-        });
+        })?;
         for k in teams {
             write(&st, &store, &k, None)?;
         }
@@ -299,10 +299,11 @@ pub async fn teams(
 ) -> Result<Response, ApiError> {
     let v = blocking(&state, move |store| {
         org(&store, &name)?;
-        let names: Vec<String> = StoreView(&store).list(&key::team(&name, ""), |(_, e)| match e {
-            Entry::Team { name, .. } => Some(name),
-            _ => None,
-        });
+        let names: Vec<String> =
+            StoreView(&store).list(&key::team(&name, ""), |(_, e)| match e {
+                Entry::Team { name, .. } => Some(name),
+                _ => None,
+            })?;
         names
             .iter()
             .map(|t| team(&store, &name, t))
@@ -326,7 +327,7 @@ pub async fn create_team(
     let v = blocking(&state, move |store| {
         org_admin(&store, &p, &name)?;
         let k = key::team(&name, &b.name);
-        if StoreView(&store).entry(&k).is_some() {
+        if StoreView(&store).has(&k)? {
             return Err(ApiError::new(StatusCode::CONFLICT, "team already exists"));
         }
         let t = Entry::Team {
@@ -380,7 +381,7 @@ pub async fn team_members(
             StoreView(&store).list(&key::team_member(&name, &t, ""), |(_, e)| match e {
                 Entry::TeamMember { user, .. } => Some(json!({ "login": user })),
                 _ => None,
-            }),
+            })?,
         )
     })
     .await?;
@@ -401,7 +402,7 @@ pub async fn put_team_member(
         user(&store, &login)?;
         // A team's members are members of the organization.
         let member = key::member(&name, &login);
-        if StoreView(&store).entry(&member).is_none() {
+        if !StoreView(&store).has(&member)? {
             let m = Entry::Member {
                 org: name.clone(),
                 user: login.clone(),
@@ -450,7 +451,7 @@ pub async fn team_repos(
                     Some(json!({ "full_name": repo, "permission": perm.as_str() }))
                 }
                 _ => None,
-            }),
+            })?,
         )
     })
     .await?;

@@ -41,7 +41,7 @@ pub async fn collaborators(
                 }
                 _ => None,
             },
-        ))
+        )?)
     })
     .await?;
     Ok(Json(v).into_response())
@@ -55,7 +55,7 @@ pub async fn get_collaborator(
 ) -> Result<Response, ApiError> {
     let v = blocking(&state, move |store| {
         readable(&store, &caller, &owner, &name, Perm::Read)?;
-        match StoreView(&store).entry(&key::collaborator(&format!("{owner}/{name}"), &login)) {
+        match StoreView(&store).entry(&key::collaborator(&format!("{owner}/{name}"), &login))? {
             Some(Entry::Collaborator { user, perm, .. }) => {
                 Ok(json!({ "login": user, "permission": perm.as_str() }))
             }
@@ -118,7 +118,7 @@ pub async fn protections(
     let v = blocking(&state, move |store| {
         readable(&store, &caller, &owner, &name, Perm::Read)?;
         let full = format!("{owner}/{name}");
-        Ok(super::protected_patterns(&store, &full)
+        Ok(super::protected_patterns(&store, &full)?
             .into_iter()
             .map(|p| json!({ "pattern": p }))
             .collect::<Vec<_>>())
@@ -169,7 +169,7 @@ pub async fn get_protection(
     let v = blocking(&state, move |store| {
         readable(&store, &caller, &owner, &name, Perm::Read)?;
         let k = key::protection(&format!("{owner}/{name}"), &pattern);
-        match StoreView(&store).entry(&k) {
+        match StoreView(&store).entry(&k)? {
             Some(Entry::Protection { pattern, .. }) => Ok(json!({ "pattern": pattern })),
             _ => Err(ApiError::not_found("protection", &pattern)),
         }

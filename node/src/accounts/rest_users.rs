@@ -8,7 +8,7 @@ use axum::http::{HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
 use guts_net::accounts::{AccountView, Token, User, key};
 use guts_net::{Entry, Perm};
-use guts_store::Store;
+use guts_store::{Store, StoreError};
 use serde::Deserialize;
 use serde_json::{Value, json};
 
@@ -39,7 +39,7 @@ fn token_json(t: &Token) -> Value {
 
 /// The user `name`, or 404.
 pub(super) fn user(store: &Store, name: &str) -> Result<User, ApiError> {
-    match StoreView(store).entry(&key::user(name)) {
+    match StoreView(store).entry(&key::user(name))? {
         Some(Entry::User(u)) => Ok(u),
         _ => Err(ApiError::not_found("user", name)),
     }
@@ -53,24 +53,26 @@ pub(super) fn owns_repositories(store: &Store, name: &str) -> Result<bool, ApiEr
 
 /// The user or organization whose name equals `name` without regard to case, if any:
 /// owner names are unique that way, as on GitHub.
-pub(crate) fn owner_like(store: &Store, name: &str) -> Option<String> {
+pub(crate) fn owner_like(store: &Store, name: &str) -> Result<Option<String>, StoreError> {
     let view = StoreView(store);
-    if view.entry(&key::user(name)).is_some() || view.entry(&key::org(name)).is_some() {
-        return Some(name.to_string());
+    if view.has(&key::user(name))? || view.has(&key::org(name))? {
+        return Ok(Some(name.to_string()));
     }
-    ["user/", "org/"].into_iter().find_map(|prefix| {
-        view.list(prefix, |(k, _)| {
+    for prefix in ["user/", "org/"] {
+        let like = view.list(prefix, |(k, _)| {
             let other = k.strip_prefix(prefix)?;
             other.eq_ignore_ascii_case(name).then(|| other.to_string())
-        })
-        .into_iter()
-        .next()
-    })
+        })?;
+        if let Some(other) = like.into_iter().next() {
+            return Ok(Some(other));
+        }
+    }
+    Ok(None)
 }
 
 /// True if `name` is taken by a user or an organization, without regard to case.
-pub(super) fn name_taken(store: &Store, name: &str) -> bool {
-    owner_like(store, name).is_some()
+pub(super) fn name_taken(store: &Store, name: &str) -> Result<bool, StoreError> {
+    Ok(owner_like(store, name)?.is_some())
 }
 
 fn parse_scopes(scopes: &[String], cap: Perm) -> Result<Vec<Perm>, ApiError> {
@@ -134,7 +136,7 @@ pub fn mint(
 }
 
 /// The tokens of `user`.
-fn tokens_of(store: &Store, user: &str) -> Vec<(String, Token)> {
+fn tokens_of(store: &Store, user: &str) -> Result<Vec<(String, Token)>, StoreError> {
     StoreView(store).list("token/", |(k, e)| match e {
         Entry::Token(t) if t.user == user => Some((k, t)),
         _ => None,
@@ -161,7 +163,7 @@ pub async fn list_tokens(
 ) -> Result<Response, ApiError> {
     let p = caller.with_scope(Perm::Admin)?.clone();
     let v = blocking(&state, move |store| {
-        Ok(tokens_of(&store, &p.user)
+        Ok(tokens_of(&store, &p.user)?
             .iter()
             .map(|(_, t)| token_json(t))
             .collect::<Vec<_>>())
@@ -267,7 +269,7 @@ pub async fn delete_token(
     let p = caller.with_scope(Perm::Admin)?.clone();
     let st = state.clone();
     blocking(&state, move |store| {
-        let (k, _) = tokens_of(&store, &p.user)
+        let (k, _) = tokens_of(&store, &p.user)?
             .into_iter()
             .find(|(_, t)| t.id() == id)
             .ok_or_else(|| ApiError::not_found("token", &id.to_string()))?;
@@ -300,7 +302,7 @@ pub async fn list_users(
         let users = StoreView(&store).list("user/", |(_, e)| match e {
             Entry::User(u) => Some(user_json(&u)),
             _ => None,
-        });
+        })?;
         Ok(users
             .into_iter()
             .skip(skip)
@@ -327,7 +329,7 @@ pub fn create_user_with_token(
     admin: bool,
 ) -> Result<Value, ApiError> {
     guts_store::names::check_name("user", name).map_err(ApiError::from)?;
-    if name_taken(store, name) {
+    if name_taken(store, name)? {
         return Err(ApiError::new(StatusCode::CONFLICT, "that name is taken"));
     }
     let u = User {
@@ -399,7 +401,7 @@ pub async fn delete_user(
                 _ => false,
             };
             mine.then_some(k)
-        });
+        })?;
         for k in theirs {
             write(&st, &store, &k, None)?;
         }

@@ -28,7 +28,7 @@ pub fn forget(
     what: &str,
     name: &str,
 ) -> Result<(), ApiError> {
-    if StoreView(store).entry(key).is_none() {
+    if !StoreView(store).has(key)? {
         return Err(ApiError::not_found(what, name));
     }
     write(state, store, key, None)
@@ -48,7 +48,7 @@ pub fn forget_repo(
     delete_all(state, store, &format!("protect/{full}/"))?;
     // trepo/{org}/{team}/{owner}/{name}: teams hold permissions on their org's repositories.
     let suffix = format!("/{full}");
-    for (k, _) in StoreView(store).scan(&format!("trepo/{owner}/")) {
+    for (k, _) in StoreView(store).scan(&format!("trepo/{owner}/"))? {
         if k.ends_with(&suffix) {
             write(state, store, &k, None)?;
         }
@@ -58,7 +58,7 @@ pub fn forget_repo(
 
 /// Deletes every entry under `prefix` (a cascade).
 pub fn delete_all(state: &AppState, store: &Store, prefix: &str) -> Result<(), ApiError> {
-    for (k, _) in StoreView(store).scan(prefix) {
+    for (k, _) in StoreView(store).scan(prefix)? {
         write(state, store, &k, None)?;
     }
     Ok(())

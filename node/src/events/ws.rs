@@ -369,9 +369,14 @@ impl Conn {
         let (Ok(store), Some((owner, name))) = (self.state.store(), full.split_once('/')) else {
             return false;
         };
-        crate::accounts::repo_perm(store, &self.caller, owner, name, true)
-            .0
-            .is_some()
+        // Fails closed: an account record that cannot be read shows nothing.
+        match crate::accounts::repo_perm(store, &self.caller, owner, name, true) {
+            Ok(access) => access.0.is_some(),
+            Err(e) => {
+                tracing::error!(error = %e, repo = full, "reading access for a subscriber");
+                false
+            }
+        }
     }
 
     /// True if `repo` exists here and is private now.
@@ -390,7 +395,14 @@ impl Conn {
         if let (Some(secret), Ok(store)) = (&self.secret, self.state.store()) {
             match crate::accounts::authenticate(store, secret, crate::accounts::now_secs()) {
                 Ok(p) => self.caller.who = Some(p),
-                Err(_) => return Err(End::Close(1008, "credentials no longer valid")),
+                Err(crate::accounts::AuthError::Refused(_)) => {
+                    return Err(End::Close(1008, "credentials no longer valid"));
+                }
+                // Fails closed: credentials that cannot be read keep nothing open.
+                Err(crate::accounts::AuthError::Store(e)) => {
+                    tracing::error!(error = %e, "rechecking a subscriber's credentials");
+                    return Err(End::Close(1011, "internal error"));
+                }
             }
         }
         Ok(())

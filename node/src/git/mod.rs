@@ -418,12 +418,14 @@ async fn pushing(
     let (owner, name) = (repo.record().owner.clone(), repo.record().name.clone());
     tokio::task::spawn_blocking(move || {
         // Every pushed update carries its pusher's grant, or peers would refuse it.
-        let pusher = user
-            .and_then(|u| accounts::grant_for(&store, &u, &owner, &name))
-            .ok_or_else(|| ApiError::forbidden("write access is required"))?;
+        let pusher = match user {
+            Some(u) => accounts::grant_for(&store, &u, &owner, &name)?,
+            None => None,
+        }
+        .ok_or_else(|| ApiError::forbidden("write access is required"))?;
         Ok(receive::Pushing {
             pusher: Some(pusher),
-            protected: accounts::protected_patterns(&store, &format!("{owner}/{name}")),
+            protected: accounts::protected_patterns(&store, &format!("{owner}/{name}"))?,
         })
     })
     .await?

@@ -1,5 +1,8 @@
 //! Property tests of the Git request parsers: arbitrary bytes, and pkt-lines made of the
 //! words the parsers look for, never panic; errors shown to a client stay short.
+//!
+//! 2,000 cases each in the test suite; a longer fuzzing run sets `GUTS_FUZZ_CASES`:
+//! `GUTS_FUZZ_CASES=1000000 cargo test --release -p guts-node parse_props`.
 
 use proptest::prelude::*;
 
@@ -64,8 +67,16 @@ fn parse_all(bytes: &[u8]) {
     }
 }
 
+/// Cases per property: 2,000, or `GUTS_FUZZ_CASES`.
+fn cases() -> u32 {
+    std::env::var("GUTS_FUZZ_CASES")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(2_000)
+}
+
 proptest! {
-    #![proptest_config(ProptestConfig::with_cases(2_000))]
+    #![proptest_config(ProptestConfig::with_cases(cases()))]
 
     #[test]
     fn request_parsers_never_panic(bytes in prop::collection::vec(any::<u8>(), 0..2_000)) {
