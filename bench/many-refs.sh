@@ -32,11 +32,16 @@ zero=0000000000000000000000000000000000000000
 # rev-list of what to pack; empty: an empty pack).
 request() {
     local out=$1 old=$2 new=$3 objects=$4
-    seq 1 "$n" | awk -v o="$old" -v w="$new" '
-        function pkt(s) { printf "%04x%s", length(s) + 4, s }
-        NR == 1 { pkt(sprintf("%s %s refs/heads/b%06d\0report-status\n", o, w, $1)); next }
-        { pkt(sprintf("%s %s refs/heads/b%06d\n", o, w, $1)) }
-        END { printf "0000" }' > "$out"
+    python3 - "$n" "$old" "$new" > "$out" <<'PY'
+import sys
+n, old, new = int(sys.argv[1]), sys.argv[2], sys.argv[3]
+out = sys.stdout.buffer
+for i in range(1, n + 1):
+    line = f"{old} {new} refs/heads/b{i:06d}"
+    line = (line + "\0report-status\n") if i == 1 else (line + "\n")
+    out.write(b"%04x" % (len(line) + 4) + line.encode())
+out.write(b"0000")
+PY
     if [ -n "$objects" ]; then
         git -C "$src" pack-objects -q --stdout --revs <<< "$objects" >> "$out"
     else
@@ -63,7 +68,7 @@ post() {
     curl -fsS -o "$work/report" -H 'Content-Type: application/x-git-receive-pack-request' \
         --data-binary @"$1" "$url/git-receive-pack"
     took=$(echo "$(date +%s.%N) - $start" | bc)
-    ok=$(grep -ao ' ok refs/heads/b' "$work/report" | wc -l)
+    ok=$( (grep -ao "ok refs/heads/b" "$work/report" || true) | wc -l)
     echo "$2: ${took}s, $ok refs ok, RSS $(rss) MiB after (peak so far $(hwm) MiB)"
 }
 echo "N=$n; RSS before: $(rss) MiB"

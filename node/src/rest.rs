@@ -14,6 +14,7 @@ use serde_json::{Value, json};
 
 use crate::accounts::{Caller, Principal, StoreView, repo_perm, require};
 use crate::error::ApiError;
+use crate::events::Event;
 use crate::state::AppState;
 use guts_net::accounts::{AccountView, key};
 use guts_net::{Entry, Perm, Role};
@@ -177,7 +178,13 @@ pub async fn create(
         // Replicated: peers create it too.
         st.replication().record_meta(&store, &record)?;
         let full = format!("{}/{}", record.owner, record.name);
-        st.hub().repo(&store, "repo.created", &full, Some(&record));
+        st.hub().publish(
+            &store,
+            &Event::RepoCreated {
+                repo: full,
+                meta: (&record).into(),
+            },
+        );
         Ok(record)
     })
     .await?;
@@ -238,7 +245,13 @@ pub async fn update(
         )?;
         st.replication().record_meta(&store, &record)?;
         let full = format!("{}/{}", record.owner, record.name);
-        st.hub().repo(&store, "repo.updated", &full, Some(&record));
+        st.hub().publish(
+            &store,
+            &Event::RepoUpdated {
+                repo: full,
+                meta: (&record).into(),
+            },
+        );
         Ok(record)
     })
     .await?;
@@ -261,8 +274,13 @@ pub async fn delete(
         if gone {
             crate::accounts::forget_repo(&st, &store, &owner, &name)?;
             let full = format!("{owner}/{name}");
-            st.hub()
-                .repo(&store, "repo.deleted", &full, Some(was.record()));
+            st.hub().publish(
+                &store,
+                &Event::RepoDeleted {
+                    repo: full,
+                    private: was.record().private,
+                },
+            );
         }
         Ok(gone)
     })

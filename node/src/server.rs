@@ -193,7 +193,14 @@ impl Node {
 
 /// Starts replication once the store is open.
 async fn start_network(state: AppState, config: guts_net::NetConfig) {
-    let host = std::sync::Arc::new(NodeHost::new(&state));
+    let host = match NodeHost::new(&state) {
+        Ok(h) => std::sync::Arc::new(h),
+        Err(e) => {
+            tracing::error!(error = %e, "cannot start the event publisher for p2p");
+            let _ = state.replication().net_error.set(e.to_string());
+            return;
+        }
+    };
     let key = state.replication().key().clone();
     match guts_net::spawn(config, key, host).await {
         Ok(net) => {

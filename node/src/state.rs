@@ -82,9 +82,9 @@ impl AppState {
     }
 
     /// Publishes an event if the store is open (see [`Hub::publish`]).
-    pub fn publish(&self, kind: &str, repo: Option<&str>, fields: serde_json::Value) {
+    pub fn publish(&self, event: crate::events::Event) {
         if let Some(store) = self.inner.store.get() {
-            self.inner.hub.publish(store, kind, repo, fields);
+            self.inner.hub.publish(store, &event);
         }
     }
 

@@ -3,28 +3,33 @@
 //! is broadcast to the WebSocket subscribers.
 //!
 //! - `mod.rs`: [`Hub`]: publishing, in sequence order, into the log and a fixed-size
-//!   broadcast ring; the event kinds and their fields.
+//!   broadcast ring.
+//! - `event.rs`: [`Event`]: every event kind and its fields.
+//! - `publisher.rs`: a thread that publishes for callers on the async runtime.
 //! - `protocol.rs`: channels and the client and server messages.
 //! - `ws.rs`: `GET /ws`: the connection cap, resuming, subscriptions, lag, heartbeats.
 
+mod event;
 mod protocol;
+mod publisher;
 mod ws;
 
 use std::sync::Arc;
 
 use axum::extract::ws::Utf8Bytes;
-use guts_git::ObjectId;
 use guts_store::Store;
 use prometheus_client::metrics::counter::Counter;
 use prometheus_client::metrics::gauge::Gauge;
 use serde_json::{Map, Value, json};
 use tokio::sync::{Semaphore, broadcast, watch};
 
+pub use event::{Event, RefChange, RepoMeta};
+pub use publisher::Publisher;
 pub use ws::upgrade;
 
 /// One published event, ready to send.
 #[derive(Debug)]
-pub struct Event {
+pub struct Published {
     /// Its sequence number.
     pub seq: u64,
     /// Its repository (`owner/name`), or none for node events.
@@ -78,7 +83,7 @@ impl Default for HubConfig {
 #[derive(Debug)]
 pub struct Hub {
     node: String,
-    tx: broadcast::Sender<Arc<Event>>,
+    tx: broadcast::Sender<Arc<Published>>,
     slots: Arc<Semaphore>,
     config: HubConfig,
     metrics: HubMetrics,
@@ -135,22 +140,20 @@ impl Hub {
         self.closing.send_replace(true);
     }
 
-    /// Publishes an event of `kind` about `repo` (none: about the node) with `fields`:
-    /// numbered, logged in `store`, broadcast. Best effort: a failure is logged, never
-    /// passed on (the change the event reports has happened either way).
-    pub fn publish(&self, store: &Store, kind: &str, repo: Option<&str>, fields: Value) {
-        let mut event = match fields {
+    /// Publishes `what`: numbered, logged in `store`, broadcast. Called once the change it
+    /// reports is durable. Best effort: a failure is logged, never passed on (the change
+    /// has happened either way). Writes the store: call it off the async runtime.
+    pub fn publish(&self, store: &Store, what: &Event) {
+        let kind = what.kind();
+        let repo = what.repo();
+        let mut event = match what.fields() {
             Value::Object(m) => m,
             _ => Map::new(),
         };
         let at = crate::replica::now_ms();
-        // Visibility as it is now (a deletion's caller passes what it was).
-        let private = repo.is_some_and(|full| {
-            event
-                .get("private")
-                .and_then(Value::as_bool)
-                .unwrap_or_else(|| is_private(store, full))
-        });
+        // Visibility as it is now (a deletion says what it was).
+        let private =
+            repo.is_some_and(|full| what.private().unwrap_or_else(|| is_private(store, full)));
         let made = store.events().append(
             |seq| {
                 event.insert("seq".into(), json!(seq));
@@ -166,7 +169,7 @@ impl Hub {
             // Sent under the log's lock: subscribers see events in sequence order.
             |seq, bytes| {
                 let json = String::from_utf8_lossy(bytes);
-                let _ = self.tx.send(Arc::new(Event {
+                let _ = self.tx.send(Arc::new(Published {
                     seq,
                     repo: repo.map(str::to_string),
                     private,
@@ -181,37 +184,6 @@ impl Hub {
             Err(e) => tracing::warn!(error = %e, kind, "event not published"),
         }
     }
-
-    /// A repository was created, changed or deleted (here or by replication): `meta` is
-    /// what it is now, or for a deletion what it was (for who may see the event).
-    pub fn repo(
-        &self,
-        store: &Store,
-        kind: &str,
-        full: &str,
-        meta: Option<&guts_store::RepoRecord>,
-    ) {
-        let fields = match meta {
-            Some(r) if kind == "repo.deleted" => json!({ "private": r.private }),
-            Some(r) => json!({
-                "description": r.description,
-                "private": r.private,
-                "default_branch": r.default_branch,
-            }),
-            None => json!({}),
-        };
-        self.publish(store, kind, Some(full), fields);
-    }
-
-    /// A peer connected or disconnected.
-    pub fn peer(&self, store: &Store, connected: bool, peer: &str) {
-        let kind = if connected {
-            "peer.connected"
-        } else {
-            "peer.disconnected"
-        };
-        self.publish(store, kind, None, json!({ "peer": peer }));
-    }
 }
 
 /// True if `owner/name` is a private repository here.
@@ -220,35 +192,6 @@ fn is_private(store: &Store, full: &str) -> bool {
         return false;
     };
     matches!(store.repo(owner, name), Ok(Some(r)) if r.record().private)
-}
-
-/// A ref update as events show it.
-pub fn ref_json(name: &str, old: &ObjectId, new: &ObjectId) -> Value {
-    json!({ "ref": name, "old": old.to_hex(), "new": new.to_hex() })
-}
-
-/// A replicated update as `ref.replicated` shows it: `moved` tells whether it became the
-/// ref's value (an older concurrent update is logged but does not move the ref).
-pub fn replicated_json(u: &guts_net::SignedRef, moved: bool) -> Value {
-    json!({
-        "ref": u.name,
-        "old": ObjectId::from_bytes(u.old).to_hex(),
-        "new": ObjectId::from_bytes(u.new).to_hex(),
-        "origin": u.origin().to_string(),
-        "stamp": { "ms": u.stamp.hlc.wall_ms, "logical": u.stamp.hlc.logical },
-        "pusher": u.pusher.as_ref().map(|p| p.user.as_str()),
-        "moved": moved,
-    })
-}
-
-/// A `conflict` event's fields: a tip kept under `refs/guts/conflicts/...`, or settled.
-pub fn conflict_json(name: &str, tip: &ObjectId, resolved: bool) -> Value {
-    json!({
-        "ref": name,
-        "tip": tip.to_hex(),
-        "conflict_ref": guts_net::conflict_ref(name, tip),
-        "resolved": resolved,
-    })
 }
 
 /// Publishes what a local push changed: a `push` event, and a `conflict` event for each
@@ -261,23 +204,28 @@ pub(crate) fn publish_push(
     if pushed.changes.is_empty() {
         return;
     }
-    let refs: Vec<Value> = pushed
+    let refs = pushed
         .changes
         .iter()
-        .map(|(name, old, new)| ref_json(name, old, new))
+        .map(|(name, old, new)| RefChange {
+            name: name.clone(),
+            old: *old,
+            new: *new,
+        })
         .collect();
-    let origin = state.replication().node_id().to_string();
-    state.publish(
-        "push",
-        Some(full),
-        json!({
-            "refs": refs,
-            "commits": pushed.commits,
-            "pusher": pushed.pusher,
-            "origin": origin,
-        }),
-    );
+    state.publish(Event::Push {
+        repo: full.to_string(),
+        refs,
+        commits: pushed.commits,
+        pusher: pushed.pusher.clone(),
+        origin: state.replication().node_id().to_string(),
+    });
     for (name, tip) in &pushed.settled {
-        state.publish("conflict", Some(full), conflict_json(name, tip, true));
+        state.publish(Event::Conflict {
+            repo: full.to_string(),
+            name: name.clone(),
+            tip: *tip,
+            resolved: true,
+        });
     }
 }

@@ -290,7 +290,10 @@ impl Conn {
         }
     }
 
-    async fn on_event(&mut self, event: Result<Arc<super::Event>, RecvError>) -> Result<(), End> {
+    async fn on_event(
+        &mut self,
+        event: Result<Arc<super::Published>, RecvError>,
+    ) -> Result<(), End> {
         match event {
             Ok(e) => {
                 // Already sent while resuming.

@@ -29,6 +29,7 @@ use serde::Deserialize;
 
 use crate::accounts::{self, Caller};
 use crate::error::ApiError;
+use crate::events::Event;
 use crate::limits::PeerIp;
 use crate::state::AppState;
 use body::{BodyReader, BodyWriter};
@@ -472,7 +473,13 @@ async fn receive_pack(
             Ok((outcome, pushed)) => {
                 crate::events::publish_push(&st, &name, &pushed);
                 if let Some(rec) = &pushed.new_head {
-                    st.hub().repo(repo_store, "repo.updated", &name, Some(rec));
+                    st.hub().publish(
+                        repo_store,
+                        &Event::RepoUpdated {
+                            repo: name.clone(),
+                            meta: rec.into(),
+                        },
+                    );
                 }
                 let label = match outcome {
                     receive::Outcome::Ok => "ok",

@@ -17,6 +17,7 @@ use guts_store::{IngestOptions, NewRepo, RefUpdate, Repo};
 use super::host::NodeHost;
 use super::log::{self, log_key, ref_state, seen};
 use super::now_ms;
+use crate::events::Event;
 
 /// Ancestry over a repository's objects.
 struct Odb<'a, O: ObjectRead>(&'a O);
@@ -132,7 +133,7 @@ pub(super) fn apply(
         }
         let state = states.entry(u.name.clone()).or_default();
         let outcome = state.apply(seen(u), &anc);
-        moved_refs.push(crate::events::replicated_json(u, outcome.wins));
+        moved_refs.push((u.clone(), outcome.wins));
         if outcome.wins {
             let target = ObjectId::from_bytes(u.new);
             let current = repo
@@ -155,14 +156,14 @@ pub(super) fn apply(
                 set_ref(&repo, &name, current, *tip)?;
             }
             metrics.conflict();
-            conflicts.push(crate::events::conflict_json(&u.name, tip, false));
+            conflicts.push((u.name.clone(), *tip, false));
         }
         // A later update merged or knowingly replaced these: the tip lives on elsewhere.
         for tip in &outcome.resolved {
             let name = conflict_ref(&u.name, tip);
             if repo.get_ref(&name).map_err(err)? == Some(*tip) {
                 set_ref(&repo, &name, *tip, ObjectId::ZERO)?;
-                conflicts.push(crate::events::conflict_json(&u.name, tip, true));
+                conflicts.push((u.name.clone(), *tip, true));
             }
         }
         repo.log_insert(&key, &log::encode(u)).map_err(err)?;
@@ -173,14 +174,18 @@ pub(super) fn apply(
     repo.store_flush().map_err(err)?;
     drop(_one);
     if !moved_refs.is_empty() {
-        state.publish(
-            "ref.replicated",
-            Some(full),
-            serde_json::json!({ "refs": moved_refs }),
-        );
+        state.publish(Event::RefReplicated {
+            repo: full.to_string(),
+            refs: moved_refs,
+        });
     }
-    for c in conflicts {
-        state.publish("conflict", Some(full), c);
+    for (name, tip, resolved) in conflicts {
+        state.publish(Event::Conflict {
+            repo: full.to_string(),
+            name,
+            tip,
+            resolved,
+        });
     }
     if refused > 0 {
         return Err(format!(

@@ -18,6 +18,7 @@ use sha2::{Digest, Sha256};
 use super::log::{self, log_key};
 use std::sync::{Arc, Weak};
 
+use crate::events::{Event, Publisher};
 use crate::state::{AppState, Inner};
 
 /// The node, as the network sees it. It holds the node's state weakly: the state holds the
@@ -25,16 +26,28 @@ use crate::state::{AppState, Inner};
 #[derive(Debug, Clone)]
 pub struct NodeHost {
     state: Weak<Inner>,
+    /// Publishes the network's events off the event loop.
+    publisher: Publisher,
+}
+
+/// How a repository record changed this node.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Change {
+    Created,
+    Updated,
+    Deleted { private: bool },
 }
 
 /// Ids sent as haves at most.
 const MAX_HAVES: usize = 10_000;
 
 impl NodeHost {
-    pub(crate) fn new(state: &AppState) -> NodeHost {
-        NodeHost {
-            state: Arc::downgrade(&state.inner),
-        }
+    pub(crate) fn new(state: &AppState) -> std::io::Result<NodeHost> {
+        let weak = Arc::downgrade(&state.inner);
+        Ok(NodeHost {
+            publisher: Publisher::spawn(weak.clone())?,
+            state: weak,
+        })
     }
 
     /// The node's state, while the node runs.
@@ -365,9 +378,8 @@ impl Host for NodeHost {
         let (owner, name) = full
             .split_once('/')
             .ok_or_else(|| format!("bad repository name {full:?}"))?;
-        let mut kind = None;
-        // What a deleted repository was (who may see its deletion).
-        let mut was = None;
+        // What changed here, for the hub (a deletion says whether it was private).
+        let mut change: Option<Change> = None;
         // Kept first, so a crash mid-way never leaves a deleted repository without it.
         store.set_signed_record(full, &record).map_err(err)?;
         match state {
@@ -380,9 +392,9 @@ impl Host for NodeHost {
                     // Pushed to after the deletion: it stays.
                     let newest = repo.log_last_key().map_err(err)?;
                     if newest.is_none_or(|k| k <= log_key(&stamp)) {
-                        was = Some(repo.record().clone());
+                        let private = repo.record().private;
                         store.delete_repo(owner, name).map_err(err)?;
-                        kind = Some("repo.deleted");
+                        change = Some(Change::Deleted { private });
                     }
                 }
             }
@@ -394,7 +406,7 @@ impl Host for NodeHost {
                 };
                 if store.repo(owner, name).map_err(err)?.is_some() {
                     store.update_repo(owner, name, &patch).map_err(err)?;
-                    kind = Some("repo.updated");
+                    change = Some(Change::Updated);
                 } else {
                     let new = NewRepo {
                         owner: owner.into(),
@@ -404,10 +416,10 @@ impl Host for NodeHost {
                         default_branch: meta.default_branch.clone(),
                     };
                     match store.create_repo(&new) {
-                        Ok(_) => kind = Some("repo.created"),
+                        Ok(_) => change = Some(Change::Created),
                         Err(guts_store::StoreError::Exists) => {
                             store.update_repo(owner, name, &patch).map_err(err)?;
-                            kind = Some("repo.updated");
+                            change = Some(Change::Updated);
                         }
                         Err(e) => return Err(e.to_string()),
                     }
@@ -417,10 +429,21 @@ impl Host for NodeHost {
         store.flush().map_err(err)?;
         let state = self.state()?;
         state.replication().observe(stamp.hlc);
-        if let Some(kind) = kind {
-            let now = store.repo(owner, name).map_err(err)?;
-            let meta = now.as_ref().map(Repo::record).or(was.as_ref());
-            state.hub().repo(&store, kind, full, meta);
+        let repo = full.to_string();
+        let event = match change {
+            None => None,
+            Some(Change::Deleted { private }) => Some(Event::RepoDeleted { repo, private }),
+            Some(c) => store.repo(owner, name).map_err(err)?.map(|now| {
+                let meta = now.record().into();
+                if c == Change::Created {
+                    Event::RepoCreated { repo, meta }
+                } else {
+                    Event::RepoUpdated { repo, meta }
+                }
+            }),
+        };
+        if let Some(event) = event {
+            state.hub().publish(&store, &event);
         }
         Ok(true)
     }
@@ -445,12 +468,12 @@ impl Host for NodeHost {
     }
 
     fn event(&self, event: NetEvent) {
-        let (Ok(state), Ok(store)) = (self.state(), self.store()) else {
-            return;
+        let event = match event {
+            NetEvent::PeerConnected(peer) => Event::PeerConnected { peer },
+            NetEvent::PeerDisconnected(peer) => Event::PeerDisconnected { peer },
         };
-        match event {
-            NetEvent::PeerConnected(peer) => state.hub().peer(&store, true, &peer),
-            NetEvent::PeerDisconnected(peer) => state.hub().peer(&store, false, &peer),
-        }
+        // Called on the libp2p event loop: the store write happens on the publisher's
+        // own thread, in order.
+        self.publisher.send(event);
     }
 }

@@ -1,0 +1,205 @@
+//! Everything the hub publishes, as one type: each event's wire name (`type`), its
+//! repository and its fields are decided here and nowhere else, so a typo cannot make a new
+//! event type. The JSON is the documented one (README, "Watching events live").
+
+use guts_git::ObjectId;
+use guts_net::SignedRef;
+use guts_store::RepoRecord;
+use serde_json::{Value, json};
+
+/// One change of a ref, as `push` events show it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RefChange {
+    /// The ref.
+    pub name: String,
+    /// Its value before (zero: created).
+    pub old: ObjectId,
+    /// Its value after (zero: deleted).
+    pub new: ObjectId,
+}
+
+/// A repository's metadata as events show it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RepoMeta {
+    /// The description.
+    pub description: String,
+    /// Private or not.
+    pub private: bool,
+    /// HEAD's branch.
+    pub default_branch: String,
+}
+
+impl From<&RepoRecord> for RepoMeta {
+    fn from(r: &RepoRecord) -> Self {
+        RepoMeta {
+            description: r.description.clone(),
+            private: r.private,
+            default_branch: r.default_branch.clone(),
+        }
+    }
+}
+
+/// An event.
+#[derive(Debug, Clone)]
+pub enum Event {
+    /// A repository was created, here or by replication.
+    RepoCreated {
+        /// `owner/name`.
+        repo: String,
+        /// What it is now.
+        meta: RepoMeta,
+    },
+    /// A repository's metadata changed, here or by replication.
+    RepoUpdated {
+        /// `owner/name`.
+        repo: String,
+        /// What it is now.
+        meta: RepoMeta,
+    },
+    /// A repository was deleted, here or by replication.
+    RepoDeleted {
+        /// `owner/name`.
+        repo: String,
+        /// Whether it was private (who may see the event).
+        private: bool,
+    },
+    /// A push to this node moved refs.
+    Push {
+        /// `owner/name`.
+        repo: String,
+        /// What moved.
+        refs: Vec<RefChange>,
+        /// Commits in the pushed pack.
+        commits: u64,
+        /// Who pushed.
+        pusher: Option<String>,
+        /// This node's id.
+        origin: String,
+    },
+    /// Replicated updates were applied.
+    RefReplicated {
+        /// `owner/name`.
+        repo: String,
+        /// Each update, and whether it became its ref's value.
+        refs: Vec<(SignedRef, bool)>,
+    },
+    /// A concurrent tip was kept under `refs/guts/conflicts/...`, or settled.
+    Conflict {
+        /// `owner/name`.
+        repo: String,
+        /// The ref.
+        name: String,
+        /// The tip kept (or settled).
+        tip: ObjectId,
+        /// False: kept; true: settled by a later merge or push.
+        resolved: bool,
+    },
+    /// A peer connected.
+    PeerConnected {
+        /// Its libp2p peer id.
+        peer: String,
+    },
+    /// A peer's last connection closed.
+    PeerDisconnected {
+        /// Its libp2p peer id.
+        peer: String,
+    },
+}
+
+impl Event {
+    /// Its `type` on the wire.
+    pub fn kind(&self) -> &'static str {
+        match self {
+            Event::RepoCreated { .. } => "repo.created",
+            Event::RepoUpdated { .. } => "repo.updated",
+            Event::RepoDeleted { .. } => "repo.deleted",
+            Event::Push { .. } => "push",
+            Event::RefReplicated { .. } => "ref.replicated",
+            Event::Conflict { .. } => "conflict",
+            Event::PeerConnected { .. } => "peer.connected",
+            Event::PeerDisconnected { .. } => "peer.disconnected",
+        }
+    }
+
+    /// Its repository (`owner/name`); none for the node's own events.
+    pub fn repo(&self) -> Option<&str> {
+        match self {
+            Event::RepoCreated { repo, .. }
+            | Event::RepoUpdated { repo, .. }
+            | Event::RepoDeleted { repo, .. }
+            | Event::Push { repo, .. }
+            | Event::RefReplicated { repo, .. }
+            | Event::Conflict { repo, .. } => Some(repo),
+            Event::PeerConnected { .. } | Event::PeerDisconnected { .. } => None,
+        }
+    }
+
+    /// Whether the repository is private, when the event itself says (a deletion says
+    /// what it was); otherwise the hub looks it up.
+    pub fn private(&self) -> Option<bool> {
+        match self {
+            Event::RepoCreated { meta, .. } | Event::RepoUpdated { meta, .. } => Some(meta.private),
+            Event::RepoDeleted { private, .. } => Some(*private),
+            _ => None,
+        }
+    }
+
+    /// Its own fields (the hub adds `seq`, `type`, `repo`, `node`, `at` and `private`).
+    pub fn fields(&self) -> Value {
+        match self {
+            Event::RepoCreated { meta, .. } | Event::RepoUpdated { meta, .. } => json!({
+                "description": meta.description,
+                "private": meta.private,
+                "default_branch": meta.default_branch,
+            }),
+            Event::RepoDeleted { private, .. } => json!({ "private": private }),
+            Event::Push {
+                refs,
+                commits,
+                pusher,
+                origin,
+                ..
+            } => json!({
+                "refs": refs.iter().map(ref_json).collect::<Vec<_>>(),
+                "commits": commits,
+                "pusher": pusher,
+                "origin": origin,
+            }),
+            Event::RefReplicated { refs, .. } => json!({
+                "refs": refs.iter().map(|(u, moved)| replicated_json(u, *moved)).collect::<Vec<_>>(),
+            }),
+            Event::Conflict {
+                name,
+                tip,
+                resolved,
+                ..
+            } => json!({
+                "ref": name,
+                "tip": tip.to_hex(),
+                "conflict_ref": guts_net::conflict_ref(name, tip),
+                "resolved": resolved,
+            }),
+            Event::PeerConnected { peer } | Event::PeerDisconnected { peer } => {
+                json!({ "peer": peer })
+            }
+        }
+    }
+}
+
+fn ref_json(c: &RefChange) -> Value {
+    json!({ "ref": c.name, "old": c.old.to_hex(), "new": c.new.to_hex() })
+}
+
+/// `moved` tells whether the update became the ref's value (an older concurrent update is
+/// logged but does not move the ref).
+fn replicated_json(u: &SignedRef, moved: bool) -> Value {
+    json!({
+        "ref": u.name,
+        "old": ObjectId::from_bytes(u.old).to_hex(),
+        "new": ObjectId::from_bytes(u.new).to_hex(),
+        "origin": u.origin().to_string(),
+        "stamp": { "ms": u.stamp.hlc.wall_ms, "logical": u.stamp.hlc.logical },
+        "pusher": u.pusher.as_ref().map(|p| p.user.as_str()),
+        "moved": moved,
+    })
+}
