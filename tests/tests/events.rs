@@ -359,3 +359,39 @@ fn a_connection_that_stops_answering_pings_is_closed() {
     assert_eq!(alive.recv(WAIT).expect("pong")["type"], "pong");
     assert!(!alive.closed_within(Duration::from_millis(600)));
 }
+
+#[test]
+fn a_push_of_thousands_of_refs_makes_one_bounded_event_that_says_how_many() {
+    let node = TestNode::start();
+    let url = node.create_repo("erin", "many");
+    let mut c = WsClient::connect(&ws_url(&node.url, "channels=repo:erin/many")).expect("ws");
+    c.expect("subscribed", WAIT);
+    let t = tmp();
+    make_repo(t.path(), 1);
+    let head = git(t.path(), &["rev-parse", "HEAD"]).trim().to_string();
+    let refs: String = (0..1500)
+        .map(|i| format!("create refs/heads/b{i:04} {head}\n"))
+        .collect();
+    let f = t.path().join("refs.txt");
+    std::fs::write(&f, refs).expect("write");
+    let out = std::process::Command::new("sh")
+        .arg("-c")
+        .arg(format!("git update-ref --stdin < {}", f.display()))
+        .current_dir(t.path())
+        .output()
+        .expect("update-ref");
+    assert!(out.status.success());
+    std::fs::remove_file(&f).expect("rm");
+    git(t.path(), &["push", "-q", &url, "--all"]);
+    let e = c.event("push", WAIT);
+    assert_eq!(e["refs_total"], 1501, "{}", e["refs_total"]);
+    let listed = e["refs"].as_array().expect("refs");
+    assert_eq!(listed.len(), guts_node::events::MAX_EVENT_REFS);
+    assert!(listed.iter().all(|r| r["new"] == head.as_str()));
+    // A small push's event lists everything and has no total.
+    commit_files(t.path(), "more", 1, 1);
+    git(t.path(), &["push", "-q", &url, "main"]);
+    let e = c.event("push", WAIT);
+    assert_eq!(e["refs"].as_array().map(Vec::len), Some(1));
+    assert!(e.get("refs_total").is_none(), "{e}");
+}

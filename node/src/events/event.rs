@@ -7,6 +7,11 @@ use guts_net::SignedRef;
 use guts_store::RepoRecord;
 use serde_json::{Value, json};
 
+/// Refs an event lists at most: a push of 50,000 refs makes one event of a few hundred KB,
+/// not of megabytes kept in the log and the broadcast ring. An event that lists fewer
+/// than it covers says how many it covers in `refs_total`.
+pub const MAX_EVENT_REFS: usize = 1000;
+
 /// One change of a ref, as `push` events show it.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct RefChange {
@@ -16,6 +21,41 @@ pub struct RefChange {
     pub old: ObjectId,
     /// Its value after (zero: deleted).
     pub new: ObjectId,
+}
+
+/// An applied replicated update, as `ref.replicated` events show it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Replicated {
+    /// The ref.
+    pub name: String,
+    /// The update's old value.
+    pub old: ObjectId,
+    /// Its new value.
+    pub new: ObjectId,
+    /// The node that accepted the push.
+    pub origin: String,
+    /// Its stamp: wall milliseconds and logical counter.
+    pub stamp: (u64, u32),
+    /// Who pushed.
+    pub pusher: Option<String>,
+    /// Whether it became the ref's value (an older concurrent update is logged but does
+    /// not move the ref).
+    pub moved: bool,
+}
+
+impl Replicated {
+    /// What an event shows of update `u`.
+    pub fn of(u: &SignedRef, moved: bool) -> Replicated {
+        Replicated {
+            name: u.name.clone(),
+            old: ObjectId::from_bytes(u.old),
+            new: ObjectId::from_bytes(u.new),
+            origin: u.origin().to_string(),
+            stamp: (u.stamp.hlc.wall_ms, u.stamp.hlc.logical),
+            pusher: u.pusher.as_ref().map(|p| p.user.clone()),
+            moved,
+        }
+    }
 }
 
 /// A repository's metadata as events show it.
@@ -80,8 +120,8 @@ pub enum Event {
     RefReplicated {
         /// `owner/name`.
         repo: String,
-        /// Each update, and whether it became its ref's value.
-        refs: Vec<(SignedRef, bool)>,
+        /// Each update.
+        refs: Vec<Replicated>,
     },
     /// A concurrent tip was kept under `refs/guts/conflicts/...`, or settled.
     Conflict {
@@ -159,15 +199,25 @@ impl Event {
                 pusher,
                 origin,
                 ..
-            } => json!({
-                "refs": refs.iter().map(ref_json).collect::<Vec<_>>(),
-                "commits": commits,
-                "pusher": pusher,
-                "origin": origin,
-            }),
-            Event::RefReplicated { refs, .. } => json!({
-                "refs": refs.iter().map(|(u, moved)| replicated_json(u, *moved)).collect::<Vec<_>>(),
-            }),
+            } => with_total(
+                json!({
+                    "refs": refs.iter().take(MAX_EVENT_REFS).map(ref_json).collect::<Vec<_>>(),
+                    "commits": commits,
+                    "pusher": pusher,
+                    "origin": origin,
+                }),
+                refs.len(),
+            ),
+            Event::RefReplicated { refs, .. } => with_total(
+                json!({
+                    "refs": refs
+                        .iter()
+                        .take(MAX_EVENT_REFS)
+                        .map(replicated_json)
+                        .collect::<Vec<_>>(),
+                }),
+                refs.len(),
+            ),
             Event::Conflict {
                 name,
                 tip,
@@ -186,20 +236,26 @@ impl Event {
     }
 }
 
+/// Adds `refs_total` to fields whose `refs` were cut at [`MAX_EVENT_REFS`].
+fn with_total(mut fields: Value, total: usize) -> Value {
+    if total > MAX_EVENT_REFS {
+        fields["refs_total"] = json!(total);
+    }
+    fields
+}
+
 fn ref_json(c: &RefChange) -> Value {
     json!({ "ref": c.name, "old": c.old.to_hex(), "new": c.new.to_hex() })
 }
 
-/// `moved` tells whether the update became the ref's value (an older concurrent update is
-/// logged but does not move the ref).
-fn replicated_json(u: &SignedRef, moved: bool) -> Value {
+fn replicated_json(r: &Replicated) -> Value {
     json!({
-        "ref": u.name,
-        "old": ObjectId::from_bytes(u.old).to_hex(),
-        "new": ObjectId::from_bytes(u.new).to_hex(),
-        "origin": u.origin().to_string(),
-        "stamp": { "ms": u.stamp.hlc.wall_ms, "logical": u.stamp.hlc.logical },
-        "pusher": u.pusher.as_ref().map(|p| p.user.as_str()),
-        "moved": moved,
+        "ref": r.name,
+        "old": r.old.to_hex(),
+        "new": r.new.to_hex(),
+        "origin": r.origin,
+        "stamp": { "ms": r.stamp.0, "logical": r.stamp.1 },
+        "pusher": r.pusher,
+        "moved": r.moved,
     })
 }

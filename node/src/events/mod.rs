@@ -23,7 +23,7 @@ use prometheus_client::metrics::gauge::Gauge;
 use serde_json::{Map, Value, json};
 use tokio::sync::{Semaphore, broadcast, watch};
 
-pub use event::{Event, RefChange, RepoMeta};
+pub use event::{Event, MAX_EVENT_REFS, RefChange, Replicated, RepoMeta};
 pub use publisher::Publisher;
 pub use ws::upgrade;
 

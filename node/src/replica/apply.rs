@@ -133,7 +133,7 @@ pub(super) fn apply(
         }
         let state = states.entry(u.name.clone()).or_default();
         let outcome = state.apply(seen(u), &anc);
-        moved_refs.push((u.clone(), outcome.wins));
+        moved_refs.push(crate::events::Replicated::of(u, outcome.wins));
         if outcome.wins {
             let target = ObjectId::from_bytes(u.new);
             let current = repo
