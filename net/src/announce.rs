@@ -90,7 +90,7 @@ pub struct RepoMeta {
 }
 
 /// The longest replicated description.
-pub const MAX_DESCRIPTION: usize = 4096;
+pub const MAX_DESCRIPTION: usize = guts_store::MAX_DESCRIPTION;
 
 /// A signed announcement.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]

@@ -46,5 +46,7 @@ pub use libp2p::multiaddr::Protocol;
 pub use libp2p::{Multiaddr, PeerId};
 pub use merge::{Ancestry, Applied, RefState, Seen, conflict_ref};
 pub use proto::{RECORDS, RepoDigest};
-pub use service::{NetConfig, NetError, NetHandle, NetStats, peer_id_of, spawn};
+pub use service::{
+    DEFAULT_ANTI_ENTROPY_SECS, NetConfig, NetError, NetHandle, NetStats, peer_id_of, spawn,
+};
 pub use signed::{Sig, SignedRef};

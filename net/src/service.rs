@@ -48,13 +48,16 @@ impl Default for NetConfig {
             bootstrap: Vec::new(),
             mdns: true,
             trusted: Vec::new(),
-            anti_entropy_every: Duration::from_secs(10),
+            anti_entropy_every: Duration::from_secs(DEFAULT_ANTI_ENTROPY_SECS),
             request_timeout: Duration::from_secs(60),
             max_fetches: 4,
-            max_pack: 8 << 30,
+            max_pack: guts_git::pack::DEFAULT_MAX_PACK,
         }
     }
 }
+
+/// Seconds between anti-entropy rounds by default.
+pub const DEFAULT_ANTI_ENTROPY_SECS: u64 = 10;
 
 /// Counters, read by the node's metrics.
 #[derive(Debug, Default)]

@@ -40,25 +40,35 @@ pub struct NodeConfig {
     pub event_log: u64,
 }
 
+/// Open connections at most by default (WebSocket subscribers hold one each).
+pub const DEFAULT_MAX_CONNECTIONS: usize = 4096;
+/// Open connections from one IP address at most by default.
+pub const DEFAULT_MAX_CONNECTIONS_PER_ADDRESS: usize = 256;
+/// Seconds a connection may wait on its client by default.
+pub const DEFAULT_CONNECTION_IDLE_SECS: u64 = 60;
+/// Git requests served at once by default.
+pub const DEFAULT_MAX_GIT_REQUESTS: usize = 64;
+/// Git requests from one IP address at once by default.
+pub const DEFAULT_MAX_GIT_PER_ADDRESS: usize = 8;
+
 impl NodeConfig {
     /// Defaults for a node storing its data in `data_dir` and listening on `http`.
     pub fn new(data_dir: impl Into<PathBuf>, http: SocketAddr) -> Self {
         NodeConfig {
             data_dir: data_dir.into(),
             http,
-            // WebSocket subscribers hold a connection each.
-            max_connections: 4096,
-            max_connections_per_address: 256,
-            connection_idle_timeout: Duration::from_secs(60),
+            max_connections: DEFAULT_MAX_CONNECTIONS,
+            max_connections_per_address: DEFAULT_MAX_CONNECTIONS_PER_ADDRESS,
+            connection_idle_timeout: Duration::from_secs(DEFAULT_CONNECTION_IDLE_SECS),
             request_timeout: Duration::from_secs(30),
             idle_timeout: Duration::from_secs(120),
-            max_pack_bytes: 8 << 30,
+            max_pack_bytes: guts_git::pack::DEFAULT_MAX_PACK,
             max_object_bytes: guts_git::pack::DEFAULT_MAX_OBJECT,
-            max_git_requests: 64,
-            max_git_requests_per_address: 8,
+            max_git_requests: DEFAULT_MAX_GIT_REQUESTS,
+            max_git_requests_per_address: DEFAULT_MAX_GIT_PER_ADDRESS,
             p2p: None,
             hub: crate::events::HubConfig::default(),
-            event_log: 10_000,
+            event_log: guts_store::DEFAULT_EVENT_LOG,
         }
     }
 }

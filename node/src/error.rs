@@ -67,6 +67,7 @@ impl From<StoreError> for ApiError {
                 format!("invalid name: {m}"),
             ),
             StoreError::Invalid(m) => Self::new(StatusCode::UNPROCESSABLE_ENTITY, m),
+            // Everything else is this node's fault: 500, cause logged, never shown.
             other => Self::internal(&other),
         }
     }
@@ -140,4 +141,116 @@ pub async fn json_errors(req: Request, next: Next) -> Response {
     );
     let body = json!({ "error": message }).to_string();
     Response::from_parts(parts, axum::body::Body::from(body))
+}
+
+#[cfg(test)]
+mod tests {
+    //! The error mapping through a real router (one request each, `oneshot`): store errors,
+    //! and the framework's own rejections, all answered as JSON with the right status.
+
+    use axum::Router;
+    use axum::body::Body;
+    use axum::extract::{Path, Query};
+    use axum::http::{Request, StatusCode};
+    use axum::routing::get;
+    use guts_store::StoreError;
+    use serde_json::Value;
+    use tower::ServiceExt;
+
+    use super::{ApiError, json_errors};
+
+    fn store_error(which: &str) -> StoreError {
+        match which {
+            "not-found" => StoreError::NotFound,
+            "exists" => StoreError::Exists,
+            "name" => StoreError::InvalidName("owner \"-x\": starts with '-'".into()),
+            "invalid" => StoreError::Invalid("description longer than 4096 bytes".into()),
+            "internal" => StoreError::Internal("writer lock secret detail".into()),
+            "corrupt" => StoreError::Corrupt {
+                tree: "accounts",
+                reason: "the record of user/x does not decode".into(),
+            },
+            _ => StoreError::Encode("secret encoder detail".into()),
+        }
+    }
+
+    #[derive(serde::Deserialize)]
+    struct Paging {
+        #[allow(dead_code)]
+        page: u32,
+    }
+
+    fn app() -> Router {
+        Router::new()
+            .route(
+                "/store/{which}",
+                get(|Path(which): Path<String>| async move {
+                    Err::<(), ApiError>(store_error(&which).into())
+                }),
+            )
+            .route("/number/{n}", get(|Path(_n): Path<u64>| async {}))
+            .route("/query", get(|Query(_q): Query<Paging>| async {}))
+            .layer(axum::middleware::from_fn(json_errors))
+    }
+
+    async fn call(uri: &str) -> (StatusCode, Value) {
+        let resp = app()
+            .oneshot(Request::get(uri).body(Body::empty()).expect("request"))
+            .await
+            .expect("answer");
+        let status = resp.status();
+        let content_type = resp
+            .headers()
+            .get("content-type")
+            .and_then(|v| v.to_str().ok())
+            .unwrap_or_default()
+            .to_string();
+        assert!(
+            content_type.starts_with("application/json"),
+            "{uri}: {content_type}"
+        );
+        let bytes = axum::body::to_bytes(resp.into_body(), 1 << 20)
+            .await
+            .expect("body");
+        (status, serde_json::from_slice(&bytes).expect("JSON"))
+    }
+
+    #[tokio::test]
+    async fn store_errors_get_their_status_and_faults_hide_their_cause() {
+        for (which, status, message) in [
+            ("not-found", 404, Some("repository not found")),
+            ("exists", 409, Some("repository already exists")),
+            (
+                "name",
+                422,
+                Some("invalid name: owner \"-x\": starts with '-'"),
+            ),
+            ("invalid", 422, Some("description longer than 4096 bytes")),
+            ("internal", 500, Some("internal error")),
+            ("corrupt", 500, Some("internal error")),
+            ("encode", 500, Some("internal error")),
+        ] {
+            let (got, body) = call(&format!("/store/{which}")).await;
+            assert_eq!(got.as_u16(), status, "{which}: {body}");
+            assert_eq!(body["error"].as_str(), message, "{which}");
+        }
+    }
+
+    #[tokio::test]
+    async fn framework_rejections_are_json_too() {
+        let (status, body) = call("/number/abc").await;
+        assert_eq!(status, StatusCode::BAD_REQUEST);
+        assert!(
+            body["error"]
+                .as_str()
+                .is_some_and(|m| m.contains("Cannot parse")),
+            "{body}"
+        );
+        let (status, body) = call("/query?page=x").await;
+        assert_eq!(status, StatusCode::BAD_REQUEST);
+        assert!(body["error"].as_str().is_some_and(|m| !m.is_empty()));
+        let (status, body) = call("/nowhere").await;
+        assert_eq!(status, StatusCode::NOT_FOUND);
+        assert_eq!(body["error"], "not found");
+    }
 }

@@ -35,9 +35,10 @@ mod server;
 mod state;
 
 pub use config::NodeConfig;
-pub use guts_git::pack::DEFAULT_MAX_OBJECT;
+pub use guts_git::pack::{DEFAULT_MAX_OBJECT, DEFAULT_MAX_PACK};
 pub use guts_net as net;
 pub use guts_net::{NetConfig, NetHandle};
+pub use guts_store::DEFAULT_EVENT_LOG;
 pub use server::{Node, NodeError};
 
 /// The agent string sent to clients.

@@ -26,10 +26,7 @@ impl AddressLimiter {
     }
 
     fn table(held: &Mutex<HashMap<IpAddr, usize>>) -> MutexGuard<'_, HashMap<IpAddr, usize>> {
-        match held.lock() {
-            Ok(m) => m,
-            Err(p) => p.into_inner(),
-        }
+        guts_store::sync::lock(held)
     }
 
     /// One more for `ip`, held until the slot is dropped; `None` when `ip` has its share.

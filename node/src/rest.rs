@@ -164,9 +164,7 @@ pub async fn create(
         let owner = b.owner.unwrap_or_else(|| me.user.clone());
         may_create_for(&store, &me, &owner)?;
         // Names are unique without regard to case; checked and created as one step here.
-        let _one = CREATING
-            .lock()
-            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        let _one = guts_store::sync::lock(&CREATING);
         unique_ignoring_case(&store, &owner, &b.name)?;
         let record = store.create_repo(&NewRepo {
             owner,

@@ -76,7 +76,7 @@ pub(crate) struct PackView<'a> {
 impl PackView<'_> {
     fn chunk(&self, n: u32) -> io::Result<IVec> {
         let key = (self.pack, n);
-        if let Some(c) = self.cache.lock().map_err(|_| poisoned())?.get(key) {
+        if let Some(c) = crate::sync::lock(self.cache).get(key) {
             return Ok(c);
         }
         let c = self
@@ -90,10 +90,7 @@ impl PackView<'_> {
                     format!("pack {} chunk {n} is missing", self.pack),
                 )
             })?;
-        self.cache
-            .lock()
-            .map_err(|_| poisoned())?
-            .put(key, c.clone());
+        crate::sync::lock(self.cache).put(key, c.clone());
         Ok(c)
     }
 }
@@ -133,10 +130,6 @@ fn corrupt(reason: String) -> StoreError {
     }
 }
 
-fn poisoned() -> io::Error {
-    io::Error::other("chunk cache lock poisoned")
-}
-
 impl PackView<'_> {
     /// Hands the bytes `start..end` of the pack to `f` in stored chunks, in order, bypassing
     /// the cache (a sequential read of a whole pack would only evict what others use).
@@ -150,16 +143,17 @@ impl PackView<'_> {
         let end = end.min(self.len);
         let mut at = start;
         while at < end {
-            let n = u32::try_from(at / size).map_err(|_| StoreError::Invalid("chunk".into()))?;
+            let n = u32::try_from(at / size)
+                .map_err(|_| StoreError::Internal("chunk offset out of range".into()))?;
             let chunk = self
                 .t
                 .chunks
                 .get(keys::chunk(self.repo, self.pack, n))?
                 .ok_or_else(|| corrupt(format!("pack {} chunk {n} is missing", self.pack)))?;
-            let from =
-                usize::try_from(at % size).map_err(|_| StoreError::Invalid("chunk".into()))?;
+            let from = usize::try_from(at % size)
+                .map_err(|_| StoreError::Internal("chunk offset out of range".into()))?;
             let to = usize::try_from((end - u64::from(n) * size).min(size))
-                .map_err(|_| StoreError::Invalid("chunk".into()))?;
+                .map_err(|_| StoreError::Internal("chunk offset out of range".into()))?;
             let part = chunk.get(from..to).ok_or_else(|| {
                 corrupt(format!(
                     "pack {} chunk {n} is shorter than recorded",

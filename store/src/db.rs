@@ -11,6 +11,12 @@ use crate::keys::{self, tree};
 use crate::records::{NewRepo, RepoPatch, RepoRecord, now};
 use crate::{Repo, StoreError, codec, names};
 
+/// Events kept in the event log by default (the newest).
+pub const DEFAULT_EVENT_LOG: u64 = 10_000;
+
+/// The longest repository description, in bytes.
+pub const MAX_DESCRIPTION: usize = 4096;
+
 /// Store settings.
 #[derive(Debug, Clone)]
 pub struct StoreOptions {
@@ -32,7 +38,7 @@ impl Default for StoreOptions {
         StoreOptions {
             cache_bytes: 16 << 20,
             chunk_size: 4 << 10,
-            event_log: 10_000,
+            event_log: DEFAULT_EVENT_LOG,
         }
     }
 }
@@ -466,10 +472,10 @@ impl Store {
 }
 
 fn check_description(d: &str) -> Result<(), StoreError> {
-    if d.len() > 4096 {
-        return Err(StoreError::Invalid(
-            "description longer than 4096 bytes".into(),
-        ));
+    if d.len() > MAX_DESCRIPTION {
+        return Err(StoreError::Invalid(format!(
+            "description longer than {MAX_DESCRIPTION} bytes"
+        )));
     }
     if d.chars().any(|c| c.is_control() && c != '\n' && c != '\t') {
         return Err(StoreError::Invalid(

@@ -44,9 +44,12 @@ pub enum StoreError {
     /// A name was refused.
     #[error("invalid name: {0}")]
     InvalidName(String),
-    /// A value was refused.
+    /// A value given by a client was refused (answered 422 with this text).
     #[error("invalid value: {0}")]
     Invalid(String),
+    /// A fault of this node, not of the request (answered 500; the text goes to the log).
+    #[error("internal: {0}")]
+    Internal(String),
 }
 
 impl From<StoreError> for OdbError {

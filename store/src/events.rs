@@ -76,10 +76,7 @@ impl EventLog {
     }
 
     fn state(&self) -> std::sync::MutexGuard<'_, State> {
-        match self.state.lock() {
-            Ok(s) => s,
-            Err(p) => p.into_inner(),
-        }
+        crate::sync::lock(&self.state)
     }
 
     /// Appends the event `make` builds for its sequence number, then `then(seq, &event)`

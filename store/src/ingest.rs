@@ -183,10 +183,7 @@ impl Repo {
         }
         // One commit at a time: while an object's canonical copy is being chosen, no other
         // pack that could still be rolled back by recovery is half-indexed.
-        let _guard = t
-            .commit_lock
-            .lock()
-            .map_err(|_| StoreError::Invalid("commit lock poisoned".into()))?;
+        let _guard = crate::sync::lock(&t.commit_lock);
         let repo = self.id();
         let pack = t.db.generate_id()?;
         let pk = keys::pack(repo, pack);

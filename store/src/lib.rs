@@ -16,6 +16,7 @@
 //!   replication does not bring it back.
 //! - Account records (`accounts.rs`): the latest signed record of each account key.
 //! - The node's bounded event log for WebSocket resumption ([`EventLog`], `events.rs`).
+//! - [`sync::lock`]: the one way locks are taken (a panic does not poison them for good).
 //!
 //! Durability: a pack is written under a pending marker, its objects indexed, and the store
 //! flushed before any ref may point into it; refs move by compare-and-swap and are flushed
@@ -38,9 +39,10 @@ mod repo;
 mod reuse;
 mod send;
 mod signed;
+pub mod sync;
 
 pub use accounts::AccountWatcher;
-pub use db::{Store, StoreOptions, StoreTotals};
+pub use db::{DEFAULT_EVENT_LOG, MAX_DESCRIPTION, Store, StoreOptions, StoreTotals};
 pub use error::StoreError;
 pub use events::EventLog;
 pub use ingest::{IngestOptions, IngestProgress, Ingested, Overlay, Received};

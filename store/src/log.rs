@@ -114,7 +114,7 @@ impl Repo {
             Ok(inserted) => Ok(inserted),
             Err(TransactionError::Storage(e)) => Err(e.into()),
             Err(TransactionError::Abort(())) => {
-                Err(StoreError::Invalid("log insert aborted".into()))
+                Err(StoreError::Internal("log insert aborted".into()))
             }
         }
     }
@@ -189,10 +189,7 @@ impl Repo {
 
     /// The lock held while this repository's refs move and its log grows.
     pub fn writer(&self) -> Arc<Mutex<()>> {
-        let mut w = match self.store.t.writers.lock() {
-            Ok(w) => w,
-            Err(p) => p.into_inner(),
-        };
+        let mut w = crate::sync::lock(&self.store.t.writers);
         if w.len() > 4096 {
             w.retain(|_, l| Arc::strong_count(l) > 1);
         }

@@ -79,16 +79,12 @@ pub(crate) fn read_chain(
     cache: &Mutex<BaseCache>,
     ref_base: &dyn Fn(&ObjectId) -> Result<RefBase, StoreError>,
 ) -> Result<SharedObject, StoreError> {
-    let lock = || {
-        cache
-            .lock()
-            .map_err(|_| StoreError::Invalid("base cache poisoned".into()))
-    };
+    let lock = || crate::sync::lock(cache);
     let mut z = Decompress::new(true);
     let mut chain: Vec<(u64, Vec<u8>)> = Vec::new();
     let mut at = offset;
     let (kind, mut data) = loop {
-        if let Some(hit) = lock()?.get((pack, at)) {
+        if let Some(hit) = lock().get((pack, at)) {
             break hit;
         }
         let (header, bytes) = read_entry_at(src, at, max_size, &mut z)?;
@@ -110,7 +106,7 @@ pub(crate) fn read_chain(
         at = next;
     };
     if chain.is_empty() {
-        lock()?.put((pack, offset), kind, data.clone());
+        lock().put((pack, offset), kind, data.clone());
     }
     for (at, delta) in chain.iter().rev() {
         let built = apply_delta(&data, delta, max_size).map_err(|source| PackError::BadDelta {
@@ -118,7 +114,7 @@ pub(crate) fn read_chain(
             source,
         })?;
         data = Arc::new(built);
-        lock()?.put((pack, *at), kind, data.clone());
+        lock().put((pack, *at), kind, data.clone());
     }
     Ok((kind, data))
 }
@@ -155,10 +151,7 @@ impl RepoOdb {
     }
 
     fn pack_record(&self, pack: u64) -> Result<PackRecord, StoreError> {
-        let mut packs = self
-            .packs
-            .lock()
-            .map_err(|_| StoreError::Invalid("pack cache poisoned".into()))?;
+        let mut packs = crate::sync::lock(&self.packs);
         if let Some(r) = packs.get(&pack) {
             return Ok(r.clone());
         }
@@ -229,7 +222,7 @@ impl RepoOdb {
     /// The raw bytes of a stored entry (header and compressed data).
     pub fn read_raw(&self, loc: &ObjLoc, buf: &mut Vec<u8>) -> Result<(), StoreError> {
         let len = usize::try_from(loc.end - loc.offset)
-            .map_err(|_| StoreError::Invalid("entry too large".into()))?;
+            .map_err(|_| StoreError::Internal("entry too large to read".into()))?;
         buf.clear();
         buf.resize(len, 0);
         self.view(loc.pack)?.read_exact_at(loc.offset, buf)?;

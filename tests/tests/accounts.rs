@@ -1272,3 +1272,53 @@ fn an_account_record_that_cannot_be_read_fails_closed() {
     let (status, _) = http("GET", &api(&node, "/user", Some(&bob)), None);
     assert_eq!(status, 200);
 }
+
+#[test]
+fn a_subscriber_sees_a_private_repository_exactly_while_granted() {
+    let node = TestNode::start();
+    let ann = new_user(&node, "ann");
+    let bob = new_user(&node, "bob");
+    let url = with_token(&new_repo(&node, &ann, "ann", "secret", true), "ann", &ann);
+    new_repo(&node, &ann, "ann", "open", false);
+    let src = work_tree();
+    let mut sub = WsClient::connect(&ws_url(
+        &node.anon_url,
+        &format!("channels=repo:ann/secret&access_token={bob}"),
+    ))
+    .expect("subscribe");
+    sub.expect("subscribed", DEADLINE);
+    sub.send_text(r#"{"type":"subscribe","channel":"repo:ann/open"}"#);
+    sub.expect("subscribed", DEADLINE);
+    let push = |n: usize| {
+        commit_files(src.path(), "more", n, 1);
+        git(src.path(), &["push", "-q", &url, "main"]);
+    };
+    // Events come in sequence order: once a later public event arrives, an earlier
+    // private one would have arrived before it.
+    let mut marks = 0;
+    let mut next_is_the_mark = |sub: &mut WsClient| {
+        marks += 1;
+        let (status, _) = http(
+            "PATCH",
+            &api(&node, "/repos/ann/open", Some(&ann)),
+            Some(json!({ "description": format!("mark {marks}") })),
+        );
+        assert_eq!(status, 200);
+        let e = sub.recv(DEADLINE).expect("an event");
+        assert_eq!(e["event"]["repo"], "ann/open", "got {e}");
+    };
+    // Not a collaborator: nothing.
+    push(100);
+    next_is_the_mark(&mut sub);
+    // Granted: the next push reaches him.
+    let collaborator = api(&node, "/repos/ann/secret/collaborators/bob", Some(&ann));
+    let (status, body) = http("PUT", &collaborator, Some(json!({ "permission": "read" })));
+    assert!((200..300).contains(&status), "{status} {body}");
+    push(200);
+    assert_eq!(sub.event("push", DEADLINE)["repo"], "ann/secret");
+    // Removed: nothing again.
+    let (status, _) = http("DELETE", &collaborator, None);
+    assert!((200..300).contains(&status));
+    push(300);
+    next_is_the_mark(&mut sub);
+}

@@ -8,7 +8,7 @@ use std::time::Duration;
 use anyhow::Context;
 use clap::Args;
 use guts_node::net::{Multiaddr, NodeId};
-use guts_node::{NetConfig, Node, NodeConfig};
+use guts_node::{NetConfig, Node, NodeConfig, config};
 
 /// Run a node.
 #[derive(Debug, Args)]
@@ -20,13 +20,13 @@ pub struct NodeArgs {
     #[arg(long, env = "GUTS_HTTP", default_value = "127.0.0.1:8080")]
     http: SocketAddr,
     /// Open connections at most (WebSocket subscribers included); more wait.
-    #[arg(long, env = "GUTS_MAX_CONNECTIONS", default_value_t = 4096)]
+    #[arg(long, env = "GUTS_MAX_CONNECTIONS", default_value_t = config::DEFAULT_MAX_CONNECTIONS)]
     max_connections: usize,
     /// WebSocket subscribers at once; more are refused with 503.
-    #[arg(long, env = "GUTS_MAX_SUBSCRIBERS", default_value_t = 2048)]
+    #[arg(long, env = "GUTS_MAX_SUBSCRIBERS", default_value_t = guts_node::events::DEFAULT_MAX_SUBSCRIBERS)]
     max_subscribers: usize,
     /// Events kept for WebSocket clients resuming with `?since=`.
-    #[arg(long, env = "GUTS_EVENT_LOG", default_value_t = 10_000)]
+    #[arg(long, env = "GUTS_EVENT_LOG", default_value_t = guts_node::DEFAULT_EVENT_LOG)]
     event_log: u64,
     /// libp2p listen address, e.g. /ip4/0.0.0.0/tcp/9000 (repeatable; none: no replication
     /// unless --bootstrap is given, then a random port).
@@ -43,20 +43,20 @@ pub struct NodeArgs {
     #[arg(long, env = "GUTS_NO_MDNS")]
     no_mdns: bool,
     /// Seconds between anti-entropy rounds with each peer.
-    #[arg(long, env = "GUTS_ANTI_ENTROPY_SECS", default_value_t = 10)]
+    #[arg(long, env = "GUTS_ANTI_ENTROPY_SECS", default_value_t = guts_node::net::DEFAULT_ANTI_ENTROPY_SECS)]
     anti_entropy_secs: u64,
     /// The largest object a push may hold (resolved from its deltas), in bytes; larger
     /// files belong in Git LFS.
     #[arg(long, env = "GUTS_MAX_OBJECT_BYTES", default_value_t = guts_node::DEFAULT_MAX_OBJECT)]
     max_object_bytes: u64,
     /// Open connections from one IP address at most (more are closed at once).
-    #[arg(long, env = "GUTS_MAX_CONNECTIONS_PER_ADDRESS", default_value_t = 256)]
+    #[arg(long, env = "GUTS_MAX_CONNECTIONS_PER_ADDRESS", default_value_t = config::DEFAULT_MAX_CONNECTIONS_PER_ADDRESS)]
     max_connections_per_address: usize,
     /// Git requests (clones, fetches, pushes) served at once for one client address.
-    #[arg(long, env = "GUTS_MAX_GIT_PER_ADDRESS", default_value_t = 8)]
+    #[arg(long, env = "GUTS_MAX_GIT_PER_ADDRESS", default_value_t = config::DEFAULT_MAX_GIT_PER_ADDRESS)]
     max_git_per_address: usize,
     /// Seconds a connection may wait on its client (to send, or to read) before it is closed.
-    #[arg(long, env = "GUTS_CONNECTION_IDLE_SECS", default_value_t = 60)]
+    #[arg(long, env = "GUTS_CONNECTION_IDLE_SECS", default_value_t = config::DEFAULT_CONNECTION_IDLE_SECS)]
     connection_idle_secs: u64,
 }
 

@@ -37,6 +37,9 @@ pub const MAX_DELTA_CHAIN: usize = 10_000;
 /// The largest object accepted by default: 100 MiB, as on GitHub (a delta of a few bytes can
 /// describe gigabytes; larger files belong in Git LFS).
 pub const DEFAULT_MAX_OBJECT: u64 = 100 << 20;
+
+/// The largest pack taken by default, in a push or from a peer (8 GiB).
+pub const DEFAULT_MAX_PACK: u64 = 8 << 30;
 pub use index::{BaseLookup, IndexEntry, IndexOptions, NoBases, PackIndex, index_pack};
 pub use links::PackLinks;
 pub use read::{read_entry_at, read_object_at};

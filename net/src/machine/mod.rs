@@ -55,7 +55,7 @@ impl Default for Limits {
         Limits {
             max_syncs: 4,
             max_queued: 4096,
-            max_pack: 8 << 30,
+            max_pack: guts_git::pack::DEFAULT_MAX_PACK,
         }
     }
 }

@@ -62,10 +62,7 @@ impl Throttle {
     }
 
     fn seen(&self) -> std::sync::MutexGuard<'_, HashMap<IpAddr, Failures>> {
-        match self.seen.lock() {
-            Ok(g) => g,
-            Err(p) => p.into_inner(),
-        }
+        guts_store::sync::lock(&self.seen)
     }
 
     /// How long a request from `ip` waits before its credentials are checked.

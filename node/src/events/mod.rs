@@ -58,6 +58,9 @@ pub struct HubMetrics {
     pub refused: Counter,
 }
 
+/// WebSocket subscribers at once by default.
+pub const DEFAULT_MAX_SUBSCRIBERS: usize = 2048;
+
 /// Limits and timings of the hub.
 #[derive(Debug, Clone)]
 pub struct HubConfig {
@@ -72,7 +75,7 @@ pub struct HubConfig {
 impl Default for HubConfig {
     fn default() -> Self {
         HubConfig {
-            max_subscribers: 2048,
+            max_subscribers: DEFAULT_MAX_SUBSCRIBERS,
             buffer: 1024,
             ping_every: std::time::Duration::from_secs(20),
         }
@@ -92,6 +95,8 @@ pub struct Hub {
     /// Bumped when a token or user record changes: connections check their credentials
     /// again before anything else (a revocation closes them at once).
     credentials: Arc<watch::Sender<u64>>,
+    /// Bumped when any account record changes: connections forget the access they cached.
+    accounts: Arc<std::sync::atomic::AtomicU64>,
 }
 
 impl Hub {
@@ -106,6 +111,7 @@ impl Hub {
             metrics,
             closing: watch::Sender::new(false),
             credentials: Arc::new(watch::Sender::new(0)),
+            accounts: Arc::default(),
         }
     }
 
@@ -128,11 +134,18 @@ impl Hub {
     /// account record the store writes (holds no handle on the store or the hub).
     pub fn credentials_watcher(&self) -> guts_store::AccountWatcher {
         let tx = self.credentials.clone();
+        let accounts = self.accounts.clone();
         Box::new(move |key: &str| {
+            accounts.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
             if key.starts_with("token/") || key.starts_with("user/") {
                 tx.send_modify(|g| *g = g.wrapping_add(1));
             }
         })
+    }
+
+    /// Changes whenever an account record is written (what cached access depends on).
+    pub fn accounts_generation(&self) -> u64 {
+        self.accounts.load(std::sync::atomic::Ordering::SeqCst)
     }
 
     /// Closes every connection (the node is shutting down).

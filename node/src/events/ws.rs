@@ -7,7 +7,7 @@
 //! lagged and goes on from the newest events; one that does not answer pings for two
 //! intervals, or whose socket stays blocked that long, is closed.
 
-use std::collections::BTreeSet;
+use std::collections::{BTreeSet, HashMap};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
@@ -153,8 +153,15 @@ struct Conn {
     secret: Option<String>,
     /// Changes when a token or user record is written.
     credentials: watch::Receiver<u64>,
+    /// Whether the caller may read each private repository seen so far, as of the hub's
+    /// accounts generation `access_of` (so an event costs no store read).
+    access: HashMap<String, bool>,
+    access_of: u64,
     _permit: OwnedSemaphorePermit,
 }
+
+/// Repositories whose access a connection remembers at most.
+const MAX_CACHED_ACCESS: usize = 1024;
 
 impl Conn {
     fn new(
@@ -175,6 +182,8 @@ impl Conn {
             caller,
             secret,
             credentials,
+            access: HashMap::new(),
+            access_of: 0,
             _permit: permit,
         }
     }
@@ -364,11 +373,26 @@ impl Conn {
         self.send(reply.into()).await
     }
 
-    /// True if this subscriber may see an event about `repo`.
-    fn visible(&self, repo: Option<&str>, private: bool) -> bool {
+    /// True if this subscriber may see an event about `repo`. What it may read is read
+    /// once per repository and kept until an account record changes.
+    fn visible(&mut self, repo: Option<&str>, private: bool) -> bool {
         let (Some(full), true) = (repo, private) else {
             return true;
         };
+        let generation = self.hub().accounts_generation();
+        if generation != self.access_of || self.access.len() >= MAX_CACHED_ACCESS {
+            self.access.clear();
+            self.access_of = generation;
+        }
+        if let Some(may) = self.access.get(full) {
+            return *may;
+        }
+        let may = self.may_read_private(full);
+        self.access.insert(full.to_string(), may);
+        may
+    }
+
+    fn may_read_private(&self, full: &str) -> bool {
         let (Ok(store), Some((owner, name))) = (self.state.store(), full.split_once('/')) else {
             return false;
         };

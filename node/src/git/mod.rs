@@ -8,6 +8,8 @@ mod default_branch;
 #[cfg(test)]
 mod parse_props;
 mod receive;
+#[cfg(test)]
+mod receive_commands;
 pub(crate) use receive::Pushed;
 mod sideband;
 mod upload;

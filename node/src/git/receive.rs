@@ -277,9 +277,7 @@ pub fn serve(
     if unpack.is_ok() {
         // Refs move and the update log grows as one step (replication does the same).
         let writer = repo.writer();
-        let _one = writer
-            .lock()
-            .map_err(|_| StoreError::Invalid("writer lock poisoned".into()))?;
+        let _one = guts_store::sync::lock(&writer);
         apply(repo, push, &mut results)?;
         let changes: Vec<(String, ObjectId, ObjectId)> = push
             .commands

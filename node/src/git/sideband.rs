@@ -29,16 +29,11 @@ impl Progress {
         if !self.enabled {
             return;
         }
-        if let Ok(mut p) = self.pending.lock() {
-            p.extend_from_slice(msg.as_bytes());
-        }
+        guts_store::sync::lock(&self.pending).extend_from_slice(msg.as_bytes());
     }
 
     fn take(&self) -> Vec<u8> {
-        self.pending
-            .lock()
-            .map(|mut p| std::mem::take(&mut *p))
-            .unwrap_or_default()
+        std::mem::take(&mut *guts_store::sync::lock(&self.pending))
     }
 }
 

@@ -106,9 +106,7 @@ pub(super) fn apply(
     };
     let refused = total - usable.len();
     let writer = repo.writer();
-    let _one = writer
-        .lock()
-        .map_err(|_| "writer lock poisoned".to_string())?;
+    let _one = guts_store::sync::lock(&writer);
     let odb = repo.odb();
     let anc = Odb(&odb);
     // The merge state of each ref these updates touch, from one pass over the log.

@@ -386,9 +386,7 @@ impl Host for NodeHost {
             RepoState::Deleted => {
                 if let Some(repo) = self.repo(full)? {
                     let writer = repo.writer();
-                    let _one = writer
-                        .lock()
-                        .map_err(|_| "writer lock poisoned".to_string())?;
+                    let _one = guts_store::sync::lock(&writer);
                     // Pushed to after the deletion: it stays.
                     let newest = repo.log_last_key().map_err(err)?;
                     if newest.is_none_or(|k| k <= log_key(&stamp)) {

@@ -74,10 +74,7 @@ impl Replication {
     }
 
     fn clock(&self) -> std::sync::MutexGuard<'_, Clock> {
-        match self.clock.lock() {
-            Ok(c) => c,
-            Err(p) => p.into_inner(),
-        }
+        guts_store::sync::lock(&self.clock)
     }
 
     /// Takes a stamp from elsewhere into account.
@@ -225,7 +222,7 @@ impl Replication {
                 return Ok(());
             }
         }
-        Err(StoreError::Invalid(format!(
+        Err(StoreError::Internal(format!(
             "{key} kept changing; not written"
         )))
     }
@@ -238,9 +235,7 @@ impl Replication {
         };
         let full = format!("{owner}/{name}");
         let writer = repo.writer();
-        let _one = writer
-            .lock()
-            .map_err(|_| StoreError::Invalid("writer lock poisoned".into()))?;
+        let _one = guts_store::sync::lock(&writer);
         let record = self.sign_record(store, &full, RepoState::Deleted)?;
         // Flushes the record with the deletion.
         let gone = store.delete_repo(owner, name)?;
