@@ -12,6 +12,7 @@ use futures::StreamExt;
 use libp2p::PeerId;
 
 use crate::announce::{Announcement, Body};
+use crate::error::ReplicaError;
 use crate::event_loop::Command;
 use crate::machine::{Action, Input, unexpected, verified};
 use crate::proto::{CHUNK, Request, Response};
@@ -83,9 +84,9 @@ async fn perform(
 
 /// Validates each record and applies those newer than the one kept: how many were applied
 /// and how many refused.
-fn apply_records(shared: &Shared, records: Vec<Vec<u8>>) -> Result<(usize, usize), String> {
+fn apply_records(shared: &Shared, records: Vec<Vec<u8>>) -> Result<(usize, usize), ReplicaError> {
     let (mut applied, mut refused) = (0, 0);
-    let mut failed: Option<String> = None;
+    let mut failed: Option<(String, ReplicaError)> = None;
     for record in records {
         let checked = Announcement::decode(&record)
             .and_then(|a| a.validate(|n| shared.is_trusted(n), now_ms()).map(|()| a));
@@ -101,7 +102,7 @@ fn apply_records(shared: &Shared, records: Vec<Vec<u8>>) -> Result<(usize, usize
                         tracing::debug!(%key, "account record applied");
                     }
                     Ok(false) => {}
-                    Err(e) => failed = Some(format!("{key}: {e}")),
+                    Err(e) => failed = Some((key, e)),
                 }
                 continue;
             }
@@ -121,47 +122,63 @@ fn apply_records(shared: &Shared, records: Vec<Vec<u8>>) -> Result<(usize, usize
                 tracing::info!(%repo, "repository record applied");
             }
             Ok(false) => {}
-            Err(e) => failed = Some(format!("{repo}: {e}")),
+            Err(e) => failed = Some((repo, e)),
         }
     }
     match failed {
-        Some(e) => Err(format!("{applied} applied, {refused} refused, failed: {e}")),
+        Some((what, e)) => {
+            tracing::warn!(%what, applied, refused, error = %e, "a record was not applied");
+            Err(e)
+        }
         None => Ok((applied, refused)),
     }
 }
 
 async fn blocking<T: Send + 'static>(
-    f: impl FnOnce() -> Result<T, String> + Send + 'static,
-) -> Result<T, String> {
+    f: impl FnOnce() -> Result<T, ReplicaError> + Send + 'static,
+) -> Result<T, ReplicaError> {
     tokio::task::spawn_blocking(f)
         .await
-        .map_err(|e| format!("task failed: {e}"))?
+        .map_err(|e| ReplicaError::Task(e.to_string()))?
 }
 
 /// Downloads the pack `req` prepares from the first source that serves it.
-async fn download(shared: &Arc<Shared>, req: &Request, sources: &[PeerId]) -> Result<File, String> {
-    let mut last = "no peer to fetch from".to_string();
+async fn download(
+    shared: &Arc<Shared>,
+    req: &Request,
+    sources: &[PeerId],
+) -> Result<File, ReplicaError> {
+    let mut last = ReplicaError::peer("no peer to fetch from");
     for &peer in sources {
         if peer == shared.peer_id {
             continue;
         }
         match fetch_from(shared, peer, req.clone()).await {
             Ok(f) => return Ok(f),
-            Err(e) => last = format!("{peer}: {e}"),
+            Err(e) => {
+                tracing::debug!(%peer, error = %e, "pack not fetched from this peer");
+                last = e;
+            }
         }
     }
     Err(last)
 }
-async fn fetch_from(shared: &Arc<Shared>, peer: PeerId, req: Request) -> Result<File, String> {
+async fn fetch_from(
+    shared: &Arc<Shared>,
+    peer: PeerId,
+    req: Request,
+) -> Result<File, ReplicaError> {
     let (session, len) = match shared.request(peer, req).await? {
         Response::Pack { session, len } => (session, len),
-        other => return Err(unexpected(&other)),
+        other => return Err(ReplicaError::peer(unexpected(&other))),
     };
     if len > shared.config.max_pack {
-        return Err(format!("pack of {len} bytes is over the limit"));
+        return Err(ReplicaError::refused(format!(
+            "pack of {len} bytes is over the limit"
+        )));
     }
     let host = shared.host.clone();
-    let file = Arc::new(blocking(move || host.spool().map_err(|e| e.to_string())).await?);
+    let file = Arc::new(blocking(move || Ok(host.spool()?)).await?);
     let offsets: Vec<u64> = (0..len.div_ceil(CHUNK)).map(|i| i * CHUNK).collect();
     let mut chunks = futures::stream::iter(offsets)
         .map(|offset| {
@@ -177,19 +194,19 @@ async fn fetch_from(shared: &Arc<Shared>, peer: PeerId, req: Request) -> Result<
     while let Some((offset, r)) = chunks.next().await {
         let bytes = match r? {
             Response::Chunk { bytes } => bytes,
-            other => return Err(unexpected(&other)),
+            other => return Err(ReplicaError::peer(unexpected(&other))),
         };
         let expected = (len - offset).min(CHUNK);
         if bytes.len() as u64 != expected {
-            return Err(format!(
+            return Err(ReplicaError::peer(format!(
                 "chunk at {offset}: {} bytes, expected {expected}",
                 bytes.len()
-            ));
+            )));
         }
         let f = file.clone();
-        blocking(move || f.write_all_at(&bytes, offset).map_err(|e| e.to_string())).await?;
+        blocking(move || Ok(f.write_all_at(&bytes, offset)?)).await?;
     }
     shared.stats.packs_fetched.fetch_add(1, Ordering::Relaxed);
     shared.stats.pack_bytes.fetch_add(len, Ordering::Relaxed);
-    Arc::try_unwrap(file).map_err(|_| "pack file still shared".to_string())
+    Arc::try_unwrap(file).map_err(|_| ReplicaError::Task("pack file still shared".into()))
 }

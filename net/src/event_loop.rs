@@ -21,6 +21,7 @@ use tokio::sync::{mpsc, oneshot};
 
 use crate::announce::{AnnounceError, Announcement};
 use crate::behaviour::{Behaviour, BehaviourEvent, TOPIC};
+use crate::error::ReplicaError;
 use crate::host::NetEvent;
 use crate::machine::{Action, Input, Limits, Replicator, ReqId};
 use crate::proto::{Request, Response};
@@ -32,7 +33,7 @@ pub(crate) enum Command {
     Request {
         peer: PeerId,
         req: Request,
-        reply: oneshot::Sender<Result<Response, String>>,
+        reply: oneshot::Sender<Result<Response, ReplicaError>>,
     },
     Respond {
         channel: ResponseChannel<Response>,
@@ -72,7 +73,7 @@ const MAX_ADDRS: usize = 8;
 /// Who waits for the answer to a request.
 enum Waiter {
     /// A task (a download).
-    Task(oneshot::Sender<Result<Response, String>>),
+    Task(oneshot::Sender<Result<Response, ReplicaError>>),
     /// The state machine.
     Machine(ReqId),
 }
@@ -155,7 +156,7 @@ impl EventLoop {
         }
         for (_, waiter) in self.pending.drain() {
             if let Waiter::Task(reply) = waiter {
-                let _ = reply.send(Err("network stopped".into()));
+                let _ = reply.send(Err(ReplicaError::NotReady("network stopped")));
             }
         }
         self.shared.stopped.send_replace(true);
@@ -175,7 +176,7 @@ impl EventLoop {
                         } else {
                             inputs.push_back(Input::Answer {
                                 req,
-                                result: Err(format!("not connected to {peer}")),
+                                result: Err(ReplicaError::peer(format!("not connected to {peer}"))),
                             });
                         }
                     }
@@ -189,7 +190,7 @@ impl EventLoop {
     }
 
     /// Hands an answer to whoever waits for it.
-    fn answer(&mut self, id: OutboundRequestId, result: Result<Response, String>) {
+    fn answer(&mut self, id: OutboundRequestId, result: Result<Response, ReplicaError>) {
         match self.pending.remove(&id) {
             Some(Waiter::Task(reply)) => {
                 let _ = reply.send(result);
@@ -214,7 +215,7 @@ impl EventLoop {
             }
             Command::Request { peer, req, reply } => {
                 if !self.swarm.is_connected(&peer) {
-                    let _ = reply.send(Err(format!("not connected to {peer}")));
+                    let _ = reply.send(Err(ReplicaError::peer(format!("not connected to {peer}"))));
                     return;
                 }
                 let id = self.swarm.behaviour_mut().sync.send_request(&peer, req);
@@ -447,7 +448,7 @@ impl EventLoop {
             },
             request_response::Event::OutboundFailure {
                 request_id, error, ..
-            } => self.answer(request_id, Err(error.to_string())),
+            } => self.answer(request_id, Err(ReplicaError::peer(error.to_string()))),
             request_response::Event::InboundFailure { peer, error, .. } => {
                 tracing::debug!(%peer, %error, "inbound sync request failed");
             }

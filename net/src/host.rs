@@ -5,6 +5,7 @@
 use std::fs::File;
 
 use crate::announce::RepoState;
+use crate::error::ReplicaError;
 use crate::hlc::Stamp;
 use crate::proto::RepoDigest;
 use crate::signed::SignedRef;
@@ -37,16 +38,16 @@ pub trait Host: Send + Sync + 'static {
     /// most `limit`.
     fn updates(&self, repo: &str, after: Option<Stamp>, limit: usize) -> Vec<SignedRef>;
     /// Which of `updates` are new here and what objects they need.
-    fn plan(&self, repo: &str, updates: &[SignedRef]) -> Result<SyncPlan, String>;
+    fn plan(&self, repo: &str, updates: &[SignedRef]) -> Result<SyncPlan, ReplicaError>;
     /// A pack of what `wants` reach that `haves` do not, in a temp file, and its length.
     fn build_pack(
         &self,
         repo: &str,
         wants: &[[u8; 20]],
         haves: &[[u8; 20]],
-    ) -> Result<(File, u64), String>;
+    ) -> Result<(File, u64), ReplicaError>;
     /// A stored pack named by its trailing checksum, copied to a temp file, and its length.
-    fn stored_pack(&self, repo: &str, checksum: &[u8; 20]) -> Result<(File, u64), String>;
+    fn stored_pack(&self, repo: &str, checksum: &[u8; 20]) -> Result<(File, u64), ReplicaError>;
     /// A temp file to download a pack into.
     fn spool(&self) -> std::io::Result<File>;
     /// Verifies `pack` exactly as a push, stores it, then applies `updates` with the merge
@@ -56,7 +57,7 @@ pub trait Host: Send + Sync + 'static {
         repo: &str,
         pack: Option<File>,
         updates: Vec<SignedRef>,
-    ) -> Result<usize, String>;
+    ) -> Result<usize, ReplicaError>;
     /// The latest signed records (encoded [`crate::Announcement`]s) this node keeps, of
     /// repositories and then of account keys, each with its cursor (cursors only grow):
     /// at most `limit` after `after`.
@@ -71,7 +72,7 @@ pub trait Host: Send + Sync + 'static {
         stamp: Stamp,
         state: &RepoState,
         record: Vec<u8>,
-    ) -> Result<bool, String>;
+    ) -> Result<bool, ReplicaError>;
     /// Applies a verified account record (`record`, to keep and pass on) if it is newer
     /// than the one kept for `key`. Returns false if it was not newer.
     fn apply_account(
@@ -80,7 +81,7 @@ pub trait Host: Send + Sync + 'static {
         stamp: Stamp,
         entry: Option<&crate::accounts::Entry>,
         record: Vec<u8>,
-    ) -> Result<bool, String>;
+    ) -> Result<bool, ReplicaError>;
     /// Something happened on the network.
     fn event(&self, event: NetEvent);
 }

@@ -14,6 +14,7 @@
 //!   later update covers, a function of the set of updates (not of delivery order).
 //! - [`proto`]: the `/guts/sync/1` request-response messages and their bounded codec.
 //! - [`host`]: the [`Host`] trait, what the network needs from the node (logs, packs, apply).
+//! - [`error`]: [`ReplicaError`], why a replication step failed (transient or not).
 //! - `behaviour.rs`: the libp2p stack (TCP, noise, yamux, gossipsub, request-response,
 //!   identify, ping, mDNS).
 //! - [`machine`]: the replication state machine (no I/O: inputs in, actions out): which
@@ -26,6 +27,7 @@ pub mod accounts;
 pub mod announce;
 mod behaviour;
 mod drive;
+pub mod error;
 mod event_loop;
 pub mod hlc;
 pub mod host;
@@ -39,6 +41,7 @@ pub mod signed;
 
 pub use accounts::{AccountView, Entry, Perm, Pusher, Role};
 pub use announce::{AnnounceError, Announcement, Body, PackRef, RepoMeta, RepoState};
+pub use error::ReplicaError;
 pub use hlc::{Clock, Hlc, Stamp};
 pub use host::{Host, NetEvent, SyncPlan};
 pub use identity::{IdentityError, NodeId, NodeKey};

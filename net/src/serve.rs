@@ -11,6 +11,7 @@ use std::time::{Duration, Instant};
 use libp2p::PeerId;
 use libp2p::request_response::ResponseChannel;
 
+use crate::error::ReplicaError;
 use crate::event_loop::Command;
 use crate::machine::{differing, page};
 use crate::proto::{CHUNK, MAX_IDS, MAX_RECORDS, MAX_RESPONSE, Request, Response, UPDATES_PAGE};
@@ -84,7 +85,7 @@ fn error(message: impl Into<String>) -> Response {
 fn prepare(
     shared: &Shared,
     peer: PeerId,
-    make: impl FnOnce() -> Result<(File, u64), String>,
+    make: impl FnOnce() -> Result<(File, u64), ReplicaError>,
 ) -> Response {
     {
         let mut sessions = lock(&shared.sessions);
@@ -110,7 +111,7 @@ fn prepare(
             );
             Response::Pack { session, len }
         }
-        Err(e) => error(e),
+        Err(e) => error(e.to_string()),
     }
 }
 

@@ -13,6 +13,7 @@ use tokio::sync::{mpsc, oneshot};
 
 use crate::announce::{Announcement, Body, PackRef};
 use crate::behaviour::build_swarm;
+use crate::error::ReplicaError;
 use crate::event_loop::{Command, EventLoop};
 use crate::host::Host;
 use crate::identity::{NodeId, NodeKey};
@@ -166,17 +167,17 @@ impl Shared {
     }
 
     /// Sends a request to `peer` through the event loop and waits for the answer.
-    pub async fn request(&self, peer: PeerId, req: Request) -> Result<Response, String> {
+    pub async fn request(&self, peer: PeerId, req: Request) -> Result<Response, ReplicaError> {
         let (reply, rx) = oneshot::channel();
         self.commands
             .send(Command::Request { peer, req, reply })
             .await
-            .map_err(|_| "network stopped".to_string())?;
+            .map_err(|_| ReplicaError::NotReady("network stopped"))?;
         let limit = self.config.request_timeout + Duration::from_secs(5);
         match tokio::time::timeout(limit, rx).await {
             Ok(Ok(r)) => r,
-            Ok(Err(_)) => Err("network stopped".into()),
-            Err(_) => Err(format!("request to {peer} timed out")),
+            Ok(Err(_)) => Err(ReplicaError::NotReady("network stopped")),
+            Err(_) => Err(ReplicaError::peer(format!("request to {peer} timed out"))),
         }
     }
 }

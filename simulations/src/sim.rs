@@ -10,7 +10,9 @@ use std::sync::Arc;
 use guts_git::ObjectId;
 use guts_net::machine::{Action, Input, Limits, Replicator};
 use guts_net::proto::Request;
-use guts_net::{Announcement, Body, Clock, Hlc, NetStats, NodeId, NodeKey, PackRef, SignedRef};
+use guts_net::{
+    Announcement, Body, Clock, Hlc, NetStats, NodeId, NodeKey, PackRef, ReplicaError, SignedRef,
+};
 use sha2::{Digest, Sha256};
 
 use crate::model::{Model, Pack};
@@ -435,6 +437,7 @@ impl Sim {
                 } else {
                     Ok(self.nodes[peer].model.serve(request))
                 };
+                let result = result.map_err(ReplicaError::Peer);
                 self.reply(node, delay, Input::Answer { req, result });
             }
             Action::Digests { peer } => {
@@ -450,7 +453,9 @@ impl Sim {
                 request,
                 sources,
             } => {
-                let result = self.download(node, &request, &sources);
+                let result = self
+                    .download(node, &request, &sources)
+                    .map_err(ReplicaError::Peer);
                 let delay = self.rng.between(2, 40);
                 self.reply(node, delay, Input::Downloaded { job, result });
             }
@@ -463,7 +468,8 @@ impl Sim {
                 let stamps: Vec<Hlc> = updates.iter().map(|u| u.stamp.hlc).collect();
                 let result = self.nodes[node]
                     .model
-                    .apply(&self.world, &repo, pack, updates);
+                    .apply(&self.world, &repo, pack, updates)
+                    .map_err(ReplicaError::Refused);
                 if result.is_ok() {
                     let wall = self.wall(node);
                     for h in stamps {

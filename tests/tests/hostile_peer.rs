@@ -13,7 +13,7 @@ use std::time::{Duration, Instant};
 
 use guts_node::net::{
     Announcement, Body, Entry, Hlc, Host, NetEvent, NetHandle, NodeKey, PackRef, Pusher,
-    RepoDigest, RepoState, SignedRef, Stamp, SyncPlan,
+    ReplicaError, RepoDigest, RepoState, SignedRef, Stamp, SyncPlan,
 };
 use guts_node::{NetConfig, NodeConfig};
 use guts_tests::{TestNode, commit_files, git, make_repo, pack_objects, remote_refs, tmp};
@@ -59,7 +59,7 @@ impl Host for HostileHost {
         u
     }
 
-    fn plan(&self, _repo: &str, _updates: &[SignedRef]) -> Result<SyncPlan, String> {
+    fn plan(&self, _repo: &str, _updates: &[SignedRef]) -> Result<SyncPlan, ReplicaError> {
         Ok(SyncPlan::default())
     }
 
@@ -68,15 +68,15 @@ impl Host for HostileHost {
         _repo: &str,
         _wants: &[[u8; 20]],
         _haves: &[[u8; 20]],
-    ) -> Result<(File, u64), String> {
+    ) -> Result<(File, u64), ReplicaError> {
         let bytes = self.lies().pack;
-        let mut f = tempfile::tempfile().map_err(|e| e.to_string())?;
-        f.write_all(&bytes).map_err(|e| e.to_string())?;
-        f.rewind().map_err(|e| e.to_string())?;
+        let mut f = tempfile::tempfile()?;
+        f.write_all(&bytes)?;
+        f.rewind()?;
         Ok((f, bytes.len() as u64))
     }
 
-    fn stored_pack(&self, repo: &str, _checksum: &[u8; 20]) -> Result<(File, u64), String> {
+    fn stored_pack(&self, repo: &str, _checksum: &[u8; 20]) -> Result<(File, u64), ReplicaError> {
         self.build_pack(repo, &[], &[])
     }
 
@@ -84,7 +84,7 @@ impl Host for HostileHost {
         tempfile::tempfile()
     }
 
-    fn apply(&self, _: &str, _: Option<File>, _: Vec<SignedRef>) -> Result<usize, String> {
+    fn apply(&self, _: &str, _: Option<File>, _: Vec<SignedRef>) -> Result<usize, ReplicaError> {
         Ok(0)
     }
 
@@ -98,11 +98,17 @@ impl Host for HostileHost {
         _: Stamp,
         _: Option<&Entry>,
         _: Vec<u8>,
-    ) -> Result<bool, String> {
+    ) -> Result<bool, ReplicaError> {
         Ok(false)
     }
 
-    fn apply_record(&self, _: &str, _: Stamp, _: &RepoState, _: Vec<u8>) -> Result<bool, String> {
+    fn apply_record(
+        &self,
+        _: &str,
+        _: Stamp,
+        _: &RepoState,
+        _: Vec<u8>,
+    ) -> Result<bool, ReplicaError> {
         Ok(false)
     }
 

@@ -13,6 +13,7 @@
 use std::fmt::Debug;
 
 use crate::announce::PackRef;
+use crate::error::ReplicaError;
 use crate::host::SyncPlan;
 use crate::proto::Request;
 use crate::signed::SignedRef;
@@ -117,7 +118,11 @@ impl<P: Copy + Ord + Debug, K: Debug> Replicator<P, K> {
         }
     }
 
-    pub(super) fn on_planned(&mut self, id: JobId, result: Result<(SyncPlan, usize), String>) {
+    pub(super) fn on_planned(
+        &mut self,
+        id: JobId,
+        result: Result<(SyncPlan, usize), ReplicaError>,
+    ) {
         let (plan, refused) = match result {
             Ok(p) => p,
             Err(e) => return self.finish(id, Err(e)),
@@ -182,7 +187,7 @@ impl<P: Copy + Ord + Debug, K: Debug> Replicator<P, K> {
         }
     }
 
-    pub(super) fn on_downloaded(&mut self, id: JobId, result: Result<K, String>) {
+    pub(super) fn on_downloaded(&mut self, id: JobId, result: Result<K, ReplicaError>) {
         let Some(job) = self.jobs.get_mut(&id) else {
             return;
         };
@@ -214,7 +219,7 @@ impl<P: Copy + Ord + Debug, K: Debug> Replicator<P, K> {
         }
     }
 
-    pub(super) fn on_applied(&mut self, id: JobId, result: Result<usize, String>) {
+    pub(super) fn on_applied(&mut self, id: JobId, result: Result<usize, ReplicaError>) {
         let Some(job) = self.jobs.get_mut(&id) else {
             return;
         };
@@ -239,7 +244,7 @@ impl<P: Copy + Ord + Debug, K: Debug> Replicator<P, K> {
     }
 
     /// Ends a sync: frees its repository, and lets its round go on.
-    fn finish(&mut self, id: JobId, result: Result<usize, String>) {
+    fn finish(&mut self, id: JobId, result: Result<usize, ReplicaError>) {
         let Some(job) = self.jobs.remove(&id) else {
             return;
         };
@@ -247,9 +252,13 @@ impl<P: Copy + Ord + Debug, K: Debug> Replicator<P, K> {
         match &result {
             Ok(n) if *n > 0 => tracing::debug!(repo = %job.repo, applied = n, "synced"),
             Ok(_) => {}
-            Err(e) => {
+            Err(e) if e.is_transient() => {
                 self.count(|s| &s.sync_failures, 1);
                 tracing::warn!(repo = %job.repo, error = %e, "sync failed; anti-entropy will retry");
+            }
+            Err(e) => {
+                self.count(|s| &s.sync_failures, 1);
+                tracing::warn!(repo = %job.repo, error = %e, "sync refused what the peer sent");
             }
         }
         if let Some(peer) = job.round {

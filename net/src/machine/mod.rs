@@ -25,6 +25,7 @@ use std::sync::Arc;
 use std::sync::atomic::Ordering;
 
 use crate::announce::{Announcement, Body};
+use crate::error::ReplicaError;
 use crate::host::SyncPlan;
 use crate::identity::NodeId;
 use crate::proto::{MAX_RESPONSE, RepoDigest, Request, Response, UPDATES_PAGE};
@@ -85,7 +86,7 @@ pub enum Input<P, K> {
         /// The request.
         req: ReqId,
         /// The peer's answer, or why there is none.
-        result: Result<Response, String>,
+        result: Result<Response, ReplicaError>,
     },
     /// The answer to [`Action::Digests`].
     Digests {
@@ -99,28 +100,28 @@ pub enum Input<P, K> {
         /// The sync.
         job: JobId,
         /// The plan, and how many updates failed their signature check; or why not.
-        result: Result<(SyncPlan, usize), String>,
+        result: Result<(SyncPlan, usize), ReplicaError>,
     },
     /// The answer to [`Action::Download`].
     Downloaded {
         /// The sync.
         job: JobId,
         /// The pack, or why not.
-        result: Result<K, String>,
+        result: Result<K, ReplicaError>,
     },
     /// The answer to [`Action::Apply`].
     Applied {
         /// The sync.
         job: JobId,
         /// Updates applied, or why not.
-        result: Result<usize, String>,
+        result: Result<usize, ReplicaError>,
     },
     /// The answer to [`Action::ApplyRecords`].
     RecordsApplied {
         /// The round that asked, if any.
         round: Option<P>,
         /// Records applied and refused; or why applying failed.
-        result: Result<(usize, usize), String>,
+        result: Result<(usize, usize), ReplicaError>,
     },
 }
 

@@ -14,6 +14,7 @@
 use std::collections::{HashMap, VecDeque};
 use std::fmt::Debug;
 
+use crate::error::ReplicaError;
 use crate::proto::{MAX_SYNC_UPDATES, RECORDS, RepoDigest, Request, Response};
 use crate::signed::SignedRef;
 
@@ -72,11 +73,11 @@ impl<P: Copy + Ord + Debug, K: Debug> Replicator<P, K> {
         }
     }
 
-    pub(super) fn on_differ(&mut self, peer: P, result: Result<Response, String>) {
+    pub(super) fn on_differ(&mut self, peer: P, result: Result<Response, ReplicaError>) {
         let differ = match result {
             Ok(Response::Digest { repos }) => repos,
             Ok(other) => return self.fail_round(peer, &unexpected(&other)),
-            Err(e) => return self.fail_round(peer, &e),
+            Err(e) => return self.fail_round(peer, &e.to_string()),
         };
         let Some(round) = self.rounds.get_mut(&peer) else {
             return;
@@ -107,11 +108,11 @@ impl<P: Copy + Ord + Debug, K: Debug> Replicator<P, K> {
         self.next_step(peer);
     }
 
-    pub(super) fn on_page(&mut self, peer: P, result: Result<Response, String>) {
+    pub(super) fn on_page(&mut self, peer: P, result: Result<Response, ReplicaError>) {
         let (page, more) = match result {
             Ok(Response::Updates { updates, more }) => (updates, more),
             Ok(other) => return self.fail_round(peer, &unexpected(&other)),
-            Err(e) => return self.fail_round(peer, &e),
+            Err(e) => return self.fail_round(peer, &e.to_string()),
         };
         let Some((repo, under, mut all)) = self.rounds.get_mut(&peer).and_then(|r| r.paging.take())
         else {
@@ -150,7 +151,7 @@ impl<P: Copy + Ord + Debug, K: Debug> Replicator<P, K> {
         }
     }
 
-    pub(super) fn on_records(&mut self, peer: P, result: Result<Response, String>) {
+    pub(super) fn on_records(&mut self, peer: P, result: Result<Response, ReplicaError>) {
         match result {
             Ok(Response::Records { records, next }) => {
                 if let Some(round) = self.rounds.get_mut(&peer) {
@@ -166,14 +167,14 @@ impl<P: Copy + Ord + Debug, K: Debug> Replicator<P, K> {
                 })
             }
             Ok(other) => self.fail_round(peer, &unexpected(&other)),
-            Err(e) => self.fail_round(peer, &e),
+            Err(e) => self.fail_round(peer, &e.to_string()),
         }
     }
 
     pub(super) fn on_records_applied(
         &mut self,
         round: Option<P>,
-        result: Result<(usize, usize), String>,
+        result: Result<(usize, usize), ReplicaError>,
     ) {
         match result {
             Ok((applied, refused)) => {

@@ -179,7 +179,9 @@ fn a_failed_sync_is_not_settled() {
             .expect("a plan");
         m.handle(Input::Planned {
             job,
-            result: Err("the store is busy".into()),
+            result: Err(crate::error::ReplicaError::Io(std::io::Error::other(
+                "disk busy",
+            ))),
         });
         assert!(m.idle());
     }

@@ -5,6 +5,7 @@
 //! (dropped again once a later update covers them), and the update joins the log. Refs move before the log entry is written and the store is
 //! flushed before returning, so a crash never leaves a logged update whose ref did not move.
 
+use guts_net::ReplicaError;
 use std::collections::{HashMap, HashSet};
 use std::fs::File;
 
@@ -28,13 +29,13 @@ impl<O: ObjectRead> Ancestry for Odb<'_, O> {
     }
 }
 
-fn open_or_create(host: &NodeHost, full: &str) -> Result<Repo, String> {
+fn open_or_create(host: &NodeHost, full: &str) -> Result<Repo, ReplicaError> {
     if let Some(r) = host.repo(full)? {
         return Ok(r);
     }
     let (owner, name) = full
         .split_once('/')
-        .ok_or_else(|| format!("bad repository name {full:?}"))?;
+        .ok_or_else(|| ReplicaError::refused(format!("bad repository name {full:?}")))?;
     let store = host.store()?;
     let new = NewRepo {
         owner: owner.into(),
@@ -45,9 +46,11 @@ fn open_or_create(host: &NodeHost, full: &str) -> Result<Repo, String> {
         Ok(_) => {}
         // Created meanwhile by someone else: fine.
         Err(guts_store::StoreError::Exists) => {}
-        Err(e) => return Err(e.to_string()),
+        Err(e) => return Err(e.into()),
     }
-    host.repo(full)?.ok_or_else(|| "repository vanished".into())
+    host.repo(full)?.ok_or(ReplicaError::NotReady(
+        "the repository was deleted meanwhile",
+    ))
 }
 
 pub(super) fn apply(
@@ -55,26 +58,20 @@ pub(super) fn apply(
     full: &str,
     pack: Option<File>,
     mut updates: Vec<SignedRef>,
-) -> Result<usize, String> {
+) -> Result<usize, ReplicaError> {
     let repo = open_or_create(host, full)?;
-    let err = |e: guts_store::StoreError| e.to_string();
     updates.sort_by_key(|u| u.stamp);
     let total = updates.len();
-    let existing: Vec<ObjectId> = repo
-        .list_refs()
-        .map_err(err)?
-        .into_iter()
-        .map(|(_, id)| id)
-        .collect();
+    let existing: Vec<ObjectId> = repo.list_refs()?.into_iter().map(|(_, id)| id).collect();
     // Verify the pack and which updates it makes complete.
     let usable: Vec<SignedRef> = match pack {
         Some(file) => {
             // The same bounds as a push.
             let mut opts = IngestOptions::default();
             opts.index.max_object_size = host.state()?.config().max_object_bytes;
-            let rx = repo
-                .receive_pack(file, &opts, &mut ())
-                .map_err(|e| format!("pack refused: {}", crate::error::chain(&e)))?;
+            let rx = repo.receive_pack(file, &opts, &mut ()).map_err(|e| {
+                ReplicaError::refused(format!("pack refused: {}", crate::error::chain(&e)))
+            })?;
             let odb = repo.odb();
             let overlay = rx.overlay(&odb);
             // A self-contained pack holds everything its objects reference: tips inside it
@@ -94,11 +91,11 @@ pub(super) fn apply(
                     .iter()
                     .any(|r| !tips.contains(r) && !matches!(odb.contains(r), Ok(true)));
             drop(overlay);
-            if dangling && repo.is_closed().map_err(err)? {
-                repo.mark_open().map_err(err)?;
+            if dangling && repo.is_closed()? {
+                repo.mark_open()?;
             }
             if !usable.is_empty() {
-                repo.commit_pack(rx).map_err(err)?;
+                repo.commit_pack(rx)?;
             }
             usable
         }
@@ -112,7 +109,7 @@ pub(super) fn apply(
     // The merge state of each ref these updates touch, from one pass over the log.
     let names: HashSet<&str> = usable.iter().map(|u| u.name.as_str()).collect();
     let mut states: HashMap<String, RefState> = HashMap::new();
-    for (_, v) in repo.log_entries().map_err(err)? {
+    for (_, v) in repo.log_entries()? {
         if let Some(u) = log::decode(&v).filter(|u| names.contains(u.name.as_str())) {
             states.entry(u.name.clone()).or_default().insert(seen(&u));
         }
@@ -126,7 +123,7 @@ pub(super) fn apply(
     let replication = state.replication();
     for u in &usable {
         let key = log_key(&u.stamp);
-        if repo.log_contains(&key).map_err(err)? {
+        if repo.log_contains(&key)? {
             continue;
         }
         let state = states.entry(u.name.clone()).or_default();
@@ -134,22 +131,19 @@ pub(super) fn apply(
         moved_refs.push(crate::events::Replicated::of(u, outcome.wins));
         if outcome.wins {
             let target = ObjectId::from_bytes(u.new);
-            let current = repo
-                .get_ref(&u.name)
-                .map_err(err)?
-                .unwrap_or(ObjectId::ZERO);
+            let current = repo.get_ref(&u.name)?.unwrap_or(ObjectId::ZERO);
             if current != target {
                 let ff =
                     current.is_zero() || (!target.is_zero() && anc.contains(&target, &current));
-                if !ff && repo.is_closed().map_err(err)? {
-                    repo.mark_open().map_err(err)?;
+                if !ff && repo.is_closed()? {
+                    repo.mark_open()?;
                 }
                 set_ref(&repo, &u.name, current, target)?;
             }
         }
         for tip in &outcome.new_conflicts {
             let name = conflict_ref(&u.name, tip);
-            let current = repo.get_ref(&name).map_err(err)?.unwrap_or(ObjectId::ZERO);
+            let current = repo.get_ref(&name)?.unwrap_or(ObjectId::ZERO);
             if current != *tip {
                 set_ref(&repo, &name, current, *tip)?;
             }
@@ -159,17 +153,17 @@ pub(super) fn apply(
         // A later update merged or knowingly replaced these: the tip lives on elsewhere.
         for tip in &outcome.resolved {
             let name = conflict_ref(&u.name, tip);
-            if repo.get_ref(&name).map_err(err)? == Some(*tip) {
+            if repo.get_ref(&name)? == Some(*tip) {
                 set_ref(&repo, &name, *tip, ObjectId::ZERO)?;
                 conflicts.push((u.name.clone(), *tip, true));
             }
         }
-        repo.log_insert(&key, &log::encode(u)).map_err(err)?;
+        repo.log_insert(&key, &log::encode(u))?;
         replication.observe(u.stamp.hlc);
         metrics.replicated(now_ms().saturating_sub(u.stamp.hlc.wall_ms));
         applied += 1;
     }
-    repo.store_flush().map_err(err)?;
+    repo.store_flush()?;
     drop(_one);
     if !moved_refs.is_empty() {
         state.publish(Event::RefReplicated {
@@ -186,9 +180,9 @@ pub(super) fn apply(
         });
     }
     if refused > 0 {
-        return Err(format!(
+        return Err(ReplicaError::refused(format!(
             "{refused} of {total} updates refused: their objects are missing ({applied} applied)"
-        ));
+        )));
     }
     Ok(applied)
 }
@@ -236,15 +230,17 @@ fn complete(
     ok
 }
 
-fn set_ref(repo: &Repo, name: &str, old: ObjectId, new: ObjectId) -> Result<(), String> {
+fn set_ref(repo: &Repo, name: &str, old: ObjectId, new: ObjectId) -> Result<(), ReplicaError> {
     let u = RefUpdate {
         name: name.to_string(),
         old,
         new,
     };
-    match repo.update_ref(&u).map_err(|e| e.to_string())? {
+    match repo.update_ref(&u)? {
         Ok(()) => Ok(()),
-        Err(e) => Err(format!("ref {name} moved meanwhile: {e}")),
+        Err(e) => Err(ReplicaError::Store(guts_store::StoreError::Internal(
+            format!("ref {name} moved meanwhile: {e}"),
+        ))),
     }
 }
 

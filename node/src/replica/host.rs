@@ -1,6 +1,7 @@
 //! The network's view of the node ([`guts_net::Host`]): update logs and their digests, what
 //! an incoming set of updates needs, packs built by want/have for peers, and temp files.
 
+use guts_net::ReplicaError;
 use std::collections::HashSet;
 use std::fs::File;
 use std::io::{BufWriter, Seek, Write};
@@ -51,43 +52,49 @@ impl NodeHost {
     }
 
     /// The node's state, while the node runs.
-    pub(crate) fn state(&self) -> Result<AppState, String> {
+    pub(crate) fn state(&self) -> Result<AppState, ReplicaError> {
         self.state
             .upgrade()
             .map(|inner| AppState { inner })
-            .ok_or_else(|| "node stopped".to_string())
+            .ok_or(ReplicaError::NotReady("node stopped"))
     }
 
-    pub(crate) fn store(&self) -> Result<Store, String> {
+    pub(crate) fn store(&self) -> Result<Store, ReplicaError> {
         self.state()?
             .inner
             .store
             .get()
             .cloned()
-            .ok_or_else(|| "store not open".to_string())
+            .ok_or(ReplicaError::NotReady("store not open"))
     }
 
-    pub(crate) fn repo(&self, full: &str) -> Result<Option<Repo>, String> {
+    pub(crate) fn repo(&self, full: &str) -> Result<Option<Repo>, ReplicaError> {
         let (owner, name) = full
             .split_once('/')
-            .ok_or_else(|| format!("bad repository name {full:?}"))?;
-        self.store()?.repo(owner, name).map_err(|e| e.to_string())
+            .ok_or_else(|| ReplicaError::refused(format!("bad repository name {full:?}")))?;
+        Ok(self.store()?.repo(owner, name)?)
     }
 }
 
 /// The latest signed record of `full`: its stamp and state.
-pub(crate) fn latest(store: &Store, full: &str) -> Result<Option<(Stamp, RepoState)>, String> {
-    let Some(record) = store.signed_record(full).map_err(|e| e.to_string())? else {
+pub(crate) fn latest(
+    store: &Store,
+    full: &str,
+) -> Result<Option<(Stamp, RepoState)>, ReplicaError> {
+    let Some(record) = store.signed_record(full)? else {
         return Ok(None);
     };
     match Announcement::decode(&record).map(|a| a.body) {
         Ok(Body::Repo { stamp, state, .. }) => Ok(Some((stamp, state))),
-        _ => Err(format!("the record of {full} is unreadable")),
+        _ => Err(ReplicaError::Store(guts_store::StoreError::Corrupt {
+            tree: guts_store::keys::tree::SIGNED,
+            reason: format!("the record of {full} is unreadable"),
+        })),
     }
 }
 
 /// Updates stamped at or before this belong to a deleted incarnation of `full`.
-fn cutoff(store: &Store, full: &str) -> Result<Option<Stamp>, String> {
+fn cutoff(store: &Store, full: &str) -> Result<Option<Stamp>, ReplicaError> {
     Ok(match latest(store, full)? {
         Some((d, RepoState::Deleted)) => Some(d),
         Some((_, RepoState::Live(meta))) => meta.since,
@@ -175,7 +182,7 @@ impl Host for NodeHost {
         }
     }
 
-    fn plan(&self, full: &str, updates: &[SignedRef]) -> Result<SyncPlan, String> {
+    fn plan(&self, full: &str, updates: &[SignedRef]) -> Result<SyncPlan, ReplicaError> {
         let repo = self.repo(full)?;
         let deleted = cutoff(&self.store()?, full)?;
         let mut new: Vec<SignedRef> = Vec::new();
@@ -185,9 +192,7 @@ impl Host for NodeHost {
                 continue;
             }
             let known = match &repo {
-                Some(r) => r
-                    .log_contains(&log_key(&u.stamp))
-                    .map_err(|e| e.to_string())?,
+                Some(r) => r.log_contains(&log_key(&u.stamp))?,
                 None => false,
             };
             if known {
@@ -224,7 +229,7 @@ impl Host for NodeHost {
                     continue;
                 }
                 let present = match &odb {
-                    Some(o) => o.contains(&oid).map_err(|e| e.to_string())?,
+                    Some(o) => o.contains(&oid)?,
                     None => false,
                 };
                 if !present {
@@ -234,8 +239,7 @@ impl Host for NodeHost {
         }
         if let Some(r) = &repo {
             let mut haves: Vec<[u8; 20]> = r
-                .list_refs()
-                .map_err(|e| e.to_string())?
+                .list_refs()?
                 .into_iter()
                 .map(|(_, id)| *id.as_bytes())
                 .collect();
@@ -252,19 +256,21 @@ impl Host for NodeHost {
         full: &str,
         wants: &[[u8; 20]],
         haves: &[[u8; 20]],
-    ) -> Result<(File, u64), String> {
-        let repo = self.repo(full)?.ok_or("no such repository")?;
+    ) -> Result<(File, u64), ReplicaError> {
+        let repo = self
+            .repo(full)?
+            .ok_or_else(|| ReplicaError::refused(format!("no repository {full} here")))?;
         let odb = repo.odb();
         let wants: Vec<ObjectId> = wants.iter().map(|w| ObjectId::from_bytes(*w)).collect();
         for w in &wants {
-            if !odb.contains(w).map_err(|e| e.to_string())? {
-                return Err(format!("object {w} is not here"));
+            if !odb.contains(w)? {
+                return Err(ReplicaError::refused(format!("object {w} is not here")));
             }
         }
         let mut present = Vec::new();
         for h in haves {
             let h = ObjectId::from_bytes(*h);
-            if odb.contains(&h).map_err(|e| e.to_string())? {
+            if odb.contains(&h)? {
                 present.push(h);
             }
         }
@@ -277,9 +283,8 @@ impl Host for NodeHost {
                 cut: &cut,
                 filter: None,
             },
-        )
-        .map_err(|e| e.to_string())?;
-        let file = self.spool().map_err(|e| e.to_string())?;
+        )?;
+        let file = self.spool()?;
         let opts = SendOptions {
             ofs_delta: true,
             thin: Some(&known),
@@ -290,25 +295,25 @@ impl Host for NodeHost {
             opts,
             BufWriter::new(file),
             &mut (),
-        )
-        .map_err(|e| e.to_string())?;
-        let mut file = out.into_inner().map_err(|e| e.to_string())?;
-        file.flush().map_err(|e| e.to_string())?;
-        let len = file.stream_position().map_err(|e| e.to_string())?;
+        )?;
+        let mut file = out.into_inner().map_err(|e| e.into_error())?;
+        file.flush()?;
+        let len = file.stream_position()?;
         Ok((file, len))
     }
 
-    fn stored_pack(&self, full: &str, checksum: &[u8; 20]) -> Result<(File, u64), String> {
-        let repo = self.repo(full)?.ok_or("no such repository")?;
-        let file = self.spool().map_err(|e| e.to_string())?;
+    fn stored_pack(&self, full: &str, checksum: &[u8; 20]) -> Result<(File, u64), ReplicaError> {
+        let repo = self
+            .repo(full)?
+            .ok_or_else(|| ReplicaError::refused(format!("no repository {full} here")))?;
+        let file = self.spool()?;
         let mut out = BufWriter::new(file);
         let len = repo
-            .copy_pack(checksum, &mut out)
-            .map_err(|e| e.to_string())?
-            .ok_or("no such pack here")?;
-        let mut file = out.into_inner().map_err(|e| e.to_string())?;
-        file.flush().map_err(|e| e.to_string())?;
-        file.rewind().map_err(|e| e.to_string())?;
+            .copy_pack(checksum, &mut out)?
+            .ok_or_else(|| ReplicaError::refused("no such pack here"))?;
+        let mut file = out.into_inner().map_err(|e| e.into_error())?;
+        file.flush()?;
+        file.rewind()?;
         Ok((file, len))
     }
 
@@ -352,12 +357,11 @@ impl Host for NodeHost {
         stamp: Stamp,
         _entry: Option<&guts_net::Entry>,
         record: Vec<u8>,
-    ) -> Result<bool, String> {
+    ) -> Result<bool, ReplicaError> {
         let store = self.store()?;
-        let kept =
-            crate::accounts::keep_newest(&store, key, stamp, &record).map_err(|e| e.to_string())?;
+        let kept = crate::accounts::keep_newest(&store, key, stamp, &record)?;
         if kept {
-            store.flush().map_err(|e| e.to_string())?;
+            store.flush()?;
             self.state()?.replication().observe(stamp.hlc);
         }
         Ok(kept)
@@ -369,29 +373,28 @@ impl Host for NodeHost {
         stamp: Stamp,
         state: &RepoState,
         record: Vec<u8>,
-    ) -> Result<bool, String> {
+    ) -> Result<bool, ReplicaError> {
         let store = self.store()?;
-        let err = |e: guts_store::StoreError| e.to_string();
         if latest(&store, full)?.is_some_and(|(known, _)| known >= stamp) {
             return Ok(false);
         }
         let (owner, name) = full
             .split_once('/')
-            .ok_or_else(|| format!("bad repository name {full:?}"))?;
+            .ok_or_else(|| ReplicaError::refused(format!("bad repository name {full:?}")))?;
         // What changed here, for the hub (a deletion says whether it was private).
         let mut change: Option<Change> = None;
         // Kept first, so a crash mid-way never leaves a deleted repository without it.
-        store.set_signed_record(full, &record).map_err(err)?;
+        store.set_signed_record(full, &record)?;
         match state {
             RepoState::Deleted => {
                 if let Some(repo) = self.repo(full)? {
                     let writer = repo.writer();
                     let _one = guts_store::sync::lock(&writer);
                     // Pushed to after the deletion: it stays.
-                    let newest = repo.log_last_key().map_err(err)?;
+                    let newest = repo.log_last_key()?;
                     if newest.is_none_or(|k| k <= log_key(&stamp)) {
                         let private = repo.record().private;
-                        store.delete_repo(owner, name).map_err(err)?;
+                        store.delete_repo(owner, name)?;
                         change = Some(Change::Deleted { private });
                     }
                 }
@@ -402,8 +405,8 @@ impl Host for NodeHost {
                     private: Some(meta.private),
                     default_branch: Some(meta.default_branch.clone()),
                 };
-                if store.repo(owner, name).map_err(err)?.is_some() {
-                    store.update_repo(owner, name, &patch).map_err(err)?;
+                if store.repo(owner, name)?.is_some() {
+                    store.update_repo(owner, name, &patch)?;
                     change = Some(Change::Updated);
                 } else {
                     let new = NewRepo {
@@ -416,22 +419,22 @@ impl Host for NodeHost {
                     match store.create_repo(&new) {
                         Ok(_) => change = Some(Change::Created),
                         Err(guts_store::StoreError::Exists) => {
-                            store.update_repo(owner, name, &patch).map_err(err)?;
+                            store.update_repo(owner, name, &patch)?;
                             change = Some(Change::Updated);
                         }
-                        Err(e) => return Err(e.to_string()),
+                        Err(e) => return Err(e.into()),
                     }
                 }
             }
         }
-        store.flush().map_err(err)?;
+        store.flush()?;
         let state = self.state()?;
         state.replication().observe(stamp.hlc);
         let repo = full.to_string();
         let event = match change {
             None => None,
             Some(Change::Deleted { private }) => Some(Event::RepoDeleted { repo, private }),
-            Some(c) => store.repo(owner, name).map_err(err)?.map(|now| {
+            Some(c) => store.repo(owner, name)?.map(|now| {
                 let meta = now.record().into();
                 if c == Change::Created {
                     Event::RepoCreated { repo, meta }
@@ -461,7 +464,7 @@ impl Host for NodeHost {
         full: &str,
         pack: Option<File>,
         updates: Vec<SignedRef>,
-    ) -> Result<usize, String> {
+    ) -> Result<usize, ReplicaError> {
         super::apply::apply(self, full, pack, updates)
     }
 
