@@ -216,12 +216,60 @@ pub enum Entry {
 
 /// The key kinds, as key prefixes.
 const PREFIXES: &[&str] = &[
-    "user/", "token/", "org/", "member/", "team/", "tmember/", "trepo/", "collab/", "key/",
+    key::USERS,
+    key::TOKENS,
+    key::ORGS,
+    "member/",
+    "team/",
+    "tmember/",
+    "trepo/",
+    "collab/",
+    key::SSH_KEYS,
     "protect/",
 ];
 
-/// Account keys, built in one place.
+/// Account keys, built in one place: each entry's key, and the prefixes that list them.
 pub mod key {
+    /// Every user.
+    pub const USERS: &str = "user/";
+    /// Every token.
+    pub const TOKENS: &str = "token/";
+    /// Every organization.
+    pub const ORGS: &str = "org/";
+    /// Every SSH key.
+    pub const SSH_KEYS: &str = "key/";
+
+    /// The teams of organization `org`.
+    pub fn teams_of(org: &str) -> String {
+        team(org, "")
+    }
+    /// The members of organization `org`.
+    pub fn members_of(org: &str) -> String {
+        member(org, "")
+    }
+    /// The team memberships of organization `org` (of its team `team`, if given).
+    pub fn team_members_of(org: &str, team: Option<&str>) -> String {
+        match team {
+            Some(t) => team_member(org, t, ""),
+            None => format!("tmember/{org}/"),
+        }
+    }
+    /// The team permissions of organization `org` (of its team `team`, if given).
+    pub fn team_repos_of(org: &str, team: Option<&str>) -> String {
+        match team {
+            Some(t) => team_repo(org, t, ""),
+            None => format!("trepo/{org}/"),
+        }
+    }
+    /// The collaborators of repository `repo`.
+    pub fn collaborators_of(repo: &str) -> String {
+        collaborator(repo, "")
+    }
+    /// The protection rules of repository `repo`.
+    pub fn protections_of(repo: &str) -> String {
+        protection(repo, "")
+    }
+
     /// A user.
     pub fn user(name: &str) -> String {
         format!("user/{name}")
@@ -533,7 +581,7 @@ pub fn repo_access<V: AccountView>(
         };
         offer(perm, vec![user_key.clone(), member.clone()]);
     }
-    for (k, e) in view.scan(&format!("trepo/{owner}/"))? {
+    for (k, e) in view.scan(&key::team_repos_of(owner, None))? {
         if let Entry::TeamRepo {
             team, repo, perm, ..
         } = e

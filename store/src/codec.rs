@@ -1,5 +1,7 @@
 //! Every stored value is encoded here: bincode 2 (serde) behind a one-byte format version,
-//! so the format can change in one place.
+//! so the format can change in one place. Each repository's update log predates the
+//! version byte and keeps its format ([`encode_unversioned`]); it is still encoded here,
+//! and a failure is an error, never an empty value.
 
 use serde::Serialize;
 use serde::de::DeserializeOwned;
@@ -33,6 +35,26 @@ pub fn decode<T: DeserializeOwned>(tree: &'static str, bytes: &[u8]) -> Result<T
         Some((v, _)) => Err(corrupt(format!("unknown format version {v}"))),
         None => Err(corrupt("empty value".into())),
     }
+}
+
+/// Encodes a value of a format without the version byte (the update log).
+pub fn encode_unversioned<T: Serialize>(value: &T) -> Result<Vec<u8>, StoreError> {
+    bincode::serde::encode_to_vec(value, bincode::config::standard())
+        .map_err(|e| StoreError::Encode(e.to_string()))
+}
+
+/// Decodes a value of a format without the version byte, stored in `tree`.
+pub fn decode_unversioned<T: DeserializeOwned>(
+    tree: &'static str,
+    bytes: &[u8],
+) -> Result<T, StoreError> {
+    let corrupt = |reason: String| StoreError::Corrupt { tree, reason };
+    let (value, used) = bincode::serde::decode_from_slice(bytes, bincode::config::standard())
+        .map_err(|e| corrupt(e.to_string()))?;
+    if used != bytes.len() {
+        return Err(corrupt(format!("{} trailing bytes", bytes.len() - used)));
+    }
+    Ok(value)
 }
 
 #[cfg(test)]

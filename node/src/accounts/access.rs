@@ -101,7 +101,7 @@ pub fn grant_for(
 
 /// The protected-branch patterns of `owner/name`.
 pub fn protected_patterns(store: &Store, full: &str) -> Result<Vec<String>, StoreError> {
-    StoreView(store).list(&key::protection(full, ""), |(_, e)| match e {
+    StoreView(store).list(&key::protections_of(full), |(_, e)| match e {
         guts_net::Entry::Protection { pattern, .. } => Some(pattern),
         _ => None,
     })

@@ -33,7 +33,7 @@ fn key_json(k: &SshKey) -> Value {
 }
 
 fn keys_of(store: &Store, user: &str) -> Result<Vec<SshKey>, StoreError> {
-    StoreView(store).list("key/", |(_, e)| match e {
+    StoreView(store).list(key::SSH_KEYS, |(_, e)| match e {
         Entry::SshKey(k) if k.user == user => Some(k),
         _ => None,
     })

@@ -82,7 +82,7 @@ struct NewOrg {
 /// `GET /orgs`.
 pub async fn list(State(state): State<AppState>) -> Result<Response, ApiError> {
     let v = blocking(&state, move |store| {
-        let names: Vec<String> = StoreView(&store).list("org/", |(_, e)| match e {
+        let names: Vec<String> = StoreView(&store).list(key::ORGS, |(_, e)| match e {
             Entry::Org { name, .. } => Some(name),
             _ => None,
         })?;
@@ -172,7 +172,7 @@ pub async fn members(
     let v = blocking(&state, move |store| {
         org(&store, &name)?;
         Ok(
-            StoreView(&store).list(&key::member(&name, ""), |(_, e)| match e {
+            StoreView(&store).list(&key::members_of(&name), |(_, e)| match e {
                 Entry::Member { user, role, .. } => {
                     Some(json!({ "login": user, "role": role.as_str() }))
                 }
@@ -206,7 +206,7 @@ fn optional<T: serde::de::DeserializeOwned + Default>(
 /// Refuses (409) a change that would leave organization `org` without an owner: `login`
 /// stops being one, and nobody else is.
 fn keeps_an_owner(store: &Store, org: &str, login: &str) -> Result<(), ApiError> {
-    let others = StoreView(store).list(&format!("member/{org}/"), |(_, e)| match e {
+    let others = StoreView(store).list(&key::members_of(org), |(_, e)| match e {
         Entry::Member {
             user,
             role: Role::Owner,
@@ -271,10 +271,11 @@ pub async fn delete_member(
         keeps_an_owner(&store, &name, &login)?;
         forget(&st, &store, &key::member(&name, &login), "member", &login)?;
         // Out of the organization, out of its teams.
-        let teams = StoreView(&store).list(&format!("tmember/{name}/"), |(k, e)| match e {
-            Entry::TeamMember { user, .. } if user == login => Some(k),
-            _ => None,
-        })?;
+        let teams =
+            StoreView(&store).list(&key::team_members_of(&name, None), |(k, e)| match e {
+                Entry::TeamMember { user, .. } if user == login => Some(k),
+                _ => None,
+            })?;
         for k in teams {
             write(&st, &store, &k, None)?;
         }
@@ -300,7 +301,7 @@ pub async fn teams(
     let v = blocking(&state, move |store| {
         org(&store, &name)?;
         let names: Vec<String> =
-            StoreView(&store).list(&key::team(&name, ""), |(_, e)| match e {
+            StoreView(&store).list(&key::teams_of(&name), |(_, e)| match e {
                 Entry::Team { name, .. } => Some(name),
                 _ => None,
             })?;
@@ -362,8 +363,8 @@ pub async fn delete_team(
     blocking(&state, move |store| {
         org_admin(&store, &p, &name)?;
         team(&store, &name, &t)?;
-        delete_all(&st, &store, &format!("tmember/{name}/{t}/"))?;
-        delete_all(&st, &store, &format!("trepo/{name}/{t}/"))?;
+        delete_all(&st, &store, &key::team_members_of(&name, Some(&t)))?;
+        delete_all(&st, &store, &key::team_repos_of(&name, Some(&t)))?;
         write(&st, &store, &key::team(&name, &t), None)
     })
     .await?;
@@ -378,7 +379,7 @@ pub async fn team_members(
     let v = blocking(&state, move |store| {
         team(&store, &name, &t)?;
         Ok(
-            StoreView(&store).list(&key::team_member(&name, &t, ""), |(_, e)| match e {
+            StoreView(&store).list(&key::team_members_of(&name, Some(&t)), |(_, e)| match e {
                 Entry::TeamMember { user, .. } => Some(json!({ "login": user })),
                 _ => None,
             })?,
@@ -446,7 +447,7 @@ pub async fn team_repos(
     let v = blocking(&state, move |store| {
         team(&store, &name, &t)?;
         Ok(
-            StoreView(&store).list(&format!("trepo/{name}/{t}/"), |(_, e)| match e {
+            StoreView(&store).list(&key::team_repos_of(&name, Some(&t)), |(_, e)| match e {
                 Entry::TeamRepo { repo, perm, .. } => {
                     Some(json!({ "full_name": repo, "permission": perm.as_str() }))
                 }

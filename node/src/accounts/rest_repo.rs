@@ -34,7 +34,7 @@ pub async fn collaborators(
     let v = blocking(&state, move |store| {
         readable(&store, &caller, &owner, &name, Perm::Read)?;
         Ok(StoreView(&store).list(
-            &key::collaborator(&format!("{owner}/{name}"), ""),
+            &key::collaborators_of(&format!("{owner}/{name}")),
             |(_, e)| match e {
                 Entry::Collaborator { user, perm, .. } => {
                     Some(json!({ "login": user, "permission": perm.as_str() }))

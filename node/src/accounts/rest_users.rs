@@ -58,7 +58,7 @@ pub(crate) fn owner_like(store: &Store, name: &str) -> Result<Option<String>, St
     if view.has(&key::user(name))? || view.has(&key::org(name))? {
         return Ok(Some(name.to_string()));
     }
-    for prefix in ["user/", "org/"] {
+    for prefix in [key::USERS, key::ORGS] {
         let like = view.list(prefix, |(k, _)| {
             let other = k.strip_prefix(prefix)?;
             other.eq_ignore_ascii_case(name).then(|| other.to_string())
@@ -137,7 +137,7 @@ pub fn mint(
 
 /// The tokens of `user`.
 fn tokens_of(store: &Store, user: &str) -> Result<Vec<(String, Token)>, StoreError> {
-    StoreView(store).list("token/", |(k, e)| match e {
+    StoreView(store).list(key::TOKENS, |(k, e)| match e {
         Entry::Token(t) if t.user == user => Some((k, t)),
         _ => None,
     })
@@ -299,7 +299,7 @@ pub async fn list_users(
         .saturating_sub(1)
         .saturating_mul(per_page);
     let v = blocking(&state, move |store| {
-        let users = StoreView(&store).list("user/", |(_, e)| match e {
+        let users = StoreView(&store).list(key::USERS, |(_, e)| match e {
             Entry::User(u) => Some(user_json(&u)),
             _ => None,
         })?;

@@ -3,7 +3,7 @@
 
 use axum::http::StatusCode;
 use guts_net::Entry;
-use guts_net::accounts::AccountView;
+use guts_net::accounts::{AccountView, key};
 use guts_store::Store;
 
 use super::view::StoreView;
@@ -44,11 +44,11 @@ pub fn forget_repo(
     name: &str,
 ) -> Result<(), ApiError> {
     let full = format!("{owner}/{name}");
-    delete_all(state, store, &format!("collab/{full}/"))?;
-    delete_all(state, store, &format!("protect/{full}/"))?;
+    delete_all(state, store, &key::collaborators_of(&full))?;
+    delete_all(state, store, &key::protections_of(&full))?;
     // trepo/{org}/{team}/{owner}/{name}: teams hold permissions on their org's repositories.
     let suffix = format!("/{full}");
-    for (k, _) in StoreView(store).scan(&format!("trepo/{owner}/"))? {
+    for (k, _) in StoreView(store).scan(&key::team_repos_of(owner, None))? {
         if k.ends_with(&suffix) {
             write(state, store, &k, None)?;
         }

@@ -137,7 +137,9 @@ impl Hub {
         let accounts = self.accounts.clone();
         Box::new(move |key: &str| {
             accounts.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
-            if key.starts_with("token/") || key.starts_with("user/") {
+            if key.starts_with(guts_net::accounts::key::TOKENS)
+                || key.starts_with(guts_net::accounts::key::USERS)
+            {
                 tx.send_modify(|g| *g = g.wrapping_add(1));
             }
         })

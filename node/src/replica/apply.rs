@@ -110,7 +110,8 @@ pub(super) fn apply(
     let names: HashSet<&str> = usable.iter().map(|u| u.name.as_str()).collect();
     let mut states: HashMap<String, RefState> = HashMap::new();
     for (_, v) in repo.log_entries()? {
-        if let Some(u) = log::decode(&v).filter(|u| names.contains(u.name.as_str())) {
+        let u = log::decode(&v)?;
+        if names.contains(u.name.as_str()) {
             states.entry(u.name.clone()).or_default().insert(seen(&u));
         }
     }
@@ -158,7 +159,7 @@ pub(super) fn apply(
                 conflicts.push((u.name.clone(), *tip, true));
             }
         }
-        repo.log_insert(&key, &log::encode(u))?;
+        repo.log_insert(&key, &log::encode(u)?)?;
         replication.observe(u.stamp.hlc);
         metrics.replicated(now_ms().saturating_sub(u.stamp.hlc.wall_ms));
         applied += 1;
@@ -261,8 +262,8 @@ pub(crate) fn settle_local(
     let logged: Vec<SignedRef> = repo
         .log_entries()?
         .iter()
-        .filter_map(|(_, v)| log::decode(v))
-        .collect();
+        .map(|(_, v)| log::decode(v))
+        .collect::<Result<_, _>>()?;
     let odb = repo.odb();
     let anc = Odb(&odb);
     for name in names {

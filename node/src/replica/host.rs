@@ -171,15 +171,21 @@ impl Host for NodeHost {
     }
 
     fn updates(&self, full: &str, after: Option<Stamp>, limit: usize) -> Vec<SignedRef> {
-        match self.repo(full) {
-            Ok(Some(repo)) => repo
-                .log_after(after.map(|s| log_key(&s)).as_deref(), limit)
-                .unwrap_or_default()
+        let read = || -> Result<Vec<SignedRef>, ReplicaError> {
+            let Some(repo) = self.repo(full)? else {
+                return Ok(Vec::new());
+            };
+            let entries = repo.log_after(after.map(|s| log_key(&s)).as_deref(), limit)?;
+            Ok(entries
                 .iter()
-                .filter_map(|(_, v)| log::decode(v))
-                .collect(),
-            _ => Vec::new(),
-        }
+                .map(|(_, v)| log::decode(v))
+                .collect::<Result<_, _>>()?)
+        };
+        // A peer asking gets nothing rather than part of a log that cannot be read.
+        read().unwrap_or_else(|e| {
+            tracing::error!(repo = full, error = %e, "reading an update log for a peer");
+            Vec::new()
+        })
     }
 
     fn plan(&self, full: &str, updates: &[SignedRef]) -> Result<SyncPlan, ReplicaError> {

@@ -3,6 +3,7 @@
 
 use guts_git::ObjectId;
 use guts_net::{Ancestry, RefState, Seen, SignedRef, Stamp};
+use guts_store::{StoreError, codec, keys};
 
 /// The log key of an update: wall time, counter, origin (44 bytes, ordered as stamps are).
 pub fn log_key(stamp: &Stamp) -> Vec<u8> {
@@ -14,15 +15,14 @@ pub fn log_key(stamp: &Stamp) -> Vec<u8> {
 }
 
 /// A log value.
-pub fn encode(u: &SignedRef) -> Vec<u8> {
-    bincode::serde::encode_to_vec(u, bincode::config::standard()).unwrap_or_default()
+pub fn encode(u: &SignedRef) -> Result<Vec<u8>, StoreError> {
+    codec::encode_unversioned(u)
 }
 
-/// Reads a log value (entries that do not decode are skipped by callers).
-pub fn decode(bytes: &[u8]) -> Option<SignedRef> {
-    bincode::serde::decode_from_slice(bytes, bincode::config::standard())
-        .ok()
-        .map(|(u, _)| u)
+/// Reads a log value: one that does not decode is corrupt (the merge state rests on every
+/// entry).
+pub fn decode(bytes: &[u8]) -> Result<SignedRef, StoreError> {
+    codec::decode_unversioned(keys::tree::UPDATES, bytes)
 }
 
 /// What the merge rule needs of an update.

@@ -111,7 +111,7 @@ impl Replication {
                 stamp,
                 pusher.cloned(),
             );
-            repo.log_insert(&log_key(&u.stamp), &log::encode(&u))?;
+            repo.log_insert(&log_key(&u.stamp), &log::encode(&u)?)?;
             signed.push(u);
         }
         let settled = apply::settle_local(repo, &signed)?;
