@@ -9,7 +9,8 @@
 //!   internals; `metrics.rs`: the Prometheus registry and the request middleware.
 //! - `health.rs`: `/health` and the live, ready and startup probes.
 //! - `limits.rs`: shares per client address (connections, Git requests).
-//! - `rest.rs`: `/api/repos` and `/api/v1/repos`.
+//! - `rest.rs`: `/api/repos` and `/api/v1/repos`; `paging.rs`: the one pagination scheme
+//!   (`?page`, `?per_page`, `Link`) of every list.
 //! - [`accounts`]: users, tokens, organizations, teams, permissions, SSH keys and
 //!   protected branches: authentication, the access checks every route makes, and their
 //!   REST API.
@@ -29,6 +30,7 @@ mod git;
 mod health;
 mod limits;
 mod metrics;
+mod paging;
 pub mod replica;
 mod rest;
 mod server;

@@ -4,8 +4,8 @@
 
 use axum::Json;
 use axum::body::Bytes;
-use axum::extract::{Path, Query, State};
-use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
+use axum::extract::{Path, State};
+use axum::http::{HeaderMap, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use guts_store::{NewRepo, RepoPatch, RepoRecord, Store};
 use serde::Deserialize;
@@ -15,19 +15,10 @@ use serde_json::{Value, json};
 use crate::accounts::{Caller, Principal, StoreView, repo_perm, require};
 use crate::error::ApiError;
 use crate::events::Event;
+use crate::paging::Paged;
 use crate::state::AppState;
 use guts_net::accounts::{AccountView, key};
 use guts_net::{Entry, Perm, Role};
-
-/// Repositories per page unless asked otherwise, and at most.
-const PER_PAGE: usize = 30;
-const MAX_PER_PAGE: usize = 100;
-
-#[derive(Debug, Deserialize)]
-pub struct ListQuery {
-    page: Option<usize>,
-    per_page: Option<usize>,
-}
 
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -98,20 +89,11 @@ pub(crate) async fn blocking<T: Send + 'static>(
 pub async fn list(
     State(state): State<AppState>,
     caller: Caller,
-    Query(q): Query<ListQuery>,
+    paged: Paged,
 ) -> Result<Response, ApiError> {
-    let page = q.page.unwrap_or(1);
-    let per_page = q.per_page.unwrap_or(PER_PAGE);
-    if page == 0 || per_page == 0 || per_page > MAX_PER_PAGE {
-        return Err(ApiError::new(
-            StatusCode::UNPROCESSABLE_ENTITY,
-            format!("page must be at least 1 and per_page between 1 and {MAX_PER_PAGE}"),
-        ));
-    }
-    let (items, more) = blocking(&state, move |store| {
-        let skip = (page - 1).saturating_mul(per_page);
-        let want = skip.saturating_add(per_page).saturating_add(1);
-        // Only what the caller may read, in name order.
+    let want = paged.want();
+    let all = blocking(&state, move |store| {
+        // Only what the caller may read, in name order, as far as the page needs.
         let mut all = Vec::new();
         let mut after: Option<(String, String)> = None;
         while all.len() < want {
@@ -130,24 +112,10 @@ pub async fn list(
                 }
             }
         }
-        all.truncate(want);
-        let more = all.len() > skip + per_page;
-        all.truncate(skip + per_page);
-        Ok((all.split_off(skip.min(all.len())), more))
+        Ok(all)
     })
     .await?;
-    let body: Vec<Value> = items.iter().map(summary).collect();
-    let mut resp = Json(body).into_response();
-    if more {
-        let link = format!(
-            "</api/v1/repos?page={}&per_page={per_page}>; rel=\"next\"",
-            page + 1
-        );
-        if let Ok(v) = HeaderValue::from_str(&link) {
-            resp.headers_mut().insert(header::LINK, v);
-        }
-    }
-    Ok(resp)
+    Ok(paged.page_of(all.iter().map(summary)))
 }
 
 /// `POST /api/repos`.

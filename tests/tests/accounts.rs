@@ -871,10 +871,21 @@ fn a_node_that_was_down_catches_up_on_thousands_of_account_records_by_anti_entro
     }
     c.restart(1);
     let b = c.node(1);
+    // 4,201 tokens at 100 a page: the 43rd page holds the last one alone.
     wait_for("every token on B", Duration::from_secs(120), || {
-        let (_, list) = http("GET", &api(b, "/user/tokens", Some(&tom)), None);
-        list.as_array().map(Vec::len) == Some(4201)
+        let (_, last) = http(
+            "GET",
+            &api(b, "/user/tokens?per_page=100&page=43", Some(&tom)),
+            None,
+        );
+        last.as_array().map(Vec::len) == Some(1)
     });
+    let (_, past) = http(
+        "GET",
+        &api(b, "/user/tokens?per_page=100&page=44", Some(&tom)),
+        None,
+    );
+    assert_eq!(past.as_array().map(Vec::len), Some(0));
     for t in [&made[0], &made[2100], &made[4199]] {
         assert_eq!(http("GET", &api(b, "/user", Some(t)), None).0, 200);
     }

@@ -457,3 +457,104 @@ fn concurrent_pushes_to_one_ref() {
     );
     git(&c, &["fsck", "--strict", "--no-progress"]);
 }
+
+/// Every item of a list, following `Link: <...>; rel="next"` from `first`; and how many
+/// pages that took.
+fn follow_pages(node: &TestNode, first: &str) -> (Vec<serde_json::Value>, usize) {
+    let agent: ureq::Agent = ureq::Agent::config_builder()
+        .http_status_as_error(false)
+        .build()
+        .into();
+    let base = node.anon_url.clone();
+    let mut url = format!("{base}{first}");
+    let (mut items, mut pages) = (Vec::new(), 0);
+    loop {
+        let resp = agent
+            .get(&url)
+            .header("Authorization", &format!("Bearer {}", node.token))
+            .call()
+            .expect("request");
+        assert_eq!(resp.status().as_u16(), 200, "{url}");
+        let next = resp
+            .headers()
+            .get("link")
+            .and_then(|v| v.to_str().ok())
+            .map(str::to_string);
+        let mut resp = resp;
+        let page: serde_json::Value =
+            serde_json::from_str(&resp.body_mut().read_to_string().expect("body")).expect("json");
+        items.extend(page.as_array().expect("array").iter().cloned());
+        pages += 1;
+        let Some(link) = next else {
+            return (items, pages);
+        };
+        let target = link
+            .strip_prefix('<')
+            .and_then(|l| l.split_once(">; rel=\"next\""))
+            .map(|(t, _)| t.to_string())
+            .unwrap_or_else(|| panic!("malformed Link: {link}"));
+        url = format!("{base}{target}");
+    }
+}
+
+#[test]
+fn every_list_pages_the_same_way() {
+    let node = TestNode::start();
+    let api = format!("{}/api/v1", node.url);
+    for i in 0..12 {
+        let (s, body) = http(
+            "POST",
+            &format!("{api}/users"),
+            Some(json!({ "name": format!("u{i:02}") })),
+        );
+        assert_eq!(s, 201, "{body}");
+    }
+    let (s, _) = http(
+        "POST",
+        &format!("{api}/orgs"),
+        Some(json!({ "name": "acme" })),
+    );
+    assert_eq!(s, 201);
+    for i in 0..12 {
+        let (s, body) = http(
+            "PUT",
+            &format!("{api}/orgs/acme/members/u{i:02}"),
+            Some(json!({ "role": "member" })),
+        );
+        assert!((200..300).contains(&s), "{s} {body}");
+    }
+    for i in 0..7 {
+        let (s, _) = http(
+            "POST",
+            &format!("{api}/user/tokens"),
+            Some(json!({ "name": format!("t{i}") })),
+        );
+        assert_eq!(s, 201);
+    }
+    // Users (the administrator and twelve), members (the owner and twelve), tokens (the
+    // first and seven): five per page, every item once, in order.
+    for (list, total) in [
+        ("/api/v1/users", 13),
+        ("/api/v1/orgs/acme/members", 13),
+        ("/api/v1/user/tokens", 8),
+    ] {
+        let (items, pages) = follow_pages(&node, &format!("{list}?per_page=5"));
+        assert_eq!(items.len(), total, "{list}");
+        assert_eq!(pages, total.div_ceil(5), "{list}");
+        let mut seen: Vec<String> = items.iter().map(|i| i.to_string()).collect();
+        seen.dedup();
+        assert_eq!(seen.len(), total, "{list}: an item twice");
+        // The same bounds everywhere, as JSON.
+        for bad in ["per_page=0", "per_page=101", "page=0"] {
+            let (s, body) = http("GET", &format!("{}{list}?{bad}", node.url), None);
+            assert_eq!(s, 422, "{list}?{bad}: {body}");
+            assert!(body["error"].is_string());
+        }
+        let (s, body) = http("GET", &format!("{}{list}?page=x", node.url), None);
+        assert_eq!(s, 400, "{list}?page=x: {body}");
+        assert!(body["error"].is_string());
+    }
+    // Thirty by default.
+    let (items, pages) = follow_pages(&node, "/api/v1/users");
+    assert_eq!((items.len(), pages), (13, 1));
+}

@@ -18,6 +18,7 @@ use super::auth::Caller;
 use super::view::StoreView;
 use super::{now_secs, sshkey};
 use crate::error::ApiError;
+use crate::paging::Paged;
 use crate::rest::{blocking, parse_json};
 use crate::state::AppState;
 
@@ -40,7 +41,11 @@ fn keys_of(store: &Store, user: &str) -> Result<Vec<SshKey>, StoreError> {
 }
 
 /// `GET /user/keys`.
-pub async fn list(State(state): State<AppState>, caller: Caller) -> Result<Response, ApiError> {
+pub async fn list(
+    State(state): State<AppState>,
+    paged: Paged,
+    caller: Caller,
+) -> Result<Response, ApiError> {
     let user = caller.signed_in()?.user.clone();
     let v = blocking(&state, move |store| {
         Ok(keys_of(&store, &user)?
@@ -49,12 +54,13 @@ pub async fn list(State(state): State<AppState>, caller: Caller) -> Result<Respo
             .collect::<Vec<_>>())
     })
     .await?;
-    Ok(Json(v).into_response())
+    Ok(paged.page_of(v))
 }
 
 /// `GET /users/{name}/keys`.
 pub async fn list_for(
     State(state): State<AppState>,
+    paged: Paged,
     Path(name): Path<String>,
 ) -> Result<Response, ApiError> {
     let v = blocking(&state, move |store| {
@@ -65,7 +71,7 @@ pub async fn list_for(
             .collect::<Vec<_>>())
     })
     .await?;
-    Ok(Json(v).into_response())
+    Ok(paged.page_of(v))
 }
 
 #[derive(Debug, Deserialize)]

@@ -19,6 +19,7 @@ use super::rest_users::{name_taken, owns_repositories, user};
 use super::view::StoreView;
 use super::write::{delete_all, forget, write};
 use crate::error::ApiError;
+use crate::paging::Paged;
 use crate::rest::{blocking, parse_json};
 use crate::state::AppState;
 
@@ -80,7 +81,7 @@ struct NewOrg {
 }
 
 /// `GET /orgs`.
-pub async fn list(State(state): State<AppState>) -> Result<Response, ApiError> {
+pub async fn list(State(state): State<AppState>, paged: Paged) -> Result<Response, ApiError> {
     let v = blocking(&state, move |store| {
         let names: Vec<String> = StoreView(&store).list(key::ORGS, |(_, e)| match e {
             Entry::Org { name, .. } => Some(name),
@@ -92,7 +93,7 @@ pub async fn list(State(state): State<AppState>) -> Result<Response, ApiError> {
             .collect::<Result<Vec<_>, _>>()
     })
     .await?;
-    Ok(Json(v).into_response())
+    Ok(paged.page_of(v))
 }
 
 /// `POST /orgs`: the caller becomes its first owner.
@@ -167,6 +168,7 @@ pub async fn delete(
 /// `GET /orgs/{org}/members`.
 pub async fn members(
     State(state): State<AppState>,
+    paged: Paged,
     Path(name): Path<String>,
 ) -> Result<Response, ApiError> {
     let v = blocking(&state, move |store| {
@@ -181,7 +183,7 @@ pub async fn members(
         )
     })
     .await?;
-    Ok(Json(v).into_response())
+    Ok(paged.page_of(v))
 }
 
 #[derive(Debug, Default, Deserialize)]
@@ -296,6 +298,7 @@ struct NewTeam {
 /// `GET /orgs/{org}/teams`.
 pub async fn teams(
     State(state): State<AppState>,
+    paged: Paged,
     Path(name): Path<String>,
 ) -> Result<Response, ApiError> {
     let v = blocking(&state, move |store| {
@@ -311,7 +314,7 @@ pub async fn teams(
             .collect::<Result<Vec<_>, _>>()
     })
     .await?;
-    Ok(Json(v).into_response())
+    Ok(paged.page_of(v))
 }
 
 /// `POST /orgs/{org}/teams`.
@@ -374,6 +377,7 @@ pub async fn delete_team(
 /// `GET /orgs/{org}/teams/{team}/members`.
 pub async fn team_members(
     State(state): State<AppState>,
+    paged: Paged,
     Path((name, t)): Path<(String, String)>,
 ) -> Result<Response, ApiError> {
     let v = blocking(&state, move |store| {
@@ -386,7 +390,7 @@ pub async fn team_members(
         )
     })
     .await?;
-    Ok(Json(v).into_response())
+    Ok(paged.page_of(v))
 }
 
 /// `PUT /orgs/{org}/teams/{team}/members/{user}`.
@@ -442,6 +446,7 @@ pub async fn delete_team_member(
 /// `GET /orgs/{org}/teams/{team}/repos`.
 pub async fn team_repos(
     State(state): State<AppState>,
+    paged: Paged,
     Path((name, t)): Path<(String, String)>,
 ) -> Result<Response, ApiError> {
     let v = blocking(&state, move |store| {
@@ -456,7 +461,7 @@ pub async fn team_repos(
         )
     })
     .await?;
-    Ok(Json(v).into_response())
+    Ok(paged.page_of(v))
 }
 
 #[derive(Debug, Default, Deserialize)]

@@ -18,6 +18,7 @@ use super::rest_users::user;
 use super::view::StoreView;
 use super::write::{forget, write};
 use crate::error::ApiError;
+use crate::paging::Paged;
 use crate::rest::{blocking, parse_json, readable};
 use crate::state::AppState;
 
@@ -28,6 +29,7 @@ fn admin_scope(caller: &Caller) -> Result<(), ApiError> {
 /// `GET /repos/{owner}/{name}/collaborators`.
 pub async fn collaborators(
     State(state): State<AppState>,
+    paged: Paged,
     caller: Caller,
     Path((owner, name)): Path<(String, String)>,
 ) -> Result<Response, ApiError> {
@@ -44,7 +46,7 @@ pub async fn collaborators(
         )?)
     })
     .await?;
-    Ok(Json(v).into_response())
+    Ok(paged.page_of(v))
 }
 
 /// `GET /repos/{owner}/{name}/collaborators/{user}`.
@@ -112,6 +114,7 @@ pub async fn delete_collaborator(
 /// `GET /repos/{owner}/{name}/protections`.
 pub async fn protections(
     State(state): State<AppState>,
+    paged: Paged,
     caller: Caller,
     Path((owner, name)): Path<(String, String)>,
 ) -> Result<Response, ApiError> {
@@ -124,7 +127,7 @@ pub async fn protections(
             .collect::<Vec<_>>())
     })
     .await?;
-    Ok(Json(v).into_response())
+    Ok(paged.page_of(v))
 }
 
 #[derive(Debug, Deserialize)]

@@ -3,7 +3,7 @@
 
 use axum::Json;
 use axum::body::Bytes;
-use axum::extract::{Path, Query, State};
+use axum::extract::{Path, State};
 use axum::http::{HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
 use guts_net::accounts::{AccountView, Token, User, key};
@@ -17,6 +17,7 @@ use super::view::StoreView;
 use super::write::write;
 use super::{now_secs, tokens};
 use crate::error::ApiError;
+use crate::paging::Paged;
 use crate::replica::Replication;
 use crate::rest::{blocking, parse_json};
 use crate::state::AppState;
@@ -159,6 +160,7 @@ pub async fn me(State(state): State<AppState>, caller: Caller) -> Result<Respons
 /// `GET /user/tokens`.
 pub async fn list_tokens(
     State(state): State<AppState>,
+    paged: Paged,
     caller: Caller,
 ) -> Result<Response, ApiError> {
     let p = caller.with_scope(Perm::Admin)?.clone();
@@ -169,7 +171,7 @@ pub async fn list_tokens(
             .collect::<Vec<_>>())
     })
     .await?;
-    Ok(Json(v).into_response())
+    Ok(paged.page_of(v))
 }
 
 #[derive(Debug, Deserialize)]
@@ -280,37 +282,16 @@ pub async fn delete_token(
     Ok(StatusCode::NO_CONTENT.into_response())
 }
 
-#[derive(Debug, Deserialize)]
-pub struct Page {
-    page: Option<usize>,
-    per_page: Option<usize>,
-}
-
 /// `GET /users`.
-pub async fn list_users(
-    State(state): State<AppState>,
-    Query(q): Query<Page>,
-) -> Result<Response, ApiError> {
-    let per_page = q.per_page.unwrap_or(30).clamp(1, 100);
-    let skip = q
-        .page
-        .unwrap_or(1)
-        .max(1)
-        .saturating_sub(1)
-        .saturating_mul(per_page);
+pub async fn list_users(State(state): State<AppState>, paged: Paged) -> Result<Response, ApiError> {
     let v = blocking(&state, move |store| {
-        let users = StoreView(&store).list(key::USERS, |(_, e)| match e {
+        Ok(StoreView(&store).list(key::USERS, |(_, e)| match e {
             Entry::User(u) => Some(user_json(&u)),
             _ => None,
-        })?;
-        Ok(users
-            .into_iter()
-            .skip(skip)
-            .take(per_page)
-            .collect::<Vec<_>>())
+        })?)
     })
     .await?;
-    Ok(Json(v).into_response())
+    Ok(paged.page_of(v))
 }
 
 #[derive(Debug, Deserialize)]
