@@ -117,6 +117,9 @@ pub enum AnnounceError {
     /// Not a well-formed announcement.
     #[error("malformed announcement: {0}")]
     Malformed(String),
+    /// It could not be encoded.
+    #[error("announcement not encoded: {0}")]
+    Encode(String),
     /// The origin is not a node we accept writes from.
     #[error("announcement from untrusted node {0}")]
     Untrusted(NodeId),
@@ -143,9 +146,8 @@ impl Announcement {
     }
 
     /// The wire bytes.
-    pub fn encode(&self) -> Vec<u8> {
-        // Plain data into a Vec: cannot fail.
-        bincode::serde::encode_to_vec(self, bincode::config::standard()).unwrap_or_default()
+    pub fn encode(&self) -> Result<Vec<u8>, AnnounceError> {
+        crate::codec::encode(self).map_err(|e| AnnounceError::Encode(e.to_string()))
     }
 
     /// Reads wire bytes, checking the size first.
@@ -156,16 +158,8 @@ impl Announcement {
                 max: MAX_ANNOUNCEMENT,
             });
         }
-        let config = bincode::config::standard().with_limit::<MAX_ANNOUNCEMENT>();
-        let (a, used): (Announcement, usize) = bincode::serde::decode_from_slice(bytes, config)
-            .map_err(|e| AnnounceError::Malformed(e.to_string()))?;
-        if used != bytes.len() {
-            return Err(AnnounceError::Malformed(format!(
-                "{} trailing bytes",
-                bytes.len() - used
-            )));
-        }
-        Ok(a)
+        crate::codec::decode_limited::<_, MAX_ANNOUNCEMENT>(bytes)
+            .map_err(|e| AnnounceError::Malformed(e.to_string()))
     }
 
     /// The message id: a hash of the wire bytes.
@@ -259,8 +253,7 @@ pub fn split(updates: Vec<SignedRef>) -> Vec<Vec<SignedRef>> {
     let mut out: Vec<Vec<SignedRef>> = Vec::new();
     let mut size = 0;
     for u in updates {
-        let len = bincode::serde::encode_to_vec(&u, bincode::config::standard())
-            .map_or(budget, |b| b.len());
+        let len = crate::codec::encoded_len(&u).unwrap_or(budget);
         match out.last_mut() {
             Some(group) if group.len() < MAX_UPDATES && size + len <= budget => {
                 size += len;
@@ -287,9 +280,13 @@ pub fn check_repo(repo: &str) -> Result<(), AnnounceError> {
     Ok(())
 }
 
+/// The bytes a signature covers. A body that could not be encoded gets only the domain,
+/// which no signature of a real body covers: it is refused, not accepted.
 fn signed_bytes(body: &Body) -> Vec<u8> {
     let mut out = DOMAIN.to_vec();
-    let _ = bincode::serde::encode_into_std_write(body, &mut out, bincode::config::standard());
+    if crate::codec::encode_into(body, &mut out).is_err() {
+        out.truncate(DOMAIN.len());
+    }
     out
 }
 
@@ -328,7 +325,7 @@ mod tests {
     fn a_good_announcement_round_trips_and_validates() {
         let key = NodeKey::from_secret([1; 32]);
         let a = push(&key, "alice/app", "refs/heads/main");
-        let bytes = a.encode();
+        let bytes = a.encode().expect("encode");
         assert!(bytes.len() < 512);
         let back = Announcement::decode(&bytes).expect("decode");
         assert_eq!(back, a);
@@ -370,7 +367,7 @@ mod tests {
             future.validate(trust, 1_000),
             Err(AnnounceError::Clock(_))
         ));
-        let bytes = a.encode();
+        let bytes = a.encode().expect("encode");
         assert!(matches!(
             Announcement::decode(&bytes[..bytes.len() - 3]),
             Err(AnnounceError::Malformed(_))

@@ -13,6 +13,7 @@
 //! - [`merge`]: the ref merge rule, a last-writer-wins register plus the conflict tips no
 //!   later update covers, a function of the set of updates (not of delivery order).
 //! - [`proto`]: the `/guts/sync/1` request-response messages and their bounded codec.
+//! - [`codec`]: every bincode encoding and decoding of the network, in one place.
 //! - [`host`]: the [`Host`] trait, what the network needs from the node (logs, packs, apply).
 //! - [`error`]: [`ReplicaError`], why a replication step failed (transient or not).
 //! - `behaviour.rs`: the libp2p stack (TCP, noise, yamux, gossipsub, request-response,
@@ -26,6 +27,7 @@
 pub mod accounts;
 pub mod announce;
 mod behaviour;
+pub mod codec;
 mod drive;
 pub mod error;
 mod event_loop;

@@ -153,15 +153,7 @@ async fn read_frame<T: AsyncRead + Unpin + Send, M: serde::de::DeserializeOwned>
     }
     let mut buf = vec![0u8; len];
     io.read_exact(&mut buf).await?;
-    let (m, used) = bincode::serde::decode_from_slice(&buf, bincode::config::standard())
-        .map_err(|e| io::Error::new(io::ErrorKind::InvalidData, e.to_string()))?;
-    if used != len {
-        return Err(io::Error::new(
-            io::ErrorKind::InvalidData,
-            "trailing bytes in frame",
-        ));
-    }
-    Ok(m)
+    crate::codec::decode(&buf).map_err(|e| io::Error::new(io::ErrorKind::InvalidData, e))
 }
 
 async fn write_frame<T: AsyncWrite + Unpin + Send, M: Serialize>(
@@ -169,8 +161,7 @@ async fn write_frame<T: AsyncWrite + Unpin + Send, M: Serialize>(
     m: &M,
     max: usize,
 ) -> io::Result<()> {
-    let buf = bincode::serde::encode_to_vec(m, bincode::config::standard())
-        .map_err(|e| io::Error::new(io::ErrorKind::InvalidData, e.to_string()))?;
+    let buf = crate::codec::encode(m).map_err(|e| io::Error::new(io::ErrorKind::InvalidData, e))?;
     if buf.len() > max {
         return Err(io::Error::new(
             io::ErrorKind::InvalidData,

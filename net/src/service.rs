@@ -306,7 +306,10 @@ impl NetHandle {
                 },
             );
             // Too many long names to fit: anti-entropy carries these.
-            self.publish(a.encode()).await;
+            match a.encode() {
+                Ok(bytes) => self.publish(bytes).await,
+                Err(e) => tracing::error!(%repo, error = %e, "announcement not published"),
+            }
         }
     }
 

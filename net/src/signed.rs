@@ -129,9 +129,11 @@ impl SignedRef {
             stamp: &self.stamp,
             pusher: &self.pusher,
         };
-        // Encoding plain fields into a Vec cannot fail; an empty tail would fail to verify.
-        let _ =
-            bincode::serde::encode_into_std_write(&fields, &mut out, bincode::config::standard());
+        // Fields that could not be encoded leave only the domain, which no signature of a
+        // real update covers: refused, not accepted.
+        if crate::codec::encode_into(&fields, &mut out).is_err() {
+            out.truncate(DOMAIN.len());
+        }
         out
     }
 
@@ -194,9 +196,8 @@ mod tests {
         let mut other = r.clone();
         other.stamp.origin = NodeKey::from_secret([4; 32]).id();
         assert!(!other.verify());
-        let bytes = bincode::serde::encode_to_vec(&r, bincode::config::standard()).expect("enc");
-        let (back, _): (SignedRef, usize) =
-            bincode::serde::decode_from_slice(&bytes, bincode::config::standard()).expect("dec");
+        let bytes = crate::codec::encode(&r).expect("enc");
+        let back: SignedRef = crate::codec::decode(&bytes).expect("dec");
         assert_eq!(back, r);
     }
 }

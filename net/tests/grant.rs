@@ -69,6 +69,7 @@ fn signed(k: &NodeKey, wall_ms: u64, e: &Entry) -> Vec<u8> {
         },
     )
     .encode()
+    .expect("encode")
 }
 
 proptest! {

@@ -643,7 +643,8 @@ impl Sim {
                 updates: vec![update],
             },
         )
-        .encode();
+        .encode()
+        .expect("an announcement encodes");
         for peer in 0..self.config.nodes {
             if self.linked(node, peer) && !self.rng.chance(self.config.gossip_loss) {
                 let delay = self.rng.between(1, 20);

@@ -157,7 +157,7 @@ fn pusher(key: &NodeKey, user: &str, admin: bool) -> Pusher {
     );
     Pusher {
         user: user.into(),
-        grant: vec![record.encode()],
+        grant: vec![record.encode().expect("encode")],
     }
 }
 

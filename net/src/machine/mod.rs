@@ -363,8 +363,7 @@ pub fn page(mut updates: Vec<SignedRef>) -> Response {
     // Within the frame limit too (a pusher's grant makes an update up to a few KiB).
     let mut size = 0usize;
     if let Some(cut) = updates.iter().position(|u| {
-        size +=
-            bincode::serde::encode_to_vec(u, bincode::config::standard()).map_or(0, |b| b.len());
+        size += crate::codec::encoded_len(u).unwrap_or(0);
         size > MAX_RESPONSE / 2
     }) {
         updates.truncate(cut.max(1));

@@ -146,7 +146,9 @@ impl Replication {
             stamp,
             state,
         };
-        let record = Announcement::sign(&self.key, body).encode();
+        let record = Announcement::sign(&self.key, body)
+            .encode()
+            .map_err(|e| StoreError::Encode(e.to_string()))?;
         store.set_signed_record(full, &record)?;
         Ok(record)
     }
@@ -215,7 +217,9 @@ impl Replication {
                 key: key.to_string(),
                 entry: entry.clone(),
             };
-            let record = Announcement::sign(&self.key, body).encode();
+            let record = Announcement::sign(&self.key, body)
+                .encode()
+                .map_err(|e| StoreError::Encode(e.to_string()))?;
             if crate::accounts::keep_newest(store, key, stamp, &record)? {
                 store.flush()?;
                 self.announce_record(record);
