@@ -660,15 +660,16 @@ pub fn check_grant(
             _ => return Err(GrantError::Foreign("a repository record".into())),
         }
     }
-    let (owner, name) = repo.split_once('/').unwrap_or((repo, ""));
-    let Ok(access) = repo_access(&view, &p.user, owner, name);
+    let no_write = || GrantError::NoWrite {
+        user: p.user.clone(),
+        repo: repo.to_string(),
+    };
+    let name = guts_store::RepoName::parse(repo).map_err(|_| no_write())?;
+    let Ok(access) = repo_access(&view, &p.user, name.owner(), name.name());
     if access.perm >= Some(Perm::Write) {
         Ok(())
     } else {
-        Err(GrantError::NoWrite {
-            user: p.user.clone(),
-            repo: repo.to_string(),
-        })
+        Err(no_write())
     }
 }
 

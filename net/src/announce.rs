@@ -270,14 +270,9 @@ pub fn split(updates: Vec<SignedRef>) -> Vec<Vec<SignedRef>> {
 
 /// `owner/name`, both valid.
 pub fn check_repo(repo: &str) -> Result<(), AnnounceError> {
-    let (owner, name) = repo
-        .split_once('/')
-        .ok_or_else(|| AnnounceError::Invalid(format!("repository {repo:?}")))?;
-    for (what, n) in [("owner", owner), ("repository", name)] {
-        guts_store::names::check_name(what, n)
-            .map_err(|e| AnnounceError::Invalid(e.to_string()))?;
-    }
-    Ok(())
+    guts_store::RepoName::parse(repo)
+        .map(|_| ())
+        .map_err(|e| AnnounceError::Invalid(e.to_string()))
 }
 
 /// The bytes a signature covers. A body that could not be encoded gets only the domain,

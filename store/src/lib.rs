@@ -4,7 +4,8 @@
 //! - [`keys`]: every sled key, built in one place as ordered byte strings.
 //! - [`codec`]: every stored value, encoded in one place (bincode 2 with serde).
 //! - [`records`]: the stored value types (repositories, packs, object locations, refs).
-//! - [`names`]: owner, repository and ref name validation, before anything touches storage.
+//! - [`names`]: owner, repository and ref name validation, before anything touches storage;
+//!   [`RepoName`] (`repo_name.rs`): `owner/name` parsed once and passed as a value.
 //! - [`Store`] (`db.rs`): opening, crash recovery, flushing, repository metadata.
 //! - [`Repo`] (`repo.rs`), a handle on one repository: its refs (`refs.rs`, compare-and-swap,
 //!   atomic batches), its replicated update log and writer lock (`log.rs`), its objects
@@ -36,6 +37,7 @@ mod odb;
 pub mod records;
 mod refs;
 mod repo;
+mod repo_name;
 mod reuse;
 mod send;
 mod signed;
@@ -51,5 +53,6 @@ pub use odb::RepoOdb;
 pub use records::{NewRepo, ObjLoc, PackRecord, RefValue, RepoPatch, RepoRecord};
 pub use refs::{RefError, RefUpdate};
 pub use repo::Repo;
+pub use repo_name::RepoName;
 pub use reuse::{StoredPacks, send_stored_packs};
 pub use send::{SendOptions, SendProgress, SendStats, send_all, send_pack};

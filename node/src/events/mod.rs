@@ -203,10 +203,10 @@ impl Hub {
 
 /// True if `owner/name` is a private repository here.
 fn is_private(store: &Store, full: &str) -> bool {
-    let Some((owner, name)) = full.split_once('/') else {
+    let Ok(n) = guts_store::RepoName::parse(full) else {
         return false;
     };
-    matches!(store.repo(owner, name), Ok(Some(r)) if r.record().private)
+    matches!(store.repo(n.owner(), n.name()), Ok(Some(r)) if r.record().private)
 }
 
 /// Publishes what a local push changed: a `push` event, and a `conflict` event for each

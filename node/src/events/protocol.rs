@@ -33,12 +33,11 @@ impl Channel {
                 let full = s.strip_prefix("repo:").ok_or_else(|| {
                     format!("unknown channel {s:?}: use repo:OWNER/NAME, repo:* or node")
                 })?;
-                let (owner, name) = full
-                    .split_once('/')
-                    .ok_or_else(|| format!("channel {s:?}: expected repo:OWNER/NAME"))?;
-                guts_store::names::check_name("owner", owner).map_err(|e| e.to_string())?;
-                guts_store::names::check_name("repository", name).map_err(|e| e.to_string())?;
-                Ok(Channel::Repo(full.to_string()))
+                if !full.contains('/') {
+                    return Err(format!("channel {s:?}: expected repo:OWNER/NAME"));
+                }
+                let name = guts_store::RepoName::parse(full).map_err(|e| e.to_string())?;
+                Ok(Channel::Repo(name.to_string()))
             }
         }
     }

@@ -7,6 +7,7 @@
 //! lagged and goes on from the newest events; one that does not answer pings for two
 //! intervals, or whose socket stays blocked that long, is closed.
 
+use guts_store::RepoName;
 use std::collections::{BTreeSet, HashMap};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -393,11 +394,11 @@ impl Conn {
     }
 
     fn may_read_private(&self, full: &str) -> bool {
-        let (Ok(store), Some((owner, name))) = (self.state.store(), full.split_once('/')) else {
+        let (Ok(store), Ok(n)) = (self.state.store(), RepoName::parse(full)) else {
             return false;
         };
         // Fails closed: an account record that cannot be read shows nothing.
-        match crate::accounts::repo_perm(store, &self.caller, owner, name, true) {
+        match crate::accounts::repo_perm(store, &self.caller, n.owner(), n.name(), true) {
             Ok(access) => access.0.is_some(),
             Err(e) => {
                 tracing::error!(error = %e, repo = full, "reading access for a subscriber");
@@ -408,12 +409,10 @@ impl Conn {
 
     /// True if `repo` exists here and is private now.
     fn private_now(&self, repo: Option<&str>) -> bool {
-        let (Ok(store), Some((owner, name))) =
-            (self.state.store(), repo.and_then(|r| r.split_once('/')))
-        else {
+        let (Ok(store), Some(Ok(n))) = (self.state.store(), repo.map(RepoName::parse)) else {
             return false;
         };
-        matches!(store.repo(owner, name), Ok(Some(r)) if r.record().private)
+        matches!(store.repo(n.owner(), n.name()), Ok(Some(r)) if r.record().private)
     }
 
     /// Authenticates the token again (revoked, expired, or its user deleted: closed).

@@ -33,9 +33,8 @@ fn open_or_create(host: &NodeHost, full: &str) -> Result<Repo, ReplicaError> {
     if let Some(r) = host.repo(full)? {
         return Ok(r);
     }
-    let (owner, name) = full
-        .split_once('/')
-        .ok_or_else(|| ReplicaError::refused(format!("bad repository name {full:?}")))?;
+    let n = super::host::repo_name(full)?;
+    let (owner, name) = (n.owner(), n.name());
     let store = host.store()?;
     let new = NewRepo {
         owner: owner.into(),

@@ -13,7 +13,7 @@ use guts_net::proto::MAX_RECORDS;
 use guts_net::{
     Announcement, Body, Host, NetEvent, RECORDS, RepoDigest, RepoState, SignedRef, Stamp, SyncPlan,
 };
-use guts_store::{NewRepo, Repo, RepoPatch, SendOptions, Store, send_pack};
+use guts_store::{NewRepo, Repo, RepoName, RepoPatch, SendOptions, Store, send_pack};
 use sha2::{Digest, Sha256};
 
 use super::log::{self, log_key};
@@ -69,11 +69,14 @@ impl NodeHost {
     }
 
     pub(crate) fn repo(&self, full: &str) -> Result<Option<Repo>, ReplicaError> {
-        let (owner, name) = full
-            .split_once('/')
-            .ok_or_else(|| ReplicaError::refused(format!("bad repository name {full:?}")))?;
-        Ok(self.store()?.repo(owner, name)?)
+        let n = repo_name(full)?;
+        Ok(self.store()?.repo(n.owner(), n.name())?)
     }
+}
+
+/// A peer's `owner/name`, checked.
+pub(crate) fn repo_name(full: &str) -> Result<RepoName, ReplicaError> {
+    RepoName::parse(full).map_err(|e| ReplicaError::refused(e.to_string()))
 }
 
 /// The latest signed record of `full`: its stamp and state.
@@ -384,9 +387,8 @@ impl Host for NodeHost {
         if latest(&store, full)?.is_some_and(|(known, _)| known >= stamp) {
             return Ok(false);
         }
-        let (owner, name) = full
-            .split_once('/')
-            .ok_or_else(|| ReplicaError::refused(format!("bad repository name {full:?}")))?;
+        let n = repo_name(full)?;
+        let (owner, name) = (n.owner(), n.name());
         // What changed here, for the hub (a deletion says whether it was private).
         let mut change: Option<Change> = None;
         // Kept first, so a crash mid-way never leaves a deleted repository without it.
