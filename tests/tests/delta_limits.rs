@@ -55,6 +55,23 @@ fn blob_id(dir: &Path, data: &[u8]) -> String {
         .to_string()
 }
 
+/// A pack of two entries: `base` whole, and a delta against it that copies all of `base`
+/// (64 KiB) `copies` times, each copy a 1-byte command.
+fn repeated_copies(base: &[u8], copies: u64) -> Vec<u8> {
+    assert_eq!(base.len(), 1 << 16);
+    let mut delta = Vec::new();
+    varint(1 << 16, &mut delta);
+    varint(copies << 16, &mut delta);
+    // Each command copies 0x10000 bytes from offset 0 (size 0 means 0x10000).
+    delta.extend(std::iter::repeat_n(0x80, copies as usize));
+    let mut pack = Vec::new();
+    let mut w = PackWriter::new(&mut pack, 2).expect("pack");
+    let at = w.write_whole(Kind::Blob, base).expect("base");
+    w.write_ofs_delta(at, &delta).expect("delta");
+    w.finish().expect("finish");
+    pack
+}
+
 /// Pushes `pack` creating `name` at `id`; returns the report.
 fn push_raw(url: &str, name: &str, id: &str, pack: &[u8]) -> String {
     let zero = "0".repeat(40);
@@ -94,19 +111,8 @@ fn a_delta_bomb_is_refused_at_push_time() {
     let src = sub(t.path(), "src");
     let url = repo_with_history(&node, "bomb", &src);
     let before = remote_refs(&url, "2");
-    // A 64 KiB base and a delta of 3,200 four-byte copies: 13 KB that build 200 MiB.
-    let base = vec![b'a'; 1 << 16];
-    let copies = 3_200u64;
-    let mut delta = Vec::new();
-    varint(1 << 16, &mut delta);
-    varint(copies << 16, &mut delta);
-    // Each command copies 0x10000 bytes from offset 0 (size 0 means 0x10000).
-    delta.extend(std::iter::repeat_n(0x80, copies as usize));
-    let mut pack = Vec::new();
-    let mut w = PackWriter::new(&mut pack, 2).expect("pack");
-    let at = w.write_whole(Kind::Blob, &base).expect("base");
-    w.write_ofs_delta(at, &delta).expect("delta");
-    w.finish().expect("finish");
+    // A 64 KiB base and a delta of 3,200 one-byte copies: a few KB that build 200 MiB.
+    let pack = repeated_copies(&[b'a'; 1 << 16], 3_200);
     assert!(pack.len() < 64 << 10);
     let report = push_raw(&url, "refs/tags/bomb", &"1".repeat(40), &pack);
     assert!(!report.contains("unpack ok"), "{report}");
@@ -156,16 +162,7 @@ fn a_large_object_built_by_a_delta_is_served_as_stored_with_its_base() {
     // 13 bytes of delta per 64 KiB copied: 6 KB of pack that build a 32 MiB blob, under
     // the object limit, so the push is accepted.
     let base: Vec<u8> = (0..1u32 << 16).map(|i| (i % 251) as u8).collect();
-    let copies = 512u64;
-    let mut delta = Vec::new();
-    varint(1 << 16, &mut delta);
-    varint(copies << 16, &mut delta);
-    delta.extend(std::iter::repeat_n(0x80, copies as usize));
-    let mut pack = Vec::new();
-    let mut w = PackWriter::new(&mut pack, 2).expect("pack");
-    let at = w.write_whole(Kind::Blob, &base).expect("base");
-    w.write_ofs_delta(at, &delta).expect("delta");
-    w.finish().expect("finish");
+    let pack = repeated_copies(&base, 512);
     let big: Vec<u8> = base.iter().copied().cycle().take(32 << 20).collect();
     let big_id = blob_id(t.path(), &big);
     let report = push_raw(&url, "refs/tags/big", &big_id, &pack);

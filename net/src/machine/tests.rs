@@ -45,6 +45,24 @@ fn request(actions: Vec<Action<u8, ()>>) -> Option<(u64, Request)> {
     })
 }
 
+/// Answers the round's page request `req` with one update of `key`; returns the sync's job.
+fn page_with_one_update(m: &mut Machine, key: &NodeKey, req: u64) -> u64 {
+    let planned = m.handle(Input::Answer {
+        req,
+        result: Ok(Response::Updates {
+            updates: vec![update(key)],
+            more: false,
+        }),
+    });
+    planned
+        .iter()
+        .find_map(|a| match a {
+            Action::Plan { job, .. } => Some(*job),
+            _ => None,
+        })
+        .expect("a plan")
+}
+
 /// `PEER` connects; the round that starts finds nothing to do.
 fn connect(m: &mut Machine) {
     let started = m.handle(Input::Connected(PEER));
@@ -81,20 +99,7 @@ fn round(m: &mut Machine, key: &NodeKey, mine: Vec<RepoDigest>, theirs: RepoDige
         assert!(m.idle(), "the round ended");
         return false;
     };
-    let planned = m.handle(Input::Answer {
-        req,
-        result: Ok(Response::Updates {
-            updates: vec![update(key)],
-            more: false,
-        }),
-    });
-    let job = planned
-        .iter()
-        .find_map(|a| match a {
-            Action::Plan { job, .. } => Some(*job),
-            _ => None,
-        })
-        .expect("a plan");
+    let job = page_with_one_update(m, key, req);
     // Verified, but refused by the plan (a grant this node does not accept).
     let rest = m.handle(Input::Planned {
         job,
@@ -163,20 +168,7 @@ fn a_failed_sync_is_not_settled() {
             }),
         }))
         .expect("reads the log every time");
-        let planned = m.handle(Input::Answer {
-            req,
-            result: Ok(Response::Updates {
-                updates: vec![update(&key)],
-                more: false,
-            }),
-        });
-        let job = planned
-            .iter()
-            .find_map(|a| match a {
-                Action::Plan { job, .. } => Some(*job),
-                _ => None,
-            })
-            .expect("a plan");
+        let job = page_with_one_update(&mut m, &key, req);
         m.handle(Input::Planned {
             job,
             result: Err(crate::error::ReplicaError::Io(std::io::Error::other(
