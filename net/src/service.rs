@@ -1,7 +1,7 @@
 //! The network as the node sees it: [`spawn`] starts the libp2p event loop and returns a
 //! cloneable [`NetHandle`] that signs and announces accepted pushes, tells who is connected,
 //! and counts what happened. Work that arrives (announcements, anti-entropy, requests from
-//! peers) runs as bounded tasks (`sync.rs`, `serve.rs`), never inside the event loop.
+//! peers) runs as bounded tasks (`drive.rs`, `serve.rs`), never inside the event loop.
 
 use std::collections::HashSet;
 use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
