@@ -213,7 +213,7 @@ impl Conn {
     /// that changed are checked first: nothing goes out after a revocation was applied.
     async fn send(&mut self, text: Utf8Bytes) -> Result<(), End> {
         if self.credentials.has_changed().unwrap_or(false) {
-            self.recheck()?;
+            self.recheck().await?;
         }
         let limit = self.hub().config.ping_every * 2;
         match tokio::time::timeout(limit, self.socket.send(Message::Text(text))).await {
@@ -247,7 +247,7 @@ impl Conn {
                 event = live.recv() => self.on_event(event).await,
                 msg = self.socket.recv() => self.on_message(msg).await,
                 _ = ping.tick() => self.on_ping().await,
-                Ok(()) = self.credentials.changed() => self.recheck(),
+                Ok(()) = self.credentials.changed() => self.recheck().await,
                 _ = closing.changed() => Err(End::Close(1001, "node shutting down")),
             };
             if let Err(end) = step {
@@ -415,11 +415,18 @@ impl Conn {
         matches!(store.repo(n.owner(), n.name()), Ok(Some(r)) if r.record().private)
     }
 
-    /// Authenticates the token again (revoked, expired, or its user deleted: closed).
-    fn recheck(&mut self) -> Result<(), End> {
+    /// Authenticates the token again (revoked, expired, or its user deleted: closed). The
+    /// store is read on a blocking thread.
+    async fn recheck(&mut self) -> Result<(), End> {
         self.credentials.borrow_and_update();
         if let (Some(secret), Ok(store)) = (&self.secret, self.state.store()) {
-            match crate::accounts::authenticate(store, secret, crate::accounts::now_secs()) {
+            let (store, secret) = (store.clone(), secret.clone());
+            let checked = tokio::task::spawn_blocking(move || {
+                crate::accounts::authenticate(&store, &secret, crate::accounts::now_secs())
+            })
+            .await
+            .map_err(|_| End::Close(1011, "internal error"))?;
+            match checked {
                 Ok(p) => self.caller.who = Some(p),
                 Err(crate::accounts::AuthError::Refused(_)) => {
                     return Err(End::Close(1008, "credentials no longer valid"));
@@ -435,7 +442,7 @@ impl Conn {
     }
 
     async fn on_ping(&mut self) -> Result<(), End> {
-        self.recheck()?;
+        self.recheck().await?;
         let every = self.hub().config.ping_every;
         if self.last_heard.elapsed() > every * 2 {
             return Err(End::Close(1008, "no answer to pings"));
