@@ -16,7 +16,7 @@ use crate::error::ReplicaError;
 use crate::event_loop::Command;
 use crate::machine::{Action, Input, unexpected, verified};
 use crate::proto::{CHUNK, Request, Response};
-use crate::service::{Shared, now_ms};
+use crate::service::Shared;
 
 /// Chunk requests in flight per download.
 const WINDOW: usize = 4;
@@ -88,8 +88,10 @@ fn apply_records(shared: &Shared, records: Vec<Vec<u8>>) -> Result<(usize, usize
     let (mut applied, mut refused) = (0, 0);
     let mut failed: Option<(String, ReplicaError)> = None;
     for record in records {
-        let checked = Announcement::decode(&record)
-            .and_then(|a| a.validate(|n| shared.is_trusted(n), now_ms()).map(|()| a));
+        let checked = Announcement::decode(&record).and_then(|a| {
+            a.validate(|n| shared.is_trusted(n), shared.config.wall.now_ms())
+                .map(|()| a)
+        });
         let (repo, stamp, state) = match checked.map(|a| a.body) {
             Ok(Body::Repo { repo, stamp, state }) => (repo, stamp, state),
             Ok(Body::Account { stamp, key, entry }) => {

@@ -25,7 +25,7 @@ use crate::error::ReplicaError;
 use crate::host::NetEvent;
 use crate::machine::{Action, Input, Limits, Replicator, ReqId};
 use crate::proto::{Request, Response};
-use crate::service::{Shared, lock, now_ms, peer_id_of};
+use crate::service::{Shared, lock, peer_id_of};
 
 /// What the handle and the tasks ask of the event loop.
 pub(crate) enum Command {
@@ -399,7 +399,7 @@ impl EventLoop {
     fn on_announcement(&mut self, source: PeerId, id: &gossipsub::MessageId, data: &[u8]) {
         let shared = self.shared.clone();
         let checked = Announcement::decode(data).and_then(|a| {
-            a.validate(|n| shared.is_trusted(n), now_ms())?;
+            a.validate(|n| shared.is_trusted(n), shared.config.wall.now_ms())?;
             Ok(a)
         });
         let verdict = match &checked {

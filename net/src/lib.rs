@@ -12,6 +12,9 @@
 //!   pushed update carries to show its pusher could write.
 //! - [`merge`]: the ref merge rule, a last-writer-wins register plus the conflict tips no
 //!   later update covers, a function of the set of updates (not of delivery order).
+//! - [`updates`]: planning and applying a repository's signed updates by the merge rule,
+//!   over any store behind [`updates::RefTable`] (the node's, the simulator's).
+//! - [`wall`]: [`Wall`], the node's wall clock as a value (read in one place, injectable).
 //! - [`proto`]: the `/guts/sync/1` request-response messages and their bounded codec.
 //! - [`codec`]: every bincode encoding and decoding of the network, in one place.
 //! - [`host`]: the [`Host`] trait, what the network needs from the node (logs, packs, apply).
@@ -40,6 +43,8 @@ pub mod proto;
 mod serve;
 pub mod service;
 pub mod signed;
+pub mod updates;
+pub mod wall;
 
 pub use accounts::{AccountView, Entry, Perm, Pusher, Role};
 pub use announce::{AnnounceError, Announcement, Body, PackRef, RepoMeta, RepoState};
@@ -55,3 +60,4 @@ pub use service::{
     DEFAULT_ANTI_ENTROPY_SECS, NetConfig, NetError, NetHandle, NetStats, peer_id_of, spawn,
 };
 pub use signed::{Sig, SignedRef};
+pub use wall::Wall;

@@ -40,6 +40,8 @@ pub struct NetConfig {
     pub max_fetches: usize,
     /// The largest pack fetched from a peer.
     pub max_pack: u64,
+    /// The node's wall clock (stamps further ahead than the drift bound are refused).
+    pub wall: crate::wall::Wall,
 }
 
 impl Default for NetConfig {
@@ -53,6 +55,7 @@ impl Default for NetConfig {
             request_timeout: Duration::from_secs(60),
             max_fetches: 4,
             max_pack: guts_git::pack::DEFAULT_MAX_PACK,
+            wall: crate::wall::Wall::system(),
         }
     }
 }
@@ -201,13 +204,6 @@ impl std::fmt::Debug for NetHandle {
 pub fn peer_id_of(node: &NodeId) -> Option<PeerId> {
     let pk = libp2p::identity::ed25519::PublicKey::try_from_bytes(&node.0).ok()?;
     Some(libp2p::identity::PublicKey::from(pk).to_peer_id())
-}
-
-/// Milliseconds since the epoch, now.
-pub(crate) fn now_ms() -> u64 {
-    std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map_or(0, |d| u64::try_from(d.as_millis()).unwrap_or(u64::MAX))
 }
 
 /// Starts the network (inside a tokio runtime) and returns once it listens.

@@ -38,6 +38,8 @@ pub struct NodeConfig {
     pub hub: crate::events::HubConfig,
     /// Events kept in the store for clients resuming with `since`.
     pub event_log: u64,
+    /// The node's wall clock: stamps, token expiry, the drift bound (the network's too).
+    pub wall: guts_net::Wall,
 }
 
 /// Open connections at most by default (WebSocket subscribers hold one each).
@@ -69,6 +71,7 @@ impl NodeConfig {
             p2p: None,
             hub: crate::events::HubConfig::default(),
             event_log: guts_store::DEFAULT_EVENT_LOG,
+            wall: guts_net::Wall::system(),
         }
     }
 }

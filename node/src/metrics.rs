@@ -67,6 +67,33 @@ pub struct Metrics {
     pub auth: AuthMetrics,
 }
 
+/// Replication's counters, shared with the network's host.
+#[derive(Debug, Clone)]
+pub struct ReplicaMetrics {
+    updates_replicated: Counter,
+    replication_lag: Histogram,
+    conflicts: Counter,
+    grants_refused: Counter,
+}
+
+impl ReplicaMetrics {
+    /// An update was applied `lag_ms` after its origin accepted it.
+    pub fn replicated(&self, lag_ms: u64) {
+        self.updates_replicated.inc();
+        self.replication_lag.observe(lag_ms as f64 / 1000.0);
+    }
+
+    /// A conflict tip was kept.
+    pub fn conflict(&self) {
+        self.conflicts.inc();
+    }
+
+    /// A replicated update was refused: its pusher's grant did not hold.
+    pub fn grant_refused(&self) {
+        self.grants_refused.inc();
+    }
+}
+
 /// Authentication counters.
 #[derive(Debug, Clone, Default)]
 pub struct AuthMetrics {
@@ -254,15 +281,14 @@ impl Metrics {
             .inc();
     }
 
-    /// A replicated update was applied, `lag_ms` after its origin accepted it.
-    pub fn replicated(&self, lag_ms: u64) {
-        self.updates_replicated.inc();
-        self.replication_lag.observe(lag_ms as f64 / 1000.0);
-    }
-
-    /// A conflict tip was kept.
-    pub fn conflict(&self) {
-        self.conflicts.inc();
+    /// Replication's counters, for the network's host.
+    pub fn replica(&self) -> ReplicaMetrics {
+        ReplicaMetrics {
+            updates_replicated: self.updates_replicated.clone(),
+            replication_lag: self.replication_lag.clone(),
+            conflicts: self.conflicts.clone(),
+            grants_refused: self.auth.grants_refused.clone(),
+        }
     }
 
     pub fn fetch(&self, result: &str) {

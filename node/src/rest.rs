@@ -210,11 +210,10 @@ pub async fn update(
             },
         )?;
         st.replication().record_meta(&store, &record)?;
-        let full = format!("{}/{}", record.owner, record.name);
         st.hub().publish(
             &store,
             &Event::RepoUpdated {
-                repo: full,
+                repo: record.full_name().to_string(),
                 meta: (&record).into(),
             },
         );
@@ -236,14 +235,13 @@ pub async fn delete(
     let st = state.clone();
     let gone = blocking(&state, move |store| {
         let was = readable(&store, &caller, &owner, &name, Perm::Admin)?;
-        let gone = st.replication().delete_local(&store, &owner, &name)?;
+        let gone = st.replication().delete_local(&store, &was.full_name())?;
         if gone {
             crate::accounts::forget_repo(&st, &store, &owner, &name)?;
-            let full = format!("{owner}/{name}");
             st.hub().publish(
                 &store,
                 &Event::RepoDeleted {
-                    repo: full,
+                    repo: was.full_name().to_string(),
                     private: was.record().private,
                 },
             );

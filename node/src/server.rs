@@ -21,7 +21,7 @@ use tower_http::timeout::TimeoutLayer;
 use tower_http::trace::TraceLayer;
 
 use crate::limits::{AddressLimiter, AddressSlot};
-use crate::replica::{NodeHost, Replication};
+use crate::replica::{HostParts, NodeHost, Replication};
 use crate::state::AppState;
 use crate::{NodeConfig, git, health, metrics, rest};
 
@@ -64,7 +64,7 @@ impl Node {
             })?;
         let addr = listener.local_addr()?;
         std::fs::create_dir_all(&config.data_dir)?;
-        let replication = Replication::load(&config.data_dir)?;
+        let replication = Replication::load(&config.data_dir, config.wall.clone())?;
         let state = AppState::new(config.clone(), replication);
 
         let opening = state.clone();
@@ -192,8 +192,22 @@ impl Node {
 }
 
 /// Starts replication once the store is open.
-async fn start_network(state: AppState, config: guts_net::NetConfig) {
-    let host = match NodeHost::new(&state) {
+async fn start_network(state: AppState, mut config: guts_net::NetConfig) {
+    // One clock for the node and its network.
+    config.wall = state.config().wall.clone();
+    let Ok(store) = state.store().cloned() else {
+        return;
+    };
+    let parts = HostParts {
+        store,
+        signer: state.replication().signer().clone(),
+        trusted: state.trusted().clone(),
+        metrics: state.metrics().replica(),
+        max_object_bytes: state.config().max_object_bytes,
+        spool_dir: state.config().data_dir.join("tmp"),
+        hub: state.hub().clone(),
+    };
+    let host = match NodeHost::new(parts) {
         Ok(h) => std::sync::Arc::new(h),
         Err(e) => {
             tracing::error!(error = %e, "cannot start the event publisher for p2p");

@@ -11,7 +11,7 @@ use crate::NodeConfig;
 use crate::error::ApiError;
 use crate::events::Hub;
 use crate::metrics::Metrics;
-use crate::replica::Replication;
+use crate::replica::{Replication, Trusted};
 
 /// Shared by all handlers.
 #[derive(Debug, Clone)]
@@ -36,7 +36,9 @@ pub struct Inner {
     /// Identity, clock, update log and network.
     pub replication: Replication,
     /// Realtime events.
-    pub hub: Hub,
+    pub hub: Arc<Hub>,
+    /// This node and the nodes whose replicated writes it accepts.
+    pub trusted: Trusted,
     /// Failed authentications per address.
     pub throttle: crate::accounts::Throttle,
 }
@@ -44,17 +46,24 @@ pub struct Inner {
 impl AppState {
     pub fn new(config: NodeConfig, replication: Replication) -> Self {
         let metrics = Metrics::new();
+        let trusted = Trusted::new(
+            replication.node_id(),
+            config.p2p.iter().flat_map(|p| p.trusted.iter().copied()),
+        );
         let hub = Hub::new(
             replication.node_id().to_string(),
             config.hub.clone(),
             metrics.hub.clone(),
+            config.wall.clone(),
         );
+        let hub = Arc::new(hub);
         AppState {
             inner: Arc::new(Inner {
                 store: OnceLock::new(),
                 store_error: OnceLock::new(),
                 metrics,
                 hub,
+                trusted,
                 started: Instant::now(),
                 git_slots: Arc::new(Semaphore::new(config.max_git_requests)),
                 git_per_address: crate::limits::AddressLimiter::new(
@@ -77,7 +86,7 @@ impl AppState {
         &self.inner.replication
     }
 
-    pub fn hub(&self) -> &Hub {
+    pub fn hub(&self) -> &Arc<Hub> {
         &self.inner.hub
     }
 
@@ -95,12 +104,17 @@ impl AppState {
 
     /// True for this node and the nodes it accepts replicated writes from.
     pub fn is_trusted(&self, node: &guts_net::NodeId) -> bool {
-        *node == self.replication().node_id()
-            || self
-                .config()
-                .p2p
-                .as_ref()
-                .is_some_and(|p| p.trusted.contains(node))
+        self.inner.trusted.contains(node)
+    }
+
+    /// Whose replicated writes this node accepts.
+    pub fn trusted(&self) -> &Trusted {
+        &self.inner.trusted
+    }
+
+    /// Now, in seconds since the epoch, by the node's wall clock.
+    pub fn now_secs(&self) -> u64 {
+        self.replication().now_ms() / 1000
     }
 
     pub fn metrics(&self) -> &Metrics {

@@ -1,6 +1,7 @@
 //! The verdict on a finished run: every node serves the same refs, holds every commit they
 //! reach, has logged every accepted update, and its refs are what the merge rule gives for
-//! the set of all accepted updates (computed here from scratch, in one go).
+//! the set of all accepted updates (computed here from scratch, in one go); the refs it
+//! moved update by update (values and conflict refs) are the ones its merge state gives.
 
 use std::collections::BTreeMap;
 
@@ -33,6 +34,15 @@ pub enum Divergence {
     /// A node serves other refs than the merge rule gives.
     #[error("node {node} serves refs of {repo} other than the merge rule gives")]
     Refs {
+        /// The node.
+        node: usize,
+        /// The repository.
+        repo: String,
+    },
+    /// The refs a node serves (conflict refs included), as moved update by update, are not
+    /// what its merge state gives.
+    #[error("node {node} serves refs of {repo} that its merge state does not give")]
+    Served {
         /// The node.
         node: usize,
         /// The repository.
@@ -84,6 +94,14 @@ pub fn check(sim: &Sim, report: &Report) -> Result<(), Divergence> {
                     repo: repo.to_string(),
                     have,
                     want: updates.len(),
+                });
+            }
+        }
+        for (repo, r) in &model.repos {
+            if r.served != r.implied(world) {
+                return Err(Divergence::Served {
+                    node,
+                    repo: repo.clone(),
                 });
             }
         }

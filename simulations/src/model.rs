@@ -1,14 +1,17 @@
 //! One node's durable state, as the replication machine's host sees it: per repository the
-//! signed update log, the ref table under the merge rule, and the commits held. It answers
-//! exactly what `guts_net::Host` answers in a node (digests, pages, plans, packs by
-//! want/have, apply with the same all-or-nothing checks), over the [`World`]'s commits.
+//! signed update log, each ref's merge state, the refs served (conflict refs included) and
+//! the commits held. It answers what `guts_net::Host` answers in a node (digests, pages,
+//! plans, packs by want/have, apply), over the [`World`]'s commits. Plans and the merge
+//! rule's moves are the node's own code ([`guts_net::updates`]), run over this store
+//! through [`RefTable`]; what stays here is where commits live and the pack check.
 
 use std::collections::{BTreeMap, BTreeSet};
 
 use guts_git::ObjectId;
 use guts_net::machine::{differing, page, verified};
 use guts_net::proto::{RepoDigest, Request, Response, UPDATES_PAGE};
-use guts_net::{RefState, Seen, SignedRef, Stamp, SyncPlan};
+use guts_net::updates::{self, RefTable};
+use guts_net::{RefState, SignedRef, Stamp, SyncPlan};
 use sha2::{Digest, Sha256};
 
 use crate::world::World;
@@ -23,8 +26,66 @@ pub struct RepoModel {
     pub log: BTreeMap<Stamp, SignedRef>,
     /// Each ref's merge state.
     pub refs: BTreeMap<String, RefState>,
+    /// The refs served: each ref's value, and the conflict refs.
+    pub served: BTreeMap<String, ObjectId>,
     /// Commits held.
     pub objects: BTreeSet<ObjectId>,
+}
+
+impl RepoModel {
+    /// The refs the merge state gives: each ref's value, and a conflict ref per conflict tip.
+    pub fn implied(&self, world: &World) -> BTreeMap<String, ObjectId> {
+        let mut out = BTreeMap::new();
+        for (name, state) in &self.refs {
+            if let Some(w) = state.winner().filter(|w| !w.new.is_zero()) {
+                out.insert(name.clone(), w.new);
+            }
+            for tip in state.conflicts(world) {
+                out.insert(guts_net::conflict_ref(name, &tip), tip);
+            }
+        }
+        out
+    }
+}
+
+impl RefTable for RepoModel {
+    type Error = std::convert::Infallible;
+
+    fn logged(&self, u: &SignedRef) -> Result<bool, Self::Error> {
+        Ok(self.log.contains_key(&u.stamp))
+    }
+
+    fn has_object(&self, id: &ObjectId) -> Result<bool, Self::Error> {
+        Ok(self.objects.contains(id))
+    }
+
+    fn tips(&self) -> Result<Vec<ObjectId>, Self::Error> {
+        Ok(self.served.values().copied().collect())
+    }
+
+    fn get_ref(&self, name: &str) -> Result<ObjectId, Self::Error> {
+        Ok(self.served.get(name).copied().unwrap_or(ObjectId::ZERO))
+    }
+
+    fn set_ref(
+        &mut self,
+        name: &str,
+        _old: ObjectId,
+        new: ObjectId,
+        _conflict: bool,
+    ) -> Result<(), Self::Error> {
+        if new.is_zero() {
+            self.served.remove(name);
+        } else {
+            self.served.insert(name.to_string(), new);
+        }
+        Ok(())
+    }
+
+    fn log(&mut self, u: &SignedRef) -> Result<(), Self::Error> {
+        self.log.insert(u.stamp, u.clone());
+        Ok(())
+    }
 }
 
 /// A node's store.
@@ -92,34 +153,7 @@ impl Model {
     /// Checks signatures, then which updates are new and which commits they need.
     pub fn plan(&self, repo: &str, updates: Vec<SignedRef>) -> (SyncPlan, usize) {
         let (good, refused) = verified(updates);
-        let r = self.repos.get(repo);
-        let mut plan = SyncPlan::default();
-        for u in good {
-            if r.is_some_and(|r| r.log.contains_key(&u.stamp)) {
-                continue;
-            }
-            for id in [u.new, u.old] {
-                let id = ObjectId::from_bytes(id);
-                if !id.is_zero()
-                    && !r.is_some_and(|r| r.objects.contains(&id))
-                    && !plan.wants.contains(id.as_bytes())
-                {
-                    plan.wants.push(*id.as_bytes());
-                }
-            }
-            plan.new.push(u);
-        }
-        plan.new.sort_by_key(|u| u.stamp);
-        plan.new.dedup_by_key(|u| u.stamp);
-        if let Some(r) = r {
-            plan.haves = r
-                .refs
-                .values()
-                .filter_map(|s| s.winner())
-                .filter(|w| !w.new.is_zero())
-                .map(|w| *w.new.as_bytes())
-                .collect();
-        }
+        let Ok(plan) = updates::plan(self.repos.get(repo), &good, |_| true);
         (plan, refused)
     }
 
@@ -165,7 +199,7 @@ impl Model {
         world: &World,
         repo: &str,
         pack: Option<Pack>,
-        mut updates: Vec<SignedRef>,
+        updates: Vec<SignedRef>,
     ) -> Result<usize, String> {
         let r = self.repos.entry(repo.to_string()).or_default();
         let mut objects = r.objects.clone();
@@ -181,22 +215,11 @@ impl Model {
             }
         }
         r.objects = objects;
-        updates.sort_by_key(|u| u.stamp);
-        let mut applied = 0;
-        for u in updates {
-            if r.log.contains_key(&u.stamp) {
-                continue;
-            }
-            let seen = Seen {
-                stamp: u.stamp,
-                old: ObjectId::from_bytes(u.old),
-                new: ObjectId::from_bytes(u.new),
-            };
-            r.refs.entry(u.name.clone()).or_default().apply(seen, world);
-            r.log.insert(u.stamp, u);
-            applied += 1;
-        }
-        Ok(applied)
+        let mut states = std::mem::take(&mut r.refs);
+        let steps = updates::apply(r, &mut states, &updates, world);
+        r.refs = states;
+        let Ok(steps) = steps;
+        Ok(steps.len())
     }
 
     /// The refs this node serves: each ref's value and conflict tips (deleted refs with no

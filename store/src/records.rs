@@ -26,6 +26,13 @@ pub struct RepoRecord {
     pub updated_at: u64,
 }
 
+impl RepoRecord {
+    /// Its full name, `owner/name` (checked when the repository was created).
+    pub fn full_name(&self) -> crate::RepoName {
+        crate::RepoName::checked(&self.owner, &self.name)
+    }
+}
+
 /// What a new repository is made of.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct NewRepo {

@@ -23,6 +23,11 @@ impl Repo {
         &self.record
     }
 
+    /// Its full name, `owner/name`.
+    pub fn full_name(&self) -> crate::RepoName {
+        self.record.full_name()
+    }
+
     /// The store the repository lives in.
     pub fn store(&self) -> &Store {
         &self.store

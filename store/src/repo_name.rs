@@ -26,6 +26,14 @@ impl RepoName {
         })
     }
 
+    /// A name already checked when it was stored (a repository's record).
+    pub(crate) fn checked(owner: &str, name: &str) -> RepoName {
+        RepoName {
+            owner: owner.to_string(),
+            name: name.to_string(),
+        }
+    }
+
     /// Reads `owner/name`.
     pub fn parse(full: &str) -> Result<RepoName, StoreError> {
         let (owner, name) = full.split_once('/').ok_or_else(|| {

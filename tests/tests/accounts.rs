@@ -288,7 +288,7 @@ fn a_read_scoped_token_clones_but_cannot_push() {
         .0,
         403
     );
-    let soon = guts_node::accounts::now_secs() + 2;
+    let soon = guts_node::net::Wall::system().now_secs() + 2;
     let (_, t) = http(
         "POST",
         &api(&node, "/user/tokens", Some(&ann)),
@@ -1332,4 +1332,35 @@ fn a_subscriber_sees_a_private_repository_exactly_while_granted() {
     assert!((200..300).contains(&status));
     push(300);
     next_is_the_mark(&mut sub);
+}
+
+/// A node reads time from the wall clock it is given (here two hours ahead of the machine):
+/// token expiry is judged by it, not by the machine's clock.
+#[test]
+fn a_node_judges_expiry_by_its_own_wall_clock() {
+    let dir = guts_tests::tmp();
+    let mut config = guts_node::NodeConfig::new(dir.path(), "127.0.0.1:0".parse().expect("addr"));
+    config.wall = guts_node::net::Wall::offset(2 * 3600 * 1000);
+    let node = TestNode::start_with(dir, config);
+    let machine_now = guts_node::net::Wall::system().now_secs();
+    let tokens = api(&node, "/user/tokens", Some(&node.token));
+    // In an hour by the machine's clock: already past by the node's.
+    let (status, body) = http(
+        "POST",
+        &tokens,
+        Some(json!({ "name": "hour", "expires_at": machine_now + 3600 })),
+    );
+    assert_eq!(status, 422, "{body}");
+    assert!(
+        body["error"].as_str().unwrap_or_default().contains("past"),
+        "{body}"
+    );
+    let (status, t) = http(
+        "POST",
+        &tokens,
+        Some(json!({ "name": "day", "expires_at": machine_now + 24 * 3600 })),
+    );
+    assert_eq!(status, 201, "{t}");
+    let day = t["token"].as_str().expect("token").to_string();
+    assert_eq!(http("GET", &api(&node, "/user", Some(&day)), None).0, 200);
 }

@@ -158,9 +158,8 @@ pub async fn caller_of(
     };
     let throttle = state.throttle();
     let store = state.store()?.clone();
-    let checked =
-        tokio::task::spawn_blocking(move || authenticate(&store, &secret, super::now_secs()))
-            .await?;
+    let now = state.now_secs();
+    let checked = tokio::task::spawn_blocking(move || authenticate(&store, &secret, now)).await?;
     match checked {
         // A good token is never slowed down: a guesser behind the same address (a NAT, an
         // office) slows only its own failures.

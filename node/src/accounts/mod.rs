@@ -64,17 +64,12 @@ pub fn create_user_offline(
     admin: bool,
 ) -> Result<String, BootstrapError> {
     std::fs::create_dir_all(data_dir).map_err(guts_store::StoreError::from)?;
-    let replication = crate::replica::Replication::load(data_dir)?;
+    let replication = crate::replica::Replication::load(data_dir, guts_net::Wall::system())?;
     let store = guts_store::Store::open(data_dir, guts_store::StoreOptions::default())?;
     let v = create_user_with_token(&replication, &store, name, admin)
         .map_err(|e| BootstrapError::Refused(e.message))?;
     store.flush()?;
     Ok(v["token"].as_str().unwrap_or_default().to_string())
-}
-
-/// Seconds since the epoch.
-pub fn now_secs() -> u64 {
-    crate::replica::now_ms() / 1000
 }
 
 /// The account routes under `prefix` (`/api` or `/api/v1`).

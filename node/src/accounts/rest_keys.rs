@@ -15,8 +15,8 @@ use serde_json::{Value, json};
 use sha2::{Digest, Sha256};
 
 use super::auth::Caller;
+use super::sshkey;
 use super::view::StoreView;
-use super::{now_secs, sshkey};
 use crate::error::ApiError;
 use crate::paging::Paged;
 use crate::rest::{blocking, parse_json};
@@ -113,7 +113,7 @@ pub async fn add(
             title,
             key: parsed.openssh(),
             fingerprint: parsed.fingerprint(),
-            created_at: now_secs(),
+            created_at: st.now_secs(),
         };
         let v = key_json(&entry);
         st.replication()

@@ -14,7 +14,6 @@ use serde::Deserialize;
 use serde_json::{Value, json};
 
 use super::auth::{Caller, Principal};
-use super::now_secs;
 use super::rest_users::{name_taken, owns_repositories, user};
 use super::view::StoreView;
 use super::write::{delete_all, forget, write};
@@ -116,7 +115,7 @@ pub async fn create(
         let o = Entry::Org {
             name: b.name.clone(),
             description: b.description,
-            created_at: now_secs(),
+            created_at: st.now_secs(),
         };
         write(&st, &store, &key::org(&b.name), Some(o))?;
         let m = Entry::Member {

@@ -13,9 +13,9 @@ use serde::Deserialize;
 use serde_json::{Value, json};
 
 use super::auth::Caller;
+use super::tokens;
 use super::view::StoreView;
 use super::write::write;
-use super::{now_secs, tokens};
 use crate::error::ApiError;
 use crate::paging::Paged;
 use crate::replica::Replication;
@@ -124,7 +124,7 @@ pub fn mint(
         name: name.to_string(),
         scopes,
         expires_at,
-        created_at: now_secs(),
+        created_at: replication.now_ms() / 1000,
     };
     let entry = Entry::Token(t.clone());
     entry
@@ -185,14 +185,14 @@ struct NewToken {
     expires_at: Option<u64>,
 }
 
-fn check_new_token(b: &NewToken) -> Result<(), ApiError> {
+fn check_new_token(b: &NewToken, now_secs: u64) -> Result<(), ApiError> {
     if b.name.trim().is_empty() || b.name.len() > guts_net::accounts::MAX_TITLE {
         return Err(ApiError::new(
             StatusCode::UNPROCESSABLE_ENTITY,
             "name is required (at most 255 bytes)",
         ));
     }
-    if b.expires_at.is_some_and(|e| e <= now_secs()) {
+    if b.expires_at.is_some_and(|e| e <= now_secs) {
         return Err(ApiError::new(
             StatusCode::UNPROCESSABLE_ENTITY,
             "expires_at is in the past",
@@ -214,7 +214,7 @@ pub async fn create_token(
 ) -> Result<Response, ApiError> {
     let p = caller.with_scope(Perm::Admin)?.clone();
     let b: NewToken = parse_json(&headers, &body)?;
-    check_new_token(&b)?;
+    check_new_token(&b, state.now_secs())?;
     let scopes = parse_scopes(&b.scopes.clone().unwrap_or_else(default_scopes), p.scope)?;
     let st = state.clone();
     let v = blocking(&state, move |store| {
@@ -241,7 +241,7 @@ pub async fn create_token_for(
 ) -> Result<Response, ApiError> {
     caller.site_admin()?;
     let b: NewToken = parse_json(&headers, &body)?;
-    check_new_token(&b)?;
+    check_new_token(&b, state.now_secs())?;
     let scopes = parse_scopes(
         &b.scopes.clone().unwrap_or_else(default_scopes),
         Perm::Admin,
@@ -316,7 +316,7 @@ pub fn create_user_with_token(
     let u = User {
         name: name.to_string(),
         admin,
-        created_at: now_secs(),
+        created_at: replication.now_ms() / 1000,
         incarnation: tokens::random_u64().map_err(|e| ApiError::internal(&e))?,
     };
     replication.record_account(store, &key::user(name), Some(Entry::User(u.clone())))?;

@@ -97,11 +97,13 @@ pub struct Hub {
     credentials: Arc<watch::Sender<u64>>,
     /// Bumped when any account record changes: connections forget the access they cached.
     accounts: Arc<std::sync::atomic::AtomicU64>,
+    /// The node's wall clock (each event's time).
+    wall: guts_net::Wall,
 }
 
 impl Hub {
     /// A hub for the node `node` (its id, as events name it).
-    pub fn new(node: String, config: HubConfig, metrics: HubMetrics) -> Hub {
+    pub fn new(node: String, config: HubConfig, metrics: HubMetrics, wall: guts_net::Wall) -> Hub {
         let (tx, _) = broadcast::channel(config.buffer.max(1));
         Hub {
             node,
@@ -112,6 +114,7 @@ impl Hub {
             closing: watch::Sender::new(false),
             credentials: Arc::new(watch::Sender::new(0)),
             accounts: Arc::default(),
+            wall,
         }
     }
 
@@ -165,7 +168,7 @@ impl Hub {
             Value::Object(m) => m,
             _ => Map::new(),
         };
-        let at = crate::replica::now_ms();
+        let at = self.wall.now_ms();
         // Visibility as it is now (a deletion says what it was).
         let private =
             repo.is_some_and(|full| what.private().unwrap_or_else(|| is_private(store, full)));
@@ -209,11 +212,11 @@ fn is_private(store: &Store, full: &str) -> bool {
     matches!(store.repo(n.owner(), n.name()), Ok(Some(r)) if r.record().private)
 }
 
-/// Publishes what a local push changed: a `push` event, and a `conflict` event for each
-/// conflict it settled.
+/// Publishes what a push accepted here changed (after it was flushed): the push, the
+/// conflicts it settled, and the repository's new record when it set the default branch.
 pub(crate) fn publish_push(
     state: &crate::state::AppState,
-    full: &str,
+    full: &guts_store::RepoName,
     pushed: &crate::git::Pushed,
 ) {
     if pushed.changes.is_empty() {
@@ -241,6 +244,12 @@ pub(crate) fn publish_push(
             name: name.clone(),
             tip: *tip,
             resolved: true,
+        });
+    }
+    if let Some(rec) = &pushed.new_head {
+        state.publish(Event::RepoUpdated {
+            repo: full.to_string(),
+            meta: rec.into(),
         });
     }
 }

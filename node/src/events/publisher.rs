@@ -3,11 +3,12 @@
 //! are sent; the sender never waits (a full queue drops the event with a warning: these are
 //! the node's own notices, not data).
 
-use std::sync::Weak;
+use std::sync::Arc;
 use std::sync::mpsc::{SyncSender, TrySendError, sync_channel};
 
-use super::Event;
-use crate::state::Inner;
+use guts_store::Store;
+
+use super::{Event, Hub};
 
 /// Events waiting at most.
 const QUEUE: usize = 4096;
@@ -19,20 +20,15 @@ pub struct Publisher {
 }
 
 impl Publisher {
-    /// Starts the thread for the node whose state is `state` (held weakly: the thread
-    /// keeps nothing open after shutdown).
-    pub(crate) fn spawn(state: Weak<Inner>) -> std::io::Result<Publisher> {
+    /// Starts the thread publishing to `hub` (which keeps its log in `store`); it ends, and
+    /// lets both go, when the last sender is dropped.
+    pub(crate) fn spawn(hub: Arc<Hub>, store: Store) -> std::io::Result<Publisher> {
         let (tx, rx) = sync_channel::<Event>(QUEUE);
         std::thread::Builder::new()
             .name("guts-events".into())
             .spawn(move || {
                 for event in rx {
-                    let Some(inner) = state.upgrade() else {
-                        return;
-                    };
-                    if let Some(store) = inner.store.get() {
-                        inner.hub.publish(store, &event);
-                    }
+                    hub.publish(&store, &event);
                 }
             })?;
         Ok(Publisher { tx })

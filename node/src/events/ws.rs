@@ -421,8 +421,9 @@ impl Conn {
         self.credentials.borrow_and_update();
         if let (Some(secret), Ok(store)) = (&self.secret, self.state.store()) {
             let (store, secret) = (store.clone(), secret.clone());
+            let now = self.state.now_secs();
             let checked = tokio::task::spawn_blocking(move || {
-                crate::accounts::authenticate(&store, &secret, crate::accounts::now_secs())
+                crate::accounts::authenticate(&store, &secret, now)
             })
             .await
             .map_err(|_| End::Close(1011, "internal error"))?;

@@ -31,7 +31,6 @@ use serde::Deserialize;
 
 use crate::accounts::{self, Caller};
 use crate::error::ApiError;
-use crate::events::Event;
 use crate::limits::PeerIp;
 use crate::state::AppState;
 use body::{BodyReader, BodyWriter};
@@ -456,10 +455,9 @@ async fn receive_pack(
         state.config().max_object_bytes,
     );
     let st = state.clone();
-    let name = format!("{}/{}", repo.record().owner, repo.record().name);
+    let name = repo.full_name();
     tokio::task::spawn_blocking(move || {
         let _permit = permit;
-        let repo_store = &repo.store().clone();
         if push.commands.is_empty() {
             return;
         }
@@ -472,17 +470,11 @@ async fn receive_pack(
             &who,
             &mut writer,
         ) {
-            Ok((outcome, pushed)) => {
+            Ok((outcome, mut pushed)) => {
+                // Flushed and reported: now the network and the hub are told.
+                st.replication()
+                    .announce_push(&name, std::mem::take(&mut pushed.accepted));
                 crate::events::publish_push(&st, &name, &pushed);
-                if let Some(rec) = &pushed.new_head {
-                    st.hub().publish(
-                        repo_store,
-                        &Event::RepoUpdated {
-                            repo: name.clone(),
-                            meta: rec.into(),
-                        },
-                    );
-                }
                 let label = match outcome {
                     receive::Outcome::Ok => "ok",
                     receive::Outcome::Rejected => "rejected",

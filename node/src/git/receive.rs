@@ -18,7 +18,7 @@ use guts_store::{
 };
 
 use super::GitError;
-use crate::replica::Replication;
+use crate::replica::{Accepted, Replication};
 use guts_net::PackRef;
 
 /// Commands accepted per push.
@@ -146,6 +146,8 @@ pub struct Pushed {
     pub pusher: Option<String>,
     /// The repository's record, when the push gave it its default branch.
     pub new_head: Option<guts_store::RepoRecord>,
+    /// What the network is to be told, once the report is written.
+    pub accepted: Accepted,
 }
 
 /// Who pushes, and the rules their push must keep.
@@ -196,7 +198,8 @@ impl IngestProgress for Sideband<'_> {
     }
 }
 
-/// Receives the pack (if any), applies the commands, flushes, and writes the report.
+/// Receives the pack (if any), applies the commands, flushes, and writes the report. What
+/// the network is to be told is returned in [`Pushed::accepted`], for the caller to announce.
 pub fn serve(
     repo: &Repo,
     push: &Push,
@@ -224,7 +227,6 @@ pub fn serve(
             ..IndexOptions::default()
         },
     };
-    let mut committed = None;
     let (unpack, outcome) = if needs_pack {
         match repo.receive_pack(pack, &opts, &mut sb) {
             Ok(rx) => {
@@ -244,7 +246,7 @@ pub fn serve(
                     drop(overlay);
                     pushed.commits = rx.commits();
                     let stored = repo.commit_pack(rx)?;
-                    committed = stored.pack.map(|_| PackRef {
+                    pushed.accepted.pack = stored.pack.map(|_| PackRef {
                         checksum: *stored.checksum.as_bytes(),
                         len: stored.bytes,
                     });
@@ -273,7 +275,6 @@ pub fn serve(
         }
         (Ok(()), None)
     };
-    let mut signed = Vec::new();
     if unpack.is_ok() {
         // Refs move and the update log grows as one step (replication does the same).
         let writer = repo.writer();
@@ -286,11 +287,13 @@ pub fn serve(
             .filter(|(_, r)| r.is_ok())
             .map(|(c, _)| (c.name.clone(), c.old, c.new))
             .collect();
-        (signed, pushed.settled) = replication.record_local(repo, &changes, who.pusher.as_ref())?;
+        (pushed.accepted.signed, pushed.settled) =
+            replication.record_local(repo, &changes, who.pusher.as_ref())?;
         pushed.new_head = super::default_branch::settle(repo, &changes)?;
         if let Some(rec) = &pushed.new_head {
-            // Signed, kept and announced like any metadata change: every node agrees on HEAD.
-            replication.record_meta(repo.store(), rec)?;
+            // Signed and kept like any metadata change (flushed with the push, announced
+            // with it): every node agrees on HEAD.
+            pushed.accepted.record = Some(replication.sign_meta(repo.store(), rec)?);
         }
         pushed.changes = changes;
         // Objects pushed for a ref that was then refused are reachable from nothing.
@@ -299,7 +302,7 @@ pub fn serve(
             .iter()
             .zip(&results)
             .any(|(c, r)| r.is_err() && !c.new.is_zero());
-        if committed.is_some() && refused_tip {
+        if pushed.accepted.pack.is_some() && refused_tip {
             repo.mark_open()?;
         }
         repo.store_flush()?;
@@ -333,7 +336,6 @@ pub fn serve(
         }
     }
     sb.out.flush()?;
-    replication.announce(repo, committed, signed);
     Ok((outcome, pushed))
 }
 

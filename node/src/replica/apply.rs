@@ -1,27 +1,27 @@
 //! Applying replicated updates: the fetched pack is verified exactly as a pushed one
 //! (checksum, every object's id, thin bases, strict object checks), every update's objects
-//! must be present and connected, then each update goes through the merge rule in stamp
-//! order: the winner moves the ref, new conflict tips get `refs/guts/conflicts/...` refs
-//! (dropped again once a later update covers them), and the update joins the log. Refs move before the log entry is written and the store is
+//! must be present and connected, then the updates go through the merge rule in stamp order
+//! ([`guts_net::updates::apply`], the same code the simulator runs) over this repository's
+//! refs and log ([`Table`]). Refs move before the log entry is written and the store is
 //! flushed before returning, so a crash never leaves a logged update whose ref did not move.
 
 use guts_net::ReplicaError;
-use std::collections::{HashMap, HashSet};
+use std::collections::{BTreeMap, HashSet};
 use std::fs::File;
 
 use guts_git::ObjectId;
 use guts_git::odb::ObjectRead;
 use guts_git::walk::{check_connected, is_ancestor};
-use guts_net::{Ancestry, RefState, SignedRef, conflict_ref};
-use guts_store::{IngestOptions, NewRepo, RefUpdate, Repo};
+use guts_net::updates::{self, RefTable, seen};
+use guts_net::{Ancestry, RefState, SignedRef};
+use guts_store::{IngestOptions, NewRepo, RefUpdate, Repo, RepoName, RepoOdb};
 
-use super::host::NodeHost;
-use super::log::{self, log_key, ref_state, seen};
-use super::now_ms;
-use crate::events::Event;
+use super::host::{NodeHost, Outcome};
+use super::log::{self, log_key};
+use crate::events::{Event, Replicated};
 
 /// Ancestry over a repository's objects.
-struct Odb<'a, O: ObjectRead>(&'a O);
+pub(super) struct Odb<'a, O: ObjectRead>(pub(super) &'a O);
 
 impl<O: ObjectRead> Ancestry for Odb<'_, O> {
     fn contains(&self, tip: &ObjectId, ancestor: &ObjectId) -> bool {
@@ -29,19 +29,88 @@ impl<O: ObjectRead> Ancestry for Odb<'_, O> {
     }
 }
 
-fn open_or_create(host: &NodeHost, full: &str) -> Result<Repo, ReplicaError> {
+/// A repository's refs, log and objects in the store, as the merge rule reads and moves them.
+pub(super) struct Table<'a> {
+    repo: &'a Repo,
+    odb: RepoOdb,
+}
+
+impl<'a> Table<'a> {
+    pub(super) fn new(repo: &'a Repo) -> Table<'a> {
+        Table {
+            odb: repo.odb(),
+            repo,
+        }
+    }
+}
+
+impl RefTable for Table<'_> {
+    type Error = ReplicaError;
+
+    fn logged(&self, u: &SignedRef) -> Result<bool, ReplicaError> {
+        Ok(self.repo.log_contains(&log_key(&u.stamp))?)
+    }
+
+    fn has_object(&self, id: &ObjectId) -> Result<bool, ReplicaError> {
+        Ok(self.odb.contains(id)?)
+    }
+
+    fn tips(&self) -> Result<Vec<ObjectId>, ReplicaError> {
+        Ok(self
+            .repo
+            .list_refs()?
+            .into_iter()
+            .map(|(_, id)| id)
+            .collect())
+    }
+
+    fn get_ref(&self, name: &str) -> Result<ObjectId, ReplicaError> {
+        Ok(self.repo.get_ref(name)?.unwrap_or(ObjectId::ZERO))
+    }
+
+    fn set_ref(
+        &mut self,
+        name: &str,
+        old: ObjectId,
+        new: ObjectId,
+        conflict: bool,
+    ) -> Result<(), ReplicaError> {
+        // A branch moved other than forward may leave objects reachable from nothing.
+        if !conflict {
+            let ff = old.is_zero() || (!new.is_zero() && Odb(&self.odb).contains(&new, &old));
+            if !ff && self.repo.is_closed()? {
+                self.repo.mark_open()?;
+            }
+        }
+        let u = RefUpdate {
+            name: name.to_string(),
+            old,
+            new,
+        };
+        match self.repo.update_ref(&u)? {
+            Ok(()) => Ok(()),
+            Err(e) => Err(ReplicaError::Store(guts_store::StoreError::Internal(
+                format!("ref {name} moved meanwhile: {e}"),
+            ))),
+        }
+    }
+
+    fn log(&mut self, u: &SignedRef) -> Result<(), ReplicaError> {
+        self.repo.log_insert(&log_key(&u.stamp), &log::encode(u)?)?;
+        Ok(())
+    }
+}
+
+fn open_or_create(host: &NodeHost, full: &RepoName) -> Result<Repo, ReplicaError> {
     if let Some(r) = host.repo(full)? {
         return Ok(r);
     }
-    let n = super::host::repo_name(full)?;
-    let (owner, name) = (n.owner(), n.name());
-    let store = host.store()?;
     let new = NewRepo {
-        owner: owner.into(),
-        name: name.into(),
+        owner: full.owner().into(),
+        name: full.name().into(),
         ..NewRepo::default()
     };
-    match store.create_repo(&new) {
+    match host.store().create_repo(&new) {
         Ok(_) => {}
         // Created meanwhile by someone else: fine.
         Err(guts_store::StoreError::Exists) => {}
@@ -52,12 +121,14 @@ fn open_or_create(host: &NodeHost, full: &str) -> Result<Repo, ReplicaError> {
     ))
 }
 
+/// Verifies `pack`, then applies the updates it makes complete; those it does not are
+/// counted as refused. Returns what changed and the events to publish.
 pub(super) fn apply(
     host: &NodeHost,
-    full: &str,
+    full: &RepoName,
     pack: Option<File>,
     mut updates: Vec<SignedRef>,
-) -> Result<usize, ReplicaError> {
+) -> Result<Outcome, ReplicaError> {
     let repo = open_or_create(host, full)?;
     updates.sort_by_key(|u| u.stamp);
     let total = updates.len();
@@ -67,7 +138,7 @@ pub(super) fn apply(
         Some(file) => {
             // The same bounds as a push.
             let mut opts = IngestOptions::default();
-            opts.index.max_object_size = host.state()?.config().max_object_bytes;
+            opts.index.max_object_size = host.max_object_bytes();
             let rx = repo.receive_pack(file, &opts, &mut ()).map_err(|e| {
                 ReplicaError::refused(format!("pack refused: {}", crate::error::chain(&e)))
             })?;
@@ -104,87 +175,54 @@ pub(super) fn apply(
     let writer = repo.writer();
     let _one = guts_store::sync::lock(&writer);
     let odb = repo.odb();
-    let anc = Odb(&odb);
     // The merge state of each ref these updates touch, from one pass over the log.
     let names: HashSet<&str> = usable.iter().map(|u| u.name.as_str()).collect();
-    let mut states: HashMap<String, RefState> = HashMap::new();
+    let mut states: BTreeMap<String, RefState> = BTreeMap::new();
     for (_, v) in repo.log_entries()? {
         let u = log::decode(&v)?;
         if names.contains(u.name.as_str()) {
             states.entry(u.name.clone()).or_default().insert(seen(&u));
         }
     }
-    let mut applied = 0;
-    // What the event hub reports once the store is flushed.
-    let mut moved_refs = Vec::new();
-    let mut conflicts = Vec::new();
-    let state = host.state()?;
-    let metrics = state.metrics();
-    let replication = state.replication();
-    for u in &usable {
-        let key = log_key(&u.stamp);
-        if repo.log_contains(&key)? {
-            continue;
-        }
-        let state = states.entry(u.name.clone()).or_default();
-        let outcome = state.apply(seen(u), &anc);
-        moved_refs.push(crate::events::Replicated::of(u, outcome.wins));
-        if outcome.wins {
-            let target = ObjectId::from_bytes(u.new);
-            let current = repo.get_ref(&u.name)?.unwrap_or(ObjectId::ZERO);
-            if current != target {
-                let ff =
-                    current.is_zero() || (!target.is_zero() && anc.contains(&target, &current));
-                if !ff && repo.is_closed()? {
-                    repo.mark_open()?;
-                }
-                set_ref(&repo, &u.name, current, target)?;
-            }
-        }
-        for tip in &outcome.new_conflicts {
-            let name = conflict_ref(&u.name, tip);
-            let current = repo.get_ref(&name)?.unwrap_or(ObjectId::ZERO);
-            if current != *tip {
-                set_ref(&repo, &name, current, *tip)?;
-            }
-            metrics.conflict();
-            conflicts.push((u.name.clone(), *tip, false));
-        }
-        // A later update merged or knowingly replaced these: the tip lives on elsewhere.
-        for tip in &outcome.resolved {
-            let name = conflict_ref(&u.name, tip);
-            if repo.get_ref(&name)? == Some(*tip) {
-                set_ref(&repo, &name, *tip, ObjectId::ZERO)?;
-                conflicts.push((u.name.clone(), *tip, true));
-            }
-        }
-        repo.log_insert(&key, &log::encode(u)?)?;
-        replication.observe(u.stamp.hlc);
-        metrics.replicated(now_ms().saturating_sub(u.stamp.hlc.wall_ms));
-        applied += 1;
-    }
+    let steps = updates::apply(&mut Table::new(&repo), &mut states, &usable, &Odb(&odb))?;
     repo.store_flush()?;
     drop(_one);
-    if !moved_refs.is_empty() {
-        state.publish(Event::RefReplicated {
+    // Published once the store is flushed.
+    let mut events = Vec::new();
+    let now = host.signer().now_ms();
+    for s in &steps {
+        host.signer().observe(s.update.stamp.hlc);
+        host.metrics()
+            .replicated(now.saturating_sub(s.update.stamp.hlc.wall_ms));
+        for _ in &s.new_conflicts {
+            host.metrics().conflict();
+        }
+    }
+    if !steps.is_empty() {
+        events.push(Event::RefReplicated {
             repo: full.to_string(),
-            refs: moved_refs,
+            refs: steps
+                .iter()
+                .map(|s| Replicated::of(&s.update, s.wins))
+                .collect(),
         });
     }
-    for (name, tip, resolved) in conflicts {
-        state.publish(Event::Conflict {
-            repo: full.to_string(),
-            name,
-            tip,
-            resolved,
-        });
+    for s in &steps {
+        let conflicts = s.new_conflicts.iter().map(|t| (t, false));
+        for (tip, resolved) in conflicts.chain(s.resolved.iter().map(|t| (t, true))) {
+            events.push(Event::Conflict {
+                repo: full.to_string(),
+                name: s.update.name.clone(),
+                tip: *tip,
+                resolved,
+            });
+        }
     }
-    if refused > 0 {
-        return Err(ReplicaError::refused(format!(
-            "{refused} of {total} updates refused: their objects are missing ({applied} applied)"
-        )));
-    }
-    Ok(applied)
+    Ok(Outcome {
+        applied: steps.len(),
+        refused,
+        events,
+    })
 }
 
 /// The updates whose objects are all present and connected to what is already here.
@@ -228,70 +266,4 @@ fn complete(
         }
     }
     ok
-}
-
-fn set_ref(repo: &Repo, name: &str, old: ObjectId, new: ObjectId) -> Result<(), ReplicaError> {
-    let u = RefUpdate {
-        name: name.to_string(),
-        old,
-        new,
-    };
-    match repo.update_ref(&u)? {
-        Ok(()) => Ok(()),
-        Err(e) => Err(ReplicaError::Store(guts_store::StoreError::Internal(
-            format!("ref {name} moved meanwhile: {e}"),
-        ))),
-    }
-}
-
-/// After a local push (its updates already logged): drops the conflict refs of the pushed
-/// refs that the push covered (merged, or replaced after seeing them), as every peer will
-/// when it applies the same updates. A local update is the newest, so it adds no conflict.
-/// Returns the conflicts settled: each ref and tip.
-pub(crate) fn settle_local(
-    repo: &Repo,
-    pushed: &[SignedRef],
-) -> Result<Vec<(String, ObjectId)>, guts_store::StoreError> {
-    let mut settled = Vec::new();
-    let conflicts = repo.list_refs_under("refs/guts/conflicts/")?;
-    if conflicts.is_empty() {
-        return Ok(settled);
-    }
-    let names: HashSet<&str> = pushed.iter().map(|u| u.name.as_str()).collect();
-    let logged: Vec<SignedRef> = repo
-        .log_entries()?
-        .iter()
-        .map(|(_, v)| log::decode(v))
-        .collect::<Result<_, _>>()?;
-    let odb = repo.odb();
-    let anc = Odb(&odb);
-    for name in names {
-        let prefix = conflict_ref(name, &ObjectId::ZERO);
-        let prefix = prefix.trim_end_matches(&ObjectId::ZERO.to_hex());
-        let mine: Vec<&(String, ObjectId)> = conflicts
-            .iter()
-            .filter(|(n, _)| {
-                n.strip_prefix(prefix)
-                    .is_some_and(|rest| !rest.contains('/'))
-            })
-            .collect();
-        if mine.is_empty() {
-            continue;
-        }
-        let keep = ref_state(logged.iter(), name, &anc).conflicts(&anc);
-        for (n, tip) in mine {
-            if !keep.contains(tip) {
-                let u = RefUpdate {
-                    name: n.clone(),
-                    old: *tip,
-                    new: ObjectId::ZERO,
-                };
-                // Moved meanwhile: left for the next update to settle.
-                if repo.update_ref(&u)?.is_ok() {
-                    settled.push((name.to_string(), *tip));
-                }
-            }
-        }
-    }
-    Ok(settled)
 }

@@ -16,19 +16,73 @@ use guts_net::{
 use guts_store::{NewRepo, Repo, RepoName, RepoPatch, SendOptions, Store, send_pack};
 use sha2::{Digest, Sha256};
 
+use super::apply::Table;
 use super::log::{self, log_key};
-use std::sync::{Arc, Weak};
+use super::signer::{Signer, Trusted};
+use std::path::PathBuf;
+use std::sync::Arc;
 
-use crate::events::{Event, Publisher};
-use crate::state::{AppState, Inner};
+use crate::events::{Event, Hub, Publisher};
+use crate::metrics::ReplicaMetrics;
 
-/// The node, as the network sees it. It holds the node's state weakly: the state holds the
-/// network, which holds this, and a strong cycle would keep the store open after shutdown.
+/// The node, as the network sees it: the store and what replication needs beside it (the
+/// key and clock, the trusted nodes, limits, counters, the event hub). It holds nothing
+/// that holds the network, so no reference cycle keeps anything alive after shutdown.
 #[derive(Debug, Clone)]
 pub struct NodeHost {
-    state: Weak<Inner>,
-    /// Publishes the network's events off the event loop.
+    store: Store,
+    signer: Arc<Signer>,
+    trusted: Trusted,
+    metrics: ReplicaMetrics,
+    max_object_bytes: u64,
+    spool_dir: PathBuf,
+    hub: Arc<Hub>,
+    /// Publishes the network's own events off the event loop.
     publisher: Publisher,
+}
+
+/// What a [`NodeHost`] is made of.
+#[derive(Debug)]
+pub struct HostParts {
+    /// The node's open store.
+    pub store: Store,
+    /// The node's key and clock.
+    pub signer: Arc<Signer>,
+    /// Whose updates and records are accepted.
+    pub trusted: Trusted,
+    /// Replication's counters.
+    pub metrics: ReplicaMetrics,
+    /// The largest object a fetched pack may hold (as for a push).
+    pub max_object_bytes: u64,
+    /// Where packs are spooled (the data dir's `tmp`).
+    pub spool_dir: PathBuf,
+    /// The event hub.
+    pub hub: Arc<Hub>,
+}
+
+/// What applying something a peer sent changed here, and the events to publish for it.
+#[derive(Debug, Default)]
+pub struct Outcome {
+    /// Updates (or records) applied.
+    pub applied: usize,
+    /// Updates refused (their objects were missing).
+    pub refused: usize,
+    /// For the event hub, in order (the store is already flushed).
+    pub events: Vec<Event>,
+}
+
+impl Outcome {
+    /// How many were applied, or why some were refused.
+    fn result(&self) -> Result<usize, ReplicaError> {
+        if self.refused > 0 {
+            let total = self.applied + self.refused;
+            return Err(ReplicaError::refused(format!(
+                "{} of {total} updates refused: their objects are missing ({} applied)",
+                self.refused, self.applied
+            )));
+        }
+        Ok(self.applied)
+    }
 }
 
 /// How a repository record changed this node.
@@ -39,38 +93,160 @@ enum Change {
     Deleted { private: bool },
 }
 
-/// Ids sent as haves at most.
-const MAX_HAVES: usize = 10_000;
-
 impl NodeHost {
-    pub(crate) fn new(state: &AppState) -> std::io::Result<NodeHost> {
-        let weak = Arc::downgrade(&state.inner);
+    /// A host over `parts`; starts the thread that publishes network events.
+    pub fn new(parts: HostParts) -> std::io::Result<NodeHost> {
         Ok(NodeHost {
-            publisher: Publisher::spawn(weak.clone())?,
-            state: weak,
+            publisher: Publisher::spawn(parts.hub.clone(), parts.store.clone())?,
+            store: parts.store,
+            signer: parts.signer,
+            trusted: parts.trusted,
+            metrics: parts.metrics,
+            max_object_bytes: parts.max_object_bytes,
+            spool_dir: parts.spool_dir,
+            hub: parts.hub,
         })
     }
 
-    /// The node's state, while the node runs.
-    pub(crate) fn state(&self) -> Result<AppState, ReplicaError> {
-        self.state
-            .upgrade()
-            .map(|inner| AppState { inner })
-            .ok_or(ReplicaError::NotReady("node stopped"))
+    pub(crate) fn store(&self) -> &Store {
+        &self.store
     }
 
-    pub(crate) fn store(&self) -> Result<Store, ReplicaError> {
-        self.state()?
-            .inner
-            .store
-            .get()
-            .cloned()
-            .ok_or(ReplicaError::NotReady("store not open"))
+    pub(crate) fn signer(&self) -> &Signer {
+        &self.signer
     }
 
-    pub(crate) fn repo(&self, full: &str) -> Result<Option<Repo>, ReplicaError> {
-        let n = repo_name(full)?;
-        Ok(self.store()?.repo(n.owner(), n.name())?)
+    pub(crate) fn metrics(&self) -> &ReplicaMetrics {
+        &self.metrics
+    }
+
+    pub(crate) fn max_object_bytes(&self) -> u64 {
+        self.max_object_bytes
+    }
+
+    pub(crate) fn repo(&self, full: &RepoName) -> Result<Option<Repo>, ReplicaError> {
+        Ok(self.store.repo(full.owner(), full.name())?)
+    }
+
+    /// Publishes what an outcome reports (from blocking code: the hub writes the store).
+    fn publish(&self, events: &[Event]) {
+        for e in events {
+            self.hub.publish(&self.store, e);
+        }
+    }
+
+    /// Which of `updates` are new here, allowed, and what objects they need.
+    pub fn plan_updates(
+        &self,
+        full: &RepoName,
+        updates: &[SignedRef],
+    ) -> Result<SyncPlan, ReplicaError> {
+        let repo = self.repo(full)?;
+        let name = full.to_string();
+        let deleted = cutoff(&self.store, &name)?;
+        let now = self.signer.now_ms();
+        let accept = |u: &SignedRef| {
+            // Made before the repository was deleted: gone with it.
+            if deleted.is_some_and(|d| u.stamp <= d) {
+                return false;
+            }
+            // The pusher's access, in the records the origin used when it accepted it.
+            let trusted = |n: &guts_net::NodeId| self.trusted.contains(n);
+            match guts_net::accounts::check_grant(&name, u.stamp, u.pusher.as_ref(), trusted, now) {
+                Ok(()) => true,
+                Err(e) => {
+                    tracing::warn!(repo = %name, r#ref = %u.name, error = %e, "replicated update refused");
+                    self.metrics.grant_refused();
+                    false
+                }
+            }
+        };
+        let table = repo.as_ref().map(Table::new);
+        guts_net::updates::plan(table.as_ref(), updates, accept)
+    }
+
+    /// Applies a verified repository record if it is newer than the one kept.
+    pub fn apply_repo_record(
+        &self,
+        full: &RepoName,
+        stamp: Stamp,
+        state: &RepoState,
+        record: Vec<u8>,
+    ) -> Result<Outcome, ReplicaError> {
+        let store = &self.store;
+        let name = full.to_string();
+        if latest(store, &name)?.is_some_and(|(known, _)| known >= stamp) {
+            return Ok(Outcome::default());
+        }
+        let (owner, repo_name) = (full.owner(), full.name());
+        // What changed here, for the hub (a deletion says whether it was private).
+        let mut change: Option<Change> = None;
+        // Kept first, so a crash mid-way never leaves a deleted repository without it.
+        store.set_signed_record(&name, &record)?;
+        match state {
+            RepoState::Deleted => {
+                if let Some(repo) = self.repo(full)? {
+                    let writer = repo.writer();
+                    let _one = guts_store::sync::lock(&writer);
+                    // Pushed to after the deletion: it stays.
+                    let newest = repo.log_last_key()?;
+                    if newest.is_none_or(|k| k <= log_key(&stamp)) {
+                        let private = repo.record().private;
+                        store.delete_repo(owner, repo_name)?;
+                        change = Some(Change::Deleted { private });
+                    }
+                }
+            }
+            RepoState::Live(meta) => {
+                let patch = RepoPatch {
+                    description: Some(meta.description.clone()),
+                    private: Some(meta.private),
+                    default_branch: Some(meta.default_branch.clone()),
+                };
+                if self.repo(full)?.is_some() {
+                    store.update_repo(owner, repo_name, &patch)?;
+                    change = Some(Change::Updated);
+                } else {
+                    let new = NewRepo {
+                        owner: owner.into(),
+                        name: repo_name.into(),
+                        description: meta.description.clone(),
+                        private: meta.private,
+                        default_branch: meta.default_branch.clone(),
+                    };
+                    match store.create_repo(&new) {
+                        Ok(_) => change = Some(Change::Created),
+                        Err(guts_store::StoreError::Exists) => {
+                            store.update_repo(owner, repo_name, &patch)?;
+                            change = Some(Change::Updated);
+                        }
+                        Err(e) => return Err(e.into()),
+                    }
+                }
+            }
+        }
+        store.flush()?;
+        self.signer.observe(stamp.hlc);
+        let event = match change {
+            None => None,
+            Some(Change::Deleted { private }) => Some(Event::RepoDeleted {
+                repo: name,
+                private,
+            }),
+            Some(c) => self.repo(full)?.map(|now| {
+                let meta = now.record().into();
+                if c == Change::Created {
+                    Event::RepoCreated { repo: name, meta }
+                } else {
+                    Event::RepoUpdated { repo: name, meta }
+                }
+            }),
+        };
+        Ok(Outcome {
+            applied: 1,
+            refused: 0,
+            events: event.into_iter().collect(),
+        })
     }
 }
 
@@ -107,9 +283,7 @@ fn cutoff(store: &Store, full: &str) -> Result<Option<Stamp>, ReplicaError> {
 
 impl Host for NodeHost {
     fn digests(&self) -> Vec<RepoDigest> {
-        let Ok(store) = self.store() else {
-            return Vec::new();
-        };
+        let store = &self.store;
         let mut out = Vec::new();
         let mut after: Option<(String, String)> = None;
         loop {
@@ -141,7 +315,7 @@ impl Host for NodeHost {
                 digest[..20].copy_from_slice(&d.hash);
                 digest[20..28].copy_from_slice(&d.entries.to_be_bytes());
                 out.push(RepoDigest {
-                    repo: format!("{}/{}", rec.owner, rec.name),
+                    repo: rec.full_name().to_string(),
                     digest,
                     entries: d.entries,
                 });
@@ -175,7 +349,7 @@ impl Host for NodeHost {
 
     fn updates(&self, full: &str, after: Option<Stamp>, limit: usize) -> Vec<SignedRef> {
         let read = || -> Result<Vec<SignedRef>, ReplicaError> {
-            let Some(repo) = self.repo(full)? else {
+            let Some(repo) = self.repo(&repo_name(full)?)? else {
                 return Ok(Vec::new());
             };
             let entries = repo.log_after(after.map(|s| log_key(&s)).as_deref(), limit)?;
@@ -192,72 +366,7 @@ impl Host for NodeHost {
     }
 
     fn plan(&self, full: &str, updates: &[SignedRef]) -> Result<SyncPlan, ReplicaError> {
-        let repo = self.repo(full)?;
-        let deleted = cutoff(&self.store()?, full)?;
-        let mut new: Vec<SignedRef> = Vec::new();
-        for u in updates {
-            // Made before the repository was deleted: gone with it.
-            if deleted.is_some_and(|d| u.stamp <= d) {
-                continue;
-            }
-            let known = match &repo {
-                Some(r) => r.log_contains(&log_key(&u.stamp))?,
-                None => false,
-            };
-            if known {
-                continue;
-            }
-            // The pusher's access, in the records the origin used when it accepted it.
-            let state = self.state()?;
-            let trusted = |n: &guts_net::NodeId| state.is_trusted(n);
-            if let Err(e) = guts_net::accounts::check_grant(
-                full,
-                u.stamp,
-                u.pusher.as_ref(),
-                trusted,
-                super::now_ms(),
-            ) {
-                tracing::warn!(repo = %full, r#ref = %u.name, error = %e, "replicated update refused");
-                state.metrics().auth.grants_refused.inc();
-                continue;
-            }
-            new.push(u.clone());
-        }
-        new.sort_by_key(|u| u.stamp);
-        new.dedup_by_key(|u| u.stamp);
-        let mut plan = SyncPlan {
-            new,
-            ..SyncPlan::default()
-        };
-        let mut wanted = HashSet::new();
-        let odb = repo.as_ref().map(Repo::odb);
-        for u in &plan.new {
-            for id in [u.new, u.old] {
-                let oid = ObjectId::from_bytes(id);
-                if oid.is_zero() || !wanted.insert(id) {
-                    continue;
-                }
-                let present = match &odb {
-                    Some(o) => o.contains(&oid)?,
-                    None => false,
-                };
-                if !present {
-                    plan.wants.push(id);
-                }
-            }
-        }
-        if let Some(r) = &repo {
-            let mut haves: Vec<[u8; 20]> = r
-                .list_refs()?
-                .into_iter()
-                .map(|(_, id)| *id.as_bytes())
-                .collect();
-            haves.sort_unstable();
-            haves.dedup();
-            haves.truncate(MAX_HAVES);
-            plan.haves = haves;
-        }
-        Ok(plan)
+        self.plan_updates(&repo_name(full)?, updates)
     }
 
     fn build_pack(
@@ -267,7 +376,7 @@ impl Host for NodeHost {
         haves: &[[u8; 20]],
     ) -> Result<(File, u64), ReplicaError> {
         let repo = self
-            .repo(full)?
+            .repo(&repo_name(full)?)?
             .ok_or_else(|| ReplicaError::refused(format!("no repository {full} here")))?;
         let odb = repo.odb();
         let wants: Vec<ObjectId> = wants.iter().map(|w| ObjectId::from_bytes(*w)).collect();
@@ -313,7 +422,7 @@ impl Host for NodeHost {
 
     fn stored_pack(&self, full: &str, checksum: &[u8; 20]) -> Result<(File, u64), ReplicaError> {
         let repo = self
-            .repo(full)?
+            .repo(&repo_name(full)?)?
             .ok_or_else(|| ReplicaError::refused(format!("no repository {full} here")))?;
         let file = self.spool()?;
         let mut out = BufWriter::new(file);
@@ -328,9 +437,7 @@ impl Host for NodeHost {
 
     fn records(&self, after: Option<&str>, limit: usize) -> Vec<(String, Vec<u8>)> {
         // Cursors: `r:` and the repository, then `s:` and the account key (in that order).
-        let Ok(store) = self.store() else {
-            return Vec::new();
-        };
+        let store = &self.store;
         let mut out = Vec::new();
         let read = |r: Result<Vec<(String, Vec<u8>)>, guts_store::StoreError>| {
             r.unwrap_or_else(|e| {
@@ -367,11 +474,10 @@ impl Host for NodeHost {
         _entry: Option<&guts_net::Entry>,
         record: Vec<u8>,
     ) -> Result<bool, ReplicaError> {
-        let store = self.store()?;
-        let kept = crate::accounts::keep_newest(&store, key, stamp, &record)?;
+        let kept = crate::accounts::keep_newest(&self.store, key, stamp, &record)?;
         if kept {
-            store.flush()?;
-            self.state()?.replication().observe(stamp.hlc);
+            self.store.flush()?;
+            self.signer.observe(stamp.hlc);
         }
         Ok(kept)
     }
@@ -383,88 +489,13 @@ impl Host for NodeHost {
         state: &RepoState,
         record: Vec<u8>,
     ) -> Result<bool, ReplicaError> {
-        let store = self.store()?;
-        if latest(&store, full)?.is_some_and(|(known, _)| known >= stamp) {
-            return Ok(false);
-        }
-        let n = repo_name(full)?;
-        let (owner, name) = (n.owner(), n.name());
-        // What changed here, for the hub (a deletion says whether it was private).
-        let mut change: Option<Change> = None;
-        // Kept first, so a crash mid-way never leaves a deleted repository without it.
-        store.set_signed_record(full, &record)?;
-        match state {
-            RepoState::Deleted => {
-                if let Some(repo) = self.repo(full)? {
-                    let writer = repo.writer();
-                    let _one = guts_store::sync::lock(&writer);
-                    // Pushed to after the deletion: it stays.
-                    let newest = repo.log_last_key()?;
-                    if newest.is_none_or(|k| k <= log_key(&stamp)) {
-                        let private = repo.record().private;
-                        store.delete_repo(owner, name)?;
-                        change = Some(Change::Deleted { private });
-                    }
-                }
-            }
-            RepoState::Live(meta) => {
-                let patch = RepoPatch {
-                    description: Some(meta.description.clone()),
-                    private: Some(meta.private),
-                    default_branch: Some(meta.default_branch.clone()),
-                };
-                if store.repo(owner, name)?.is_some() {
-                    store.update_repo(owner, name, &patch)?;
-                    change = Some(Change::Updated);
-                } else {
-                    let new = NewRepo {
-                        owner: owner.into(),
-                        name: name.into(),
-                        description: meta.description.clone(),
-                        private: meta.private,
-                        default_branch: meta.default_branch.clone(),
-                    };
-                    match store.create_repo(&new) {
-                        Ok(_) => change = Some(Change::Created),
-                        Err(guts_store::StoreError::Exists) => {
-                            store.update_repo(owner, name, &patch)?;
-                            change = Some(Change::Updated);
-                        }
-                        Err(e) => return Err(e.into()),
-                    }
-                }
-            }
-        }
-        store.flush()?;
-        let state = self.state()?;
-        state.replication().observe(stamp.hlc);
-        let repo = full.to_string();
-        let event = match change {
-            None => None,
-            Some(Change::Deleted { private }) => Some(Event::RepoDeleted { repo, private }),
-            Some(c) => store.repo(owner, name)?.map(|now| {
-                let meta = now.record().into();
-                if c == Change::Created {
-                    Event::RepoCreated { repo, meta }
-                } else {
-                    Event::RepoUpdated { repo, meta }
-                }
-            }),
-        };
-        if let Some(event) = event {
-            state.hub().publish(&store, &event);
-        }
-        Ok(true)
+        let out = self.apply_repo_record(&repo_name(full)?, stamp, state, record)?;
+        self.publish(&out.events);
+        Ok(out.applied > 0)
     }
 
     fn spool(&self) -> std::io::Result<File> {
-        let dir = self
-            .state()
-            .map_err(std::io::Error::other)?
-            .config()
-            .data_dir
-            .join("tmp");
-        tempfile::tempfile_in(dir)
+        tempfile::tempfile_in(&self.spool_dir)
     }
 
     fn apply(
@@ -473,7 +504,9 @@ impl Host for NodeHost {
         pack: Option<File>,
         updates: Vec<SignedRef>,
     ) -> Result<usize, ReplicaError> {
-        super::apply::apply(self, full, pack, updates)
+        let out = super::apply::apply(self, &repo_name(full)?, pack, updates)?;
+        self.publish(&out.events);
+        out.result()
     }
 
     fn event(&self, event: NetEvent) {

@@ -1,8 +1,8 @@
 //! Log entries: a signed ref update keyed by its stamp (so the log is in stamp order), and
 //! a ref's merge state rebuilt from them.
 
-use guts_git::ObjectId;
-use guts_net::{Ancestry, RefState, Seen, SignedRef, Stamp};
+use guts_net::updates::seen;
+use guts_net::{Ancestry, RefState, SignedRef, Stamp};
 use guts_store::{StoreError, codec, keys};
 
 /// The log key of an update: wall time, counter, origin (44 bytes, ordered as stamps are).
@@ -23,15 +23,6 @@ pub fn encode(u: &SignedRef) -> Result<Vec<u8>, StoreError> {
 /// entry).
 pub fn decode(bytes: &[u8]) -> Result<SignedRef, StoreError> {
     codec::decode_unversioned(keys::tree::UPDATES, bytes)
-}
-
-/// What the merge rule needs of an update.
-pub fn seen(u: &SignedRef) -> Seen {
-    Seen {
-        stamp: u.stamp,
-        old: ObjectId::from_bytes(u.old),
-        new: ObjectId::from_bytes(u.new),
-    }
 }
 
 /// The merge state of ref `name` from the logged updates.

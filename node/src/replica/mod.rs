@@ -13,19 +13,21 @@
 mod apply;
 mod host;
 mod log;
+mod settle;
+mod signer;
 
 use std::path::Path;
-use std::sync::{Mutex, OnceLock};
+use std::sync::{Arc, OnceLock};
 
 use guts_git::ObjectId;
 use guts_net::{
-    Announcement, Body, Clock, Hlc, NetHandle, NodeId, NodeKey, PackRef, RepoMeta, RepoState,
-    SignedRef,
+    Announcement, Body, NetHandle, NodeId, NodeKey, PackRef, RepoMeta, RepoState, SignedRef, Wall,
 };
-use guts_store::{Repo, RepoRecord, Store, StoreError};
+use guts_store::{Repo, RepoName, RepoRecord, Store, StoreError};
 
-pub use host::NodeHost;
+pub use host::{HostParts, NodeHost, Outcome};
 pub use log::log_key;
+pub use signer::{Signer, Trusted};
 
 /// Conflicts a local push settled: each ref and the tip that is no longer a conflict.
 pub type Settled = Vec<(String, ObjectId)>;
@@ -33,31 +35,33 @@ pub type Settled = Vec<(String, ObjectId)>;
 /// The file the node's key lives in, inside the data dir.
 pub const KEY_FILE: &str = "node.key";
 
+/// What a push accepted here leaves to announce once the store is flushed.
+#[derive(Debug, Default)]
+pub struct Accepted {
+    /// The pushed pack, as stored (peers may fetch it as is).
+    pub pack: Option<PackRef>,
+    /// The signed, logged ref updates.
+    pub signed: Vec<SignedRef>,
+    /// The repository's new record, when the push gave it its default branch.
+    pub record: Option<Vec<u8>>,
+}
+
 /// The node's replication state.
 #[derive(Debug)]
 pub struct Replication {
-    key: NodeKey,
-    clock: Mutex<Clock>,
+    signer: Arc<Signer>,
     /// Set once the network is up (never, with p2p off).
     pub net: OnceLock<NetHandle>,
     /// Set when the network failed to start.
     pub net_error: OnceLock<String>,
 }
 
-/// Milliseconds since the epoch.
-pub fn now_ms() -> u64 {
-    std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map_or(0, |d| u64::try_from(d.as_millis()).unwrap_or(u64::MAX))
-}
-
 impl Replication {
-    /// Loads (or creates) the node's key in `data_dir`.
-    pub fn load(data_dir: &Path) -> Result<Replication, guts_net::IdentityError> {
+    /// Loads (or creates) the node's key in `data_dir`; stamps by `wall`.
+    pub fn load(data_dir: &Path, wall: Wall) -> Result<Replication, guts_net::IdentityError> {
         let key = NodeKey::load_or_create(&data_dir.join(KEY_FILE))?;
         Ok(Replication {
-            clock: Mutex::new(Clock::new(key.id(), Hlc::default())),
-            key,
+            signer: Arc::new(Signer::new(key, wall)),
             net: OnceLock::new(),
             net_error: OnceLock::new(),
         })
@@ -65,56 +69,56 @@ impl Replication {
 
     /// This node's id.
     pub fn node_id(&self) -> NodeId {
-        self.key.id()
+        self.signer.node_id()
     }
 
     /// The key (for the network).
     pub fn key(&self) -> &NodeKey {
-        &self.key
+        self.signer.key()
     }
 
-    fn clock(&self) -> std::sync::MutexGuard<'_, Clock> {
-        guts_store::sync::lock(&self.clock)
+    /// The key and clock, shared with the network's host.
+    pub fn signer(&self) -> &Arc<Signer> {
+        &self.signer
     }
 
-    /// Takes a stamp from elsewhere into account.
-    pub fn observe(&self, hlc: Hlc) {
-        let _ = self.clock().observe(hlc, now_ms());
+    /// Now, by the node's wall clock (ms since the epoch).
+    pub fn now_ms(&self) -> u64 {
+        self.signer.now_ms()
     }
 
     /// Signs and logs ref changes just made by a local push (call with the repository's
-    /// writer lock held, before the store is flushed). Returns the signed updates and the
-    /// conflicts the push settled (ref and tip).
+    /// writer lock held, before the store is flushed), then drops the conflict refs the
+    /// push covered. Returns the signed updates and the conflicts settled (ref and tip).
     pub fn record_local(
         &self,
         repo: &Repo,
         changes: &[(String, ObjectId, ObjectId)],
         pusher: Option<&guts_net::Pusher>,
     ) -> Result<(Vec<SignedRef>, Settled), StoreError> {
-        let full = format!("{}/{}", repo.record().owner, repo.record().name);
+        let full = repo.full_name().to_string();
         // Stamped after the records of the grant (peers check that), also when one came
         // from a node whose clock runs ahead and this node restarted since.
         for record in pusher.iter().flat_map(|p| &p.grant) {
             if let Some((s, _)) = crate::accounts::decode(record) {
-                self.observe(s.hlc);
+                self.signer.observe(s.hlc);
             }
         }
         let mut signed = Vec::with_capacity(changes.len());
         for (name, old, new) in changes {
-            let stamp = self.clock().stamp(now_ms());
             let u = SignedRef::sign(
-                &self.key,
+                self.signer.key(),
                 &full,
                 name,
                 *old.as_bytes(),
                 *new.as_bytes(),
-                stamp,
+                self.signer.stamp(),
                 pusher.cloned(),
             );
             repo.log_insert(&log_key(&u.stamp), &log::encode(&u)?)?;
             signed.push(u);
         }
-        let settled = apply::settle_local(repo, &signed)?;
+        let settled = settle::settle_local(repo, &signed)?;
         Ok((signed, settled))
     }
 
@@ -123,38 +127,38 @@ impl Replication {
     fn sign_record(
         &self,
         store: &Store,
-        full: &str,
+        full: &RepoName,
         state: RepoState,
     ) -> Result<Vec<u8>, StoreError> {
-        if let Ok(Some((s, _))) = host::latest(store, full) {
-            self.observe(s.hlc);
+        let full = full.to_string();
+        let latest = host::latest(store, &full).map_err(|e| match e {
+            guts_net::ReplicaError::Store(e) => e,
+            other => StoreError::Internal(other.to_string()),
+        })?;
+        if let Some((s, _)) = &latest {
+            self.signer.observe(s.hlc);
         }
         let state = match state {
             RepoState::Live(mut meta) => {
-                meta.since = match host::latest(store, full) {
-                    Ok(Some((d, RepoState::Deleted))) => Some(d),
-                    Ok(Some((_, RepoState::Live(prev)))) => prev.since,
-                    _ => None,
+                meta.since = match latest {
+                    Some((d, RepoState::Deleted)) => Some(d),
+                    Some((_, RepoState::Live(prev))) => prev.since,
+                    None => None,
                 };
                 RepoState::Live(meta)
             }
             RepoState::Deleted => RepoState::Deleted,
         };
-        let stamp = self.clock().stamp(now_ms());
         let body = Body::Repo {
-            repo: full.to_string(),
-            stamp,
+            repo: full.clone(),
+            stamp: self.signer.stamp(),
             state,
         };
-        let record = Announcement::sign(&self.key, body)
+        let record = Announcement::sign(self.signer.key(), body)
             .encode()
             .map_err(|e| StoreError::Encode(e.to_string()))?;
-        store.set_signed_record(full, &record)?;
+        store.set_signed_record(&full, &record)?;
         Ok(record)
-    }
-
-    fn announce_record(&self, record: Vec<u8>) {
-        self.on_net(|net| async move { net.announce_record(record).await });
     }
 
     /// Runs `f` with the network on the runtime, if the network is up (from blocking code).
@@ -171,17 +175,27 @@ impl Replication {
         }
     }
 
-    /// After a repository was created or its metadata changed here: signs, keeps, flushes
-    /// and announces its record.
-    pub fn record_meta(&self, store: &Store, rec: &RepoRecord) -> Result<(), StoreError> {
-        let full = format!("{}/{}", rec.owner, rec.name);
+    /// Announces a signed record this node kept and flushed.
+    fn announce_record(&self, record: Vec<u8>) {
+        self.on_net(|net| async move { net.announce_record(record).await });
+    }
+
+    /// Signs and keeps (not flushed) the record of what a repository now is, after its
+    /// metadata changed here; returns it, to announce once flushed.
+    pub fn sign_meta(&self, store: &Store, rec: &RepoRecord) -> Result<Vec<u8>, StoreError> {
         let meta = RepoMeta {
             description: rec.description.clone(),
             private: rec.private,
             default_branch: rec.default_branch.clone(),
             since: None,
         };
-        let record = self.sign_record(store, &full, RepoState::Live(meta))?;
+        self.sign_record(store, &rec.full_name(), RepoState::Live(meta))
+    }
+
+    /// After a repository was created or its metadata changed here: signs, keeps, flushes
+    /// and announces its record.
+    pub fn record_meta(&self, store: &Store, rec: &RepoRecord) -> Result<(), StoreError> {
+        let record = self.sign_meta(store, rec)?;
         store.flush()?;
         self.announce_record(record);
         Ok(())
@@ -209,15 +223,15 @@ impl Replication {
             if let Some(cur) = store.account_record(key)?
                 && let Some((s, _)) = crate::accounts::decode(&cur)
             {
-                self.observe(s.hlc);
+                self.signer.observe(s.hlc);
             }
-            let stamp = self.clock().stamp(now_ms());
+            let stamp = self.signer.stamp();
             let body = Body::Account {
                 stamp,
                 key: key.to_string(),
                 entry: entry.clone(),
             };
-            let record = Announcement::sign(&self.key, body)
+            let record = Announcement::sign(self.signer.key(), body)
                 .encode()
                 .map_err(|e| StoreError::Encode(e.to_string()))?;
             if crate::accounts::keep_newest(store, key, stamp, &record)? {
@@ -233,26 +247,30 @@ impl Replication {
 
     /// Deletes a repository here, keeping a signed record of the deletion, and announces it.
     /// False if there was no such repository.
-    pub fn delete_local(&self, store: &Store, owner: &str, name: &str) -> Result<bool, StoreError> {
-        let Some(repo) = store.repo(owner, name)? else {
+    pub fn delete_local(&self, store: &Store, full: &RepoName) -> Result<bool, StoreError> {
+        let Some(repo) = store.repo(full.owner(), full.name())? else {
             return Ok(false);
         };
-        let full = format!("{owner}/{name}");
         let writer = repo.writer();
         let _one = guts_store::sync::lock(&writer);
-        let record = self.sign_record(store, &full, RepoState::Deleted)?;
+        let record = self.sign_record(store, full, RepoState::Deleted)?;
         // Flushes the record with the deletion.
-        let gone = store.delete_repo(owner, name)?;
+        let gone = store.delete_repo(full.owner(), full.name())?;
         self.announce_record(record);
         Ok(gone)
     }
 
-    /// Announces logged changes (after the store is flushed). Call from blocking code.
-    pub fn announce(&self, repo: &Repo, pack: Option<PackRef>, signed: Vec<SignedRef>) {
-        if signed.is_empty() {
+    /// Announces what a push accepted (after the store is flushed): the repository's new
+    /// record first, then the signed updates with their pack. Call from blocking code.
+    pub fn announce_push(&self, repo: &RepoName, accepted: Accepted) {
+        if let Some(record) = accepted.record {
+            self.announce_record(record);
+        }
+        if accepted.signed.is_empty() {
             return;
         }
-        let full = format!("{}/{}", repo.record().owner, repo.record().name);
+        let full = repo.to_string();
+        let (pack, signed) = (accepted.pack, accepted.signed);
         self.on_net(|net| async move { net.announce(&full, pack, signed).await });
     }
 }
