@@ -230,6 +230,8 @@ const PREFIXES: &[&str] = &[
 
 /// Account keys, built in one place: each entry's key, and the prefixes that list them.
 pub mod key {
+    use std::fmt;
+
     /// Every user.
     pub const USERS: &str = "user/";
     /// Every token.
@@ -262,11 +264,11 @@ pub mod key {
         }
     }
     /// The collaborators of repository `repo`.
-    pub fn collaborators_of(repo: &str) -> String {
+    pub fn collaborators_of(repo: impl fmt::Display) -> String {
         collaborator(repo, "")
     }
     /// The protection rules of repository `repo`.
-    pub fn protections_of(repo: &str) -> String {
+    pub fn protections_of(repo: impl fmt::Display) -> String {
         protection(repo, "")
     }
 
@@ -295,11 +297,11 @@ pub mod key {
         format!("tmember/{org}/{team}/{user}")
     }
     /// A team's repository permission.
-    pub fn team_repo(org: &str, team: &str, repo: &str) -> String {
+    pub fn team_repo(org: &str, team: &str, repo: impl fmt::Display) -> String {
         format!("trepo/{org}/{team}/{repo}")
     }
     /// A collaborator.
-    pub fn collaborator(repo: &str, user: &str) -> String {
+    pub fn collaborator(repo: impl fmt::Display, user: &str) -> String {
         format!("collab/{repo}/{user}")
     }
     /// An SSH key.
@@ -307,7 +309,7 @@ pub mod key {
         format!("key/{id}")
     }
     /// A protected-branch rule.
-    pub fn protection(repo: &str, pattern: &str) -> String {
+    pub fn protection(repo: impl fmt::Display, pattern: &str) -> String {
         format!("protect/{repo}/{pattern}")
     }
 

@@ -68,7 +68,7 @@ fn summary(r: &RepoRecord) -> Value {
     json!({
         "owner": r.owner,
         "name": r.name,
-        "full_name": format!("{}/{}", r.owner, r.name),
+        "full_name": r.full_name().to_string(),
         "description": r.description,
         "private": r.private,
         "default_branch": r.default_branch,
@@ -143,18 +143,17 @@ pub async fn create(
         })?;
         // Replicated: peers create it too.
         st.replication().record_meta(&store, &record)?;
-        let full = format!("{}/{}", record.owner, record.name);
         st.hub().publish(
             &store,
             &Event::RepoCreated {
-                repo: full,
+                repo: record.full_name().to_string(),
                 meta: (&record).into(),
             },
         );
         Ok(record)
     })
     .await?;
-    tracing::info!(repo = %format!("{}/{}", record.owner, record.name), "repository created");
+    tracing::info!(repo = %record.full_name(), "repository created");
     Ok((StatusCode::CREATED, Json(summary(&record))).into_response())
 }
 
@@ -237,7 +236,7 @@ pub async fn delete(
         let was = readable(&store, &caller, &owner, &name, Perm::Admin)?;
         let gone = st.replication().delete_local(&store, &was.full_name())?;
         if gone {
-            crate::accounts::forget_repo(&st, &store, &owner, &name)?;
+            crate::accounts::forget_repo(&st, &store, &was.full_name())?;
             st.hub().publish(
                 &store,
                 &Event::RepoDeleted {

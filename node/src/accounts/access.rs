@@ -8,7 +8,7 @@
 
 use guts_net::accounts::{key, repo_access};
 use guts_net::{Perm, Pusher};
-use guts_store::{RepoRecord, Store, StoreError};
+use guts_store::{RepoName, RepoRecord, Store, StoreError};
 
 use super::auth::Caller;
 use super::view::StoreView;
@@ -100,7 +100,7 @@ pub fn grant_for(
 }
 
 /// The protected-branch patterns of `owner/name`.
-pub fn protected_patterns(store: &Store, full: &str) -> Result<Vec<String>, StoreError> {
+pub fn protected_patterns(store: &Store, full: &RepoName) -> Result<Vec<String>, StoreError> {
     StoreView(store).list(&key::protections_of(full), |(_, e)| match e {
         guts_net::Entry::Protection { pattern, .. } => Some(pattern),
         _ => None,

@@ -503,17 +503,16 @@ pub async fn put_team_repo(
                 "a team gets permissions on its organization's repositories",
             ));
         }
-        if store.repo(&owner, &repo)?.is_none() {
+        let Some(full) = store.repo(&owner, &repo)?.map(|r| r.full_name()) else {
             return Err(ApiError::not_found(
                 "repository",
                 &format!("{owner}/{repo}"),
             ));
-        }
-        let full = format!("{owner}/{repo}");
+        };
         let e = Entry::TeamRepo {
             org: name.clone(),
             team: t.clone(),
-            repo: full.clone(),
+            repo: full.to_string(),
             perm,
         };
         write(&st, &store, &key::team_repo(&name, &t, &full), Some(e))
@@ -532,13 +531,13 @@ pub async fn delete_team_repo(
     let st = state.clone();
     blocking(&state, move |store| {
         org_admin(&store, &p, &name)?;
-        let k = key::team_repo(&name, &t, &format!("{owner}/{repo}"));
+        let full = format!("{owner}/{repo}");
         forget(
             &st,
             &store,
-            &k,
+            &key::team_repo(&name, &t, &full),
             "team repository",
-            &format!("{owner}/{repo}"),
+            &full,
         )
     })
     .await?;

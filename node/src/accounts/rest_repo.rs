@@ -21,6 +21,7 @@ use crate::error::ApiError;
 use crate::paging::Paged;
 use crate::rest::{blocking, parse_json, readable};
 use crate::state::AppState;
+use guts_store::RepoName;
 
 fn admin_scope(caller: &Caller) -> Result<(), ApiError> {
     caller.with_scope(Perm::Admin).map(|_| ())
@@ -34,16 +35,15 @@ pub async fn collaborators(
     Path((owner, name)): Path<(String, String)>,
 ) -> Result<Response, ApiError> {
     let v = blocking(&state, move |store| {
-        readable(&store, &caller, &owner, &name, Perm::Read)?;
-        Ok(StoreView(&store).list(
-            &key::collaborators_of(&format!("{owner}/{name}")),
-            |(_, e)| match e {
+        let repo = readable(&store, &caller, &owner, &name, Perm::Read)?;
+        Ok(
+            StoreView(&store).list(&key::collaborators_of(repo.full_name()), |(_, e)| match e {
                 Entry::Collaborator { user, perm, .. } => {
                     Some(json!({ "login": user, "permission": perm.as_str() }))
                 }
                 _ => None,
-            },
-        )?)
+            })?,
+        )
     })
     .await?;
     Ok(paged.page_of(v))
@@ -56,8 +56,8 @@ pub async fn get_collaborator(
     Path((owner, name, login)): Path<(String, String, String)>,
 ) -> Result<Response, ApiError> {
     let v = blocking(&state, move |store| {
-        readable(&store, &caller, &owner, &name, Perm::Read)?;
-        match StoreView(&store).entry(&key::collaborator(&format!("{owner}/{name}"), &login))? {
+        let repo = readable(&store, &caller, &owner, &name, Perm::Read)?;
+        match StoreView(&store).entry(&key::collaborator(repo.full_name(), &login))? {
             Some(Entry::Collaborator { user, perm, .. }) => {
                 Ok(json!({ "login": user, "permission": perm.as_str() }))
             }
@@ -80,11 +80,10 @@ pub async fn put_collaborator(
     let perm = permission(&headers, &body, Perm::Write)?;
     let st = state.clone();
     blocking(&state, move |store| {
-        readable(&store, &caller, &owner, &name, Perm::Admin)?;
+        let full = readable(&store, &caller, &owner, &name, Perm::Admin)?.full_name();
         user(&store, &login)?;
-        let full = format!("{owner}/{name}");
         let e = Entry::Collaborator {
-            repo: full.clone(),
+            repo: full.to_string(),
             user: login.clone(),
             perm,
         };
@@ -119,8 +118,7 @@ pub async fn protections(
     Path((owner, name)): Path<(String, String)>,
 ) -> Result<Response, ApiError> {
     let v = blocking(&state, move |store| {
-        readable(&store, &caller, &owner, &name, Perm::Read)?;
-        let full = format!("{owner}/{name}");
+        let full = readable(&store, &caller, &owner, &name, Perm::Read)?.full_name();
         Ok(super::protected_patterns(&store, &full)?
             .into_iter()
             .map(|p| json!({ "pattern": p }))
@@ -150,10 +148,9 @@ pub async fn add_protection(
     check_pattern(&b.pattern).map_err(|e| ApiError::new(StatusCode::UNPROCESSABLE_ENTITY, e))?;
     let st = state.clone();
     let v = blocking(&state, move |store| {
-        readable(&store, &caller, &owner, &name, Perm::Admin)?;
-        let full = format!("{owner}/{name}");
+        let full = readable(&store, &caller, &owner, &name, Perm::Admin)?.full_name();
         let e = Entry::Protection {
-            repo: full.clone(),
+            repo: full.to_string(),
             pattern: b.pattern.clone(),
         };
         write(&st, &store, &key::protection(&full, &b.pattern), Some(e))?;
@@ -170,8 +167,8 @@ pub async fn get_protection(
     Path((owner, name, pattern)): Path<(String, String, String)>,
 ) -> Result<Response, ApiError> {
     let v = blocking(&state, move |store| {
-        readable(&store, &caller, &owner, &name, Perm::Read)?;
-        let k = key::protection(&format!("{owner}/{name}"), &pattern);
+        let repo = readable(&store, &caller, &owner, &name, Perm::Read)?;
+        let k = key::protection(repo.full_name(), &pattern);
         match StoreView(&store).entry(&k)? {
             Some(Entry::Protection { pattern, .. }) => Ok(json!({ "pattern": pattern })),
             _ => Err(ApiError::not_found("protection", &pattern)),
@@ -206,19 +203,13 @@ async fn forget_entry(
     owner: String,
     name: String,
     (what, entry): (&'static str, String),
-    key_of: impl FnOnce(&str) -> String + Send + 'static,
+    key_of: impl FnOnce(&RepoName) -> String + Send + 'static,
 ) -> Result<Response, ApiError> {
     admin_scope(&caller)?;
     let st = state.clone();
     blocking(&state, move |store| {
-        readable(&store, &caller, &owner, &name, Perm::Admin)?;
-        forget(
-            &st,
-            &store,
-            &key_of(&format!("{owner}/{name}")),
-            what,
-            &entry,
-        )
+        let repo = readable(&store, &caller, &owner, &name, Perm::Admin)?;
+        forget(&st, &store, &key_of(&repo.full_name()), what, &entry)
     })
     .await?;
     Ok(StatusCode::NO_CONTENT.into_response())

@@ -4,7 +4,7 @@
 use axum::http::StatusCode;
 use guts_net::Entry;
 use guts_net::accounts::{AccountView, key};
-use guts_store::Store;
+use guts_store::{RepoName, Store};
 
 use super::view::StoreView;
 use crate::error::ApiError;
@@ -37,18 +37,12 @@ pub fn forget(
 /// Deletes everything keyed by repository `owner/name`: its collaborators, protection rules
 /// and the team permissions on it (a cascade, signed and replicated like any deletion), so
 /// that a new repository of the same name inherits nothing.
-pub fn forget_repo(
-    state: &AppState,
-    store: &Store,
-    owner: &str,
-    name: &str,
-) -> Result<(), ApiError> {
-    let full = format!("{owner}/{name}");
-    delete_all(state, store, &key::collaborators_of(&full))?;
-    delete_all(state, store, &key::protections_of(&full))?;
+pub fn forget_repo(state: &AppState, store: &Store, full: &RepoName) -> Result<(), ApiError> {
+    delete_all(state, store, &key::collaborators_of(full))?;
+    delete_all(state, store, &key::protections_of(full))?;
     // trepo/{org}/{team}/{owner}/{name}: teams hold permissions on their org's repositories.
     let suffix = format!("/{full}");
-    for (k, _) in StoreView(store).scan(&key::team_repos_of(owner, None))? {
+    for (k, _) in StoreView(store).scan(&key::team_repos_of(full.owner(), None))? {
         if k.ends_with(&suffix) {
             write(state, store, &k, None)?;
         }

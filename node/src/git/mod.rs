@@ -417,17 +417,17 @@ async fn pushing(
 ) -> Result<receive::Pushing, ApiError> {
     let store = state.store()?.clone();
     let user = caller.user().map(str::to_string);
-    let (owner, name) = (repo.record().owner.clone(), repo.record().name.clone());
+    let full = repo.full_name();
     tokio::task::spawn_blocking(move || {
         // Every pushed update carries its pusher's grant, or peers would refuse it.
         let pusher = match user {
-            Some(u) => accounts::grant_for(&store, &u, &owner, &name)?,
+            Some(u) => accounts::grant_for(&store, &u, full.owner(), full.name())?,
             None => None,
         }
         .ok_or_else(|| ApiError::forbidden("write access is required"))?;
         Ok(receive::Pushing {
             pusher: Some(pusher),
-            protected: accounts::protected_patterns(&store, &format!("{owner}/{name}"))?,
+            protected: accounts::protected_patterns(&store, &full)?,
         })
     })
     .await?

@@ -3,12 +3,18 @@
 //! [`guts_net::Host`] the network calls to read logs, build packs and apply what arrived.
 //!
 //! - `mod.rs`: [`Replication`]: signing and logging local pushes, signing repository records
-//!   (created, updated, deleted), then announcing them.
+//!   (created, updated, deleted), then announcing them ([`Replication::announce_push`] once
+//!   a push is flushed and reported).
+//! - `signer.rs`: [`Signer`], the key and hybrid logical clock read from the node's injected
+//!   wall clock; [`Trusted`], whose updates and records are accepted.
 //! - `log.rs`: log keys and entries, and rebuilding a ref's merge state from the log.
-//! - `host.rs`: digests, paged updates, plans, packs and stored packs for peers; applying
-//!   repository records.
-//! - `apply.rs`: verifying a fetched pack like a push and applying updates by the merge rule;
-//!   settling conflict refs after a local push.
+//! - `host.rs`: [`NodeHost`], which holds only the store, the signer, the trusted set,
+//!   limits, counters and the hub (no back reference to the node's state): digests, paged
+//!   updates, plans, packs and stored packs for peers; applying repository records. Applying
+//!   returns an [`Outcome`] with typed events, published once the store is flushed.
+//! - `apply.rs`: verifying a fetched pack like a push, then the merge rule
+//!   ([`guts_net::updates`], the simulator's code too) over the store's refs and log.
+//! - `settle.rs`: the conflict refs a local push covered, dropped as peers will drop them.
 
 mod apply;
 mod host;
