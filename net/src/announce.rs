@@ -19,6 +19,13 @@ use crate::signed::{Sig, SignedRef};
 pub const MAX_ANNOUNCEMENT: usize = 32 * 1024;
 /// The most ref updates one announcement carries (a bigger push is split).
 pub const MAX_UPDATES: usize = 128;
+/// What decoding one announcement may claim in memory. bincode's limit counts the memory a
+/// decoded value claims (each element of a list at its in-memory size), not the encoded
+/// bytes, which [`MAX_ANNOUNCEMENT`] bounds first. No element of any list in an
+/// announcement takes more than 32 bytes in memory per byte of its smallest encoding (a
+/// grant's records: 24 bytes for an empty one, encoded in 1; an update: about 3), so an
+/// honest announcement always fits and a hostile one claims at most 1 MiB.
+pub const MAX_DECODED: usize = 32 * MAX_ANNOUNCEMENT;
 
 const DOMAIN: &[u8] = b"guts/announcement/1\0";
 
@@ -158,7 +165,7 @@ impl Announcement {
                 max: MAX_ANNOUNCEMENT,
             });
         }
-        crate::codec::decode_limited::<_, MAX_ANNOUNCEMENT>(bytes)
+        crate::codec::decode_limited::<_, MAX_DECODED>(bytes)
             .map_err(|e| AnnounceError::Malformed(e.to_string()))
     }
 
@@ -329,6 +336,87 @@ mod tests {
             Announcement::id_of(&bytes),
             Announcement::id_of(&bytes[1..])
         );
+    }
+
+    /// A push of thousands of refs, each update carrying its pusher's grant, split as the
+    /// network splits it: every part is within the size limit and decodes (the decode
+    /// limit once counted memory against the encoded-size limit and refused these).
+    #[test]
+    fn every_part_of_a_split_push_of_thousands_of_refs_decodes() {
+        let key = NodeKey::from_secret([1; 32]);
+        let grant = vec![vec![7u8; 300], vec![8u8; 250], Vec::new()];
+        let updates: Vec<SignedRef> = (0..2000u64)
+            .map(|i| {
+                let stamp = Stamp {
+                    hlc: Hlc {
+                        wall_ms: 1_000,
+                        logical: u32::try_from(i).expect("small"),
+                    },
+                    origin: key.id(),
+                };
+                let pusher = crate::accounts::Pusher {
+                    user: "alice".into(),
+                    grant: if i % 2 == 0 {
+                        grant.clone()
+                    } else {
+                        Vec::new()
+                    },
+                };
+                let name = if i % 3 == 0 {
+                    format!("refs/tags/v{i}.0.0-release-candidate")
+                } else {
+                    format!("refs/heads/feature/branch-number-{i}")
+                };
+                SignedRef::sign(
+                    &key,
+                    "alice/app",
+                    &name,
+                    [1; 20],
+                    [2; 20],
+                    stamp,
+                    Some(pusher),
+                )
+            })
+            .collect();
+        let parts = split(updates);
+        assert!(parts.len() > 1);
+        assert_eq!(parts.iter().map(Vec::len).sum::<usize>(), 2000);
+        for part in parts {
+            let a = Announcement::sign(
+                &key,
+                Body::Push {
+                    repo: "alice/app".into(),
+                    pack: None,
+                    updates: part,
+                },
+            );
+            let bytes = a.encode().expect("encode");
+            assert!(bytes.len() <= MAX_ANNOUNCEMENT, "{}", bytes.len());
+            let back = Announcement::decode(&bytes).expect("an honest part decodes");
+            back.validate(|n| *n == key.id(), 1_000).expect("valid");
+        }
+        // The most updates per announcement, each as small as it gets: within the limit too.
+        let small: Vec<SignedRef> = (0..MAX_UPDATES as u32)
+            .map(|i| {
+                let stamp = Stamp {
+                    hlc: Hlc {
+                        wall_ms: 1_000,
+                        logical: i,
+                    },
+                    origin: key.id(),
+                };
+                SignedRef::sign(&key, "a/b", "refs/heads/x", [1; 20], [2; 20], stamp, None)
+            })
+            .collect();
+        let a = Announcement::sign(
+            &key,
+            Body::Push {
+                repo: "a/b".into(),
+                pack: None,
+                updates: small,
+            },
+        );
+        Announcement::decode(&a.encode().expect("encode")).expect("decodes");
     }
 
     #[test]

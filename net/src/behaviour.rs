@@ -12,6 +12,15 @@ use libp2p::{Swarm, gossipsub, identify, mdns, noise, ping, request_response, tc
 use crate::announce::{Announcement, MAX_ANNOUNCEMENT};
 use crate::proto::{PROTOCOL, SyncCodec};
 
+/// Gossip's heartbeat, in ms.
+const HEARTBEAT_MS: u64 = 500;
+/// Heartbeats a message stays in gossip's history (60 s): how long a held announcement
+/// can still be passed on.
+const HISTORY_HEARTBEATS: usize = 120;
+/// How long a held announcement can still be passed on.
+pub(crate) const HISTORY: Duration =
+    Duration::from_millis(HEARTBEAT_MS * HISTORY_HEARTBEATS as u64);
+
 /// The gossip topic every announcement goes to.
 pub const TOPIC: &str = "guts/announce/1";
 
@@ -55,10 +64,17 @@ pub fn build_swarm(
         .map_err(|e| setup(&e))?
         .with_behaviour(|key| {
             let gossip_config = gossipsub::ConfigBuilder::default()
-                .heartbeat_interval(Duration::from_millis(500))
+                .heartbeat_interval(Duration::from_millis(HEARTBEAT_MS))
+                // A push announcement is held until its sync ends (`event_loop.rs`), and
+                // gossip can only pass on what is still in its history.
+                .history_length(HISTORY_HEARTBEATS)
                 .validation_mode(gossipsub::ValidationMode::Strict)
                 .validate_messages()
-                .max_transmit_size(MAX_ANNOUNCEMENT + 1024)
+                // A frame carries one announcement (at most MAX_ANNOUNCEMENT, checked again
+                // when it is decoded) plus gossip's envelope and any control messages sent
+                // with it; a frame over the limit is dropped whole by the receiver, with
+                // the stream it came on, so the limit leaves ample room.
+                .max_transmit_size(2 * MAX_ANNOUNCEMENT)
                 .message_id_fn(|m: &gossipsub::Message| {
                     gossipsub::MessageId::from(Announcement::id_of(&m.data).to_vec())
                 })

@@ -38,7 +38,8 @@ async fn perform(
 ) -> Option<Input<PeerId, File>> {
     let host = shared.host.clone();
     Some(match action {
-        Action::Request { .. } => return None,
+        // The event loop's own.
+        Action::Request { .. } | Action::Forward { .. } => return None,
         Action::Digests { peer } => {
             let digests = blocking(move || Ok(host.digests()))
                 .await

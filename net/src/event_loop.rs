@@ -19,7 +19,7 @@ use libp2p::swarm::dial_opts::DialOpts;
 use libp2p::{Multiaddr, PeerId, Swarm, gossipsub, identify, mdns};
 use tokio::sync::{mpsc, oneshot};
 
-use crate::announce::{AnnounceError, Announcement};
+use crate::announce::{AnnounceError, Announcement, Body};
 use crate::behaviour::{Behaviour, BehaviourEvent, TOPIC};
 use crate::error::ReplicaError;
 use crate::host::NetEvent;
@@ -69,6 +69,17 @@ const FIRST_BACKOFF: Duration = Duration::from_millis(250);
 const MAX_KNOWN: usize = 256;
 /// Addresses remembered per peer at most.
 const MAX_ADDRS: usize = 8;
+/// Push announcements held back until their sync ends, at most; more are passed on at once
+/// (gossip forgets a held message after its history window anyway: see `behaviour.rs`).
+const MAX_HELD: usize = 1024;
+
+/// A push announcement gossip holds until this node can serve what it announces: the
+/// message, and the peer it came from (gossip's verdict names both).
+struct Held {
+    id: gossipsub::MessageId,
+    source: PeerId,
+    since: Instant,
+}
 
 /// Who waits for the answer to a request.
 enum Waiter {
@@ -84,6 +95,9 @@ pub(crate) struct EventLoop {
     shared: Arc<Shared>,
     machine: Replicator<PeerId, File>,
     pending: HashMap<OutboundRequestId, Waiter>,
+    /// Push announcements waiting for their sync, by ticket.
+    held: HashMap<u64, Held>,
+    next_ticket: u64,
     bootstrap: Vec<Bootstrap>,
     known: HashMap<PeerId, Known>,
     ready: Option<oneshot::Sender<()>>,
@@ -125,6 +139,8 @@ impl EventLoop {
             shared,
             machine,
             pending: HashMap::new(),
+            held: HashMap::new(),
+            next_ticket: 0,
             bootstrap,
             known: HashMap::new(),
             ready: Some(ready),
@@ -180,6 +196,7 @@ impl EventLoop {
                             });
                         }
                     }
+                    Action::Forward { ticket, accept } => self.release(ticket, accept),
                     other => crate::drive::spawn(self.shared.clone(), other),
                 }
             }
@@ -394,23 +411,46 @@ impl EventLoop {
         }
     }
 
-    /// Validates an announcement, reports the verdict to gossip at once (so it is forwarded
-    /// or dropped), and leaves the fetching to a task.
+    /// Validates an announcement and leaves the fetching to a task. A record is passed on
+    /// at once; a valid push is held until its sync ends, so the peers this node passes it
+    /// to can fetch what it announces from this node (a line of nodes relays it hop by
+    /// hop, each fetching from the one before). An invalid one is dropped at once.
     fn on_announcement(&mut self, source: PeerId, id: &gossipsub::MessageId, data: &[u8]) {
         let shared = self.shared.clone();
         let checked = Announcement::decode(data).and_then(|a| {
             a.validate(|n| shared.is_trusted(n), shared.config.wall.now_ms())?;
             Ok(a)
         });
+        if self.held.len() >= MAX_HELD {
+            // Gossip has forgotten these: holding them helps no one.
+            self.held
+                .retain(|_, h| h.since.elapsed() < crate::behaviour::HISTORY);
+        }
+        let hold = matches!(&checked, Ok(a) if matches!(a.body, Body::Push { .. }))
+            && self.held.len() < MAX_HELD;
         let verdict = match &checked {
             Ok(_) => MessageAcceptance::Accept,
             Err(AnnounceError::Clock(_)) => MessageAcceptance::Ignore,
             Err(_) => MessageAcceptance::Reject,
         };
-        self.swarm
-            .behaviour_mut()
-            .gossipsub
-            .report_message_validation_result(id, &source, verdict);
+        let ticket = if hold {
+            self.next_ticket += 1;
+            self.held.insert(
+                self.next_ticket,
+                Held {
+                    id: id.clone(),
+                    source,
+                    since: Instant::now(),
+                },
+            );
+            Some(self.next_ticket)
+        } else {
+            self.swarm
+                .behaviour_mut()
+                .gossipsub
+                .report_message_validation_result(id, &source, verdict);
+            None
+        };
         match checked {
             Ok(announcement) => {
                 shared
@@ -423,6 +463,7 @@ impl EventLoop {
                     origin,
                     announcement: Box::new(announcement),
                     bytes: data.to_vec(),
+                    ticket,
                 });
             }
             Err(e) => {
@@ -432,6 +473,27 @@ impl EventLoop {
                     .fetch_add(1, Ordering::Relaxed);
                 tracing::warn!(peer = %source, error = %e, "announcement refused");
             }
+        }
+    }
+
+    /// Passes a held push announcement on (its sync applied it, or there was nothing new),
+    /// or lets gossip drop it without blaming its source (the sync failed here).
+    fn release(&mut self, ticket: u64, accept: bool) {
+        let Some(held) = self.held.remove(&ticket) else {
+            return;
+        };
+        let verdict = if accept {
+            MessageAcceptance::Accept
+        } else {
+            MessageAcceptance::Ignore
+        };
+        let forwarded = self
+            .swarm
+            .behaviour_mut()
+            .gossipsub
+            .report_message_validation_result(&held.id, &held.source, verdict);
+        if accept && !forwarded {
+            tracing::debug!(peer = %held.source, "announcement left gossip's history before its sync ended; not passed on");
         }
     }
 

@@ -479,6 +479,8 @@ impl Sim {
                 self.trace.update([3, node as u8, result.is_ok() as u8]);
                 self.reply(node, 1, Input::Applied { job, result });
             }
+            // Announcements reach every linked node from their origin here: nothing to pass on.
+            Action::Forward { .. } => {}
             Action::ApplyRecords { round, .. } => {
                 self.reply(
                     node,
@@ -549,6 +551,7 @@ impl Sim {
                     origin: None,
                     announcement: Box::new(a),
                     bytes,
+                    ticket: None,
                 },
             ),
             Err(_) => {

@@ -8,8 +8,19 @@ use guts_node::{NetConfig, NodeConfig};
 
 use crate::{TestNode, wait_for};
 
+/// Who dials whom.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Shape {
+    /// Every node connects to every other.
+    Mesh,
+    /// Node i connects only to nodes i-1 and i+1: what reaches the far end went through
+    /// every node between.
+    Line,
+}
+
 /// Nodes that replicate to each other.
 pub struct Cluster {
+    shape: Shape,
     nodes: Vec<Option<TestNode>>,
     dirs: Vec<Option<tempfile::TempDir>>,
     ids: Vec<NodeId>,
@@ -25,6 +36,15 @@ impl Cluster {
 
     /// Same, with a given anti-entropy period.
     pub fn start_with(n: usize, anti_entropy: Duration) -> Cluster {
+        Self::start_shaped(n, anti_entropy, Shape::Mesh)
+    }
+
+    /// `n` nodes in a line, each connected only to its neighbours.
+    pub fn line(n: usize, anti_entropy: Duration) -> Cluster {
+        Self::start_shaped(n, anti_entropy, Shape::Line)
+    }
+
+    fn start_shaped(n: usize, anti_entropy: Duration, shape: Shape) -> Cluster {
         let mut dirs = Vec::new();
         let mut ids = Vec::new();
         for _ in 0..n {
@@ -35,6 +55,7 @@ impl Cluster {
             dirs.push(Some(dir));
         }
         let mut c = Cluster {
+            shape,
             nodes: (0..n).map(|_| None).collect(),
             dirs,
             ids,
@@ -86,12 +107,19 @@ impl Cluster {
         }
     }
 
-    /// Starts node `i` again (or for the first time) on its data dir, dialling the others.
+    /// True if nodes `i` and `j` connect to each other in this shape.
+    fn linked(&self, i: usize, j: usize) -> bool {
+        i != j && (self.shape == Shape::Mesh || i.abs_diff(j) == 1)
+    }
+
+    /// Starts node `i` again (or for the first time) on its data dir, dialling the running
+    /// nodes it links to.
     pub fn restart(&mut self, i: usize) {
         let dir = self.dirs[i].take().expect("node stopped");
         let bootstrap = self
             .running()
             .into_iter()
+            .filter(|&j| self.linked(i, j))
             .flat_map(|j| self.p2p_addrs(j))
             .collect();
         let mut config = NodeConfig::new(dir.path(), "127.0.0.1:0".parse().expect("addr"));
@@ -109,7 +137,8 @@ impl Cluster {
         self.nodes[i] = Some(node);
     }
 
-    /// Waits until every running node is connected to every other running node.
+    /// Waits until every running node is connected to every running node it links to (and,
+    /// in a line, to no other).
     pub fn wait_connected(&self) {
         let running = self.running();
         wait_for("nodes to connect", Duration::from_secs(30), || {
@@ -118,7 +147,7 @@ impl Cluster {
                 running
                     .iter()
                     .filter(|&&j| j != i)
-                    .all(|&j| peers.contains(&self.peer_id(j).to_string()))
+                    .all(|&j| peers.contains(&self.peer_id(j).to_string()) == self.linked(i, j))
             })
         });
     }

@@ -21,13 +21,20 @@ fn repo_url(c: &Cluster, i: usize, repo: &str) -> String {
 fn wait_refs(c: &Cluster, repo: &str, want: &[String]) {
     for i in c.running() {
         let url = repo_url(c, i, repo);
-        let mut got = Vec::new();
+        let mut got: Vec<String> = Vec::new();
         let deadline = std::time::Instant::now() + DEADLINE;
         while got != want {
-            assert!(
-                std::time::Instant::now() < deadline,
-                "node {i} serves {got:?}, not {want:?}"
-            );
+            if std::time::Instant::now() >= deadline {
+                let missing: Vec<&String> = want.iter().filter(|w| !got.contains(w)).collect();
+                let extra: Vec<&String> = got.iter().filter(|g| !want.contains(*g)).collect();
+                panic!(
+                    "node {i} serves {} refs, not the {} wanted; missing (first 5): {:?}; extra (first 5): {:?}",
+                    got.len(),
+                    want.len(),
+                    &missing[..missing.len().min(5)],
+                    &extra[..extra.len().min(5)]
+                );
+            }
             std::thread::sleep(Duration::from_millis(20));
             let out = guts_tests::git_output(Path::new("."), &["ls-remote", "--refs", &url]);
             if out.status.success() {
@@ -519,4 +526,76 @@ fn multi_chunk_packs_are_fetched_as_stored_by_every_peer() {
     }
     let (_clone, refs) = clone_check(&repo_url(&c, 2, "big/blobs"), "2");
     assert_eq!(refs, source_refs(w));
+}
+
+/// Four nodes in a line, anti-entropy as good as off: a push at either end reaches the other
+/// end by gossip alone, each node fetching from the one before it (which passes the
+/// announcement on only once it can serve what it announces).
+#[test]
+fn a_push_travels_a_line_of_nodes_by_gossip_alone() {
+    let c = Cluster::line(4, Duration::from_secs(3600));
+    let url_a = c.node(0).create_repo("alice", "line");
+    let src = tmp();
+    let w = src.path();
+    make_repo(w, 3);
+    git(w, &["push", "-q", &url_a, "--all"]);
+    wait_refs(&c, "alice/line", &source_refs(w));
+    // The other way, from the far end.
+    commit_files(w, "main", 50, 2);
+    git(w, &["tag", "far", "HEAD"]);
+    let url_d = repo_url(&c, 3, "alice/line");
+    git(w, &["push", "-q", &url_d, "main", "far"]);
+    wait_refs(&c, "alice/line", &source_refs(w));
+    let (_clone, refs) = clone_check(&repo_url(&c, 0, "alice/line"), "2");
+    assert_eq!(refs, source_refs(w));
+    // Nothing came by anti-entropy after the start: every update came by announcement.
+    for i in 1..3 {
+        let node = c.node(i);
+        assert!(node.metric("guts_p2p{what=\"announcements_received\"}") >= 2.0);
+    }
+}
+
+/// A push of 2,000 branches and tags replicates by announcements alone (anti-entropy as
+/// good as off): every part of the split push is accepted by the peer, none is refused as
+/// malformed.
+#[test]
+fn a_push_of_two_thousand_refs_replicates_by_announcements_alone() {
+    let c = Cluster::start_with(2, Duration::from_secs(3600));
+    let url = c.node(0).create_repo("alice", "many");
+    let src = tmp();
+    let w = src.path();
+    make_repo(w, 4);
+    let commits: Vec<String> = git(w, &["rev-list", "HEAD"])
+        .lines()
+        .map(str::to_string)
+        .collect();
+    let mut script = String::new();
+    for i in 0..1000 {
+        let id = &commits[i % commits.len()];
+        script.push_str(&format!("create refs/heads/topic/branch-{i:04} {id}\n"));
+        script.push_str(&format!("create refs/tags/v{i}.0.0 {id}\n"));
+    }
+    let mut child = std::process::Command::new("git")
+        .args(["update-ref", "--stdin"])
+        .current_dir(w)
+        .stdin(std::process::Stdio::piped())
+        .spawn()
+        .expect("git update-ref");
+    std::io::Write::write_all(child.stdin.as_mut().expect("stdin"), script.as_bytes())
+        .expect("write");
+    assert!(child.wait().expect("wait").success());
+    git(w, &["push", "-q", &url, "--all"]);
+    git(w, &["push", "-q", &url, "--tags"]);
+    let want = source_refs(w);
+    assert_eq!(want.len(), 2001);
+    wait_refs(&c, "alice/many", &want);
+    let rejected = c
+        .node(1)
+        .metric("guts_p2p{what=\"announcements_rejected\"}");
+    assert_eq!(rejected, 0.0, "an honest announcement was refused");
+    assert!(
+        c.node(1)
+            .metric("guts_p2p{what=\"announcements_received\"}")
+            >= 16.0
+    );
 }

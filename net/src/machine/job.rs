@@ -48,6 +48,8 @@ pub(super) struct Job<P> {
     sources: Vec<P>,
     /// The round waiting for it.
     round: Option<P>,
+    /// The announcement held back until it ends.
+    ticket: Option<u64>,
     stage: Stage,
     plan: SyncPlan,
 }
@@ -61,6 +63,7 @@ impl<P: Copy + Ord + Debug, K: Debug> Replicator<P, K> {
         pack: Option<PackRef>,
         sources: Vec<P>,
         round: Option<P>,
+        ticket: Option<u64>,
     ) -> bool {
         let total = updates.len();
         let updates: Vec<SignedRef> = updates
@@ -86,6 +89,7 @@ impl<P: Copy + Ord + Debug, K: Debug> Replicator<P, K> {
                 pack,
                 sources,
                 round,
+                ticket,
                 stage: Stage::Queued,
                 plan: SyncPlan::default(),
             },
@@ -249,6 +253,12 @@ impl<P: Copy + Ord + Debug, K: Debug> Replicator<P, K> {
             return;
         };
         self.busy.remove(&job.repo);
+        if let Some(ticket) = job.ticket {
+            self.out.push(Action::Forward {
+                ticket,
+                accept: result.is_ok(),
+            });
+        }
         match &result {
             Ok(n) if *n > 0 => tracing::debug!(repo = %job.repo, applied = n, "synced"),
             Ok(_) => {}

@@ -80,6 +80,10 @@ pub enum Input<P, K> {
         announcement: Box<Announcement>,
         /// Its wire bytes (a repository record is kept as such).
         bytes: Vec<u8>,
+        /// Set when the announcement waits to be passed on until its sync ends (a push:
+        /// a node passes it on once it can serve what it announces); answered with
+        /// [`Action::Forward`].
+        ticket: Option<u64>,
     },
     /// The answer to [`Action::Request`].
     Answer {
@@ -175,6 +179,15 @@ pub enum Action<P, K> {
         /// The new updates (signatures checked).
         updates: Vec<SignedRef>,
     },
+    /// The sync an announcement started has ended: pass the announcement on (`accept`: it
+    /// was applied here, or had nothing new, so this node serves what it announces) or
+    /// not. No answer.
+    Forward {
+        /// The announcement's ticket ([`Input::Announced`]).
+        ticket: u64,
+        /// Pass it on.
+        accept: bool,
+    },
     /// Validate each record (encoded [`Body::Repo`] announcements) and apply those newer
     /// than what is kept; answer with [`Input::RecordsApplied`].
     ApplyRecords {
@@ -261,6 +274,7 @@ impl<P: Copy + Ord + Debug, K: Debug> Replicator<P, K> {
                 origin,
                 announcement,
                 bytes,
+                ticket,
             } => match announcement.body {
                 Body::Push {
                     repo,
@@ -269,7 +283,14 @@ impl<P: Copy + Ord + Debug, K: Debug> Replicator<P, K> {
                 } => {
                     let mut sources = vec![source];
                     sources.extend(origin.filter(|o| *o != source));
-                    self.enqueue(repo, updates, pack, sources, None);
+                    let queued = self.enqueue(repo, updates, pack, sources, None, ticket);
+                    if let (false, Some(ticket)) = (queued, ticket) {
+                        // Nothing to fetch, or no room: held back, it would help no one.
+                        self.out.push(Action::Forward {
+                            ticket,
+                            accept: true,
+                        });
+                    }
                 }
                 Body::Repo { .. } | Body::Account { .. } => self.out.push(Action::ApplyRecords {
                     round: None,

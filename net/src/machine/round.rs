@@ -145,7 +145,7 @@ impl<P: Copy + Ord + Debug, K: Debug> Replicator<P, K> {
             round.syncing = whole.then(|| (repo.clone(), under));
         }
         // The round goes on when the sync finishes.
-        if !self.enqueue(repo, all, None, vec![peer], Some(peer)) {
+        if !self.enqueue(repo, all, None, vec![peer], Some(peer), None) {
             self.sync_took_nothing(peer);
             self.next_step(peer);
         }

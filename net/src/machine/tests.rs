@@ -178,3 +178,81 @@ fn a_failed_sync_is_not_settled() {
         assert!(m.idle());
     }
 }
+
+fn announced(key: &NodeKey, ticket: u64) -> Input<u8, ()> {
+    let a = crate::announce::Announcement::sign(
+        key,
+        crate::announce::Body::Push {
+            repo: REPO.into(),
+            pack: None,
+            updates: vec![update(key)],
+        },
+    );
+    Input::Announced {
+        source: PEER,
+        origin: None,
+        announcement: Box::new(a),
+        bytes: Vec::new(),
+        ticket: Some(ticket),
+    }
+}
+
+fn forwards(actions: &[Action<u8, ()>]) -> Vec<(u64, bool)> {
+    actions
+        .iter()
+        .filter_map(|a| match a {
+            Action::Forward { ticket, accept } => Some((*ticket, *accept)),
+            _ => None,
+        })
+        .collect()
+}
+
+/// A push announcement is passed on only once its sync has ended, accepted when it
+/// applied (this node now serves what it announces), not when it failed.
+#[test]
+fn a_held_announcement_is_passed_on_when_its_sync_ends() {
+    let key = NodeKey::generate().expect("key");
+    let stats = Arc::new(NetStats::default());
+    let mut m = Machine::new(BTreeSet::from([key.id()]), Limits::default(), stats);
+    for (ticket, ok) in [(7, true), (8, false)] {
+        let out = m.handle(announced(&key, ticket));
+        assert!(forwards(&out).is_empty(), "held while it syncs");
+        let job = out
+            .iter()
+            .find_map(|a| match a {
+                Action::Plan { job, .. } => Some(*job),
+                _ => None,
+            })
+            .expect("a plan");
+        let plan = SyncPlan {
+            new: vec![update(&key)],
+            ..SyncPlan::default()
+        };
+        let out = m.handle(Input::Planned {
+            job,
+            result: Ok((plan, 0)),
+        });
+        assert!(forwards(&out).is_empty(), "still held while it applies");
+        let result = if ok {
+            Ok(1)
+        } else {
+            Err(crate::error::ReplicaError::refused("objects missing"))
+        };
+        let out = m.handle(Input::Applied { job, result });
+        assert_eq!(forwards(&out), vec![(ticket, ok)]);
+    }
+    // Nothing new in it: passed on at once.
+    let out = m.handle(announced(&key, 9));
+    let job = out
+        .iter()
+        .find_map(|a| match a {
+            Action::Plan { job, .. } => Some(*job),
+            _ => None,
+        })
+        .expect("a plan");
+    let out = m.handle(Input::Planned {
+        job,
+        result: Ok((SyncPlan::default(), 0)),
+    });
+    assert_eq!(forwards(&out), vec![(9, true)]);
+}
