@@ -9,7 +9,10 @@
 //! - [`world`]: every commit made, content-addressed, and ancestry over them.
 //! - [`model`]: one node's store: update logs, refs under the merge rule, commits held;
 //!   answers what a node's host answers.
-//! - [`sim`]: the scheduler, the nodes and the faults ([`Config`], [`Report`]).
+//! - [`topology`]: who is linked to whom (mesh, random graph, line, ring, bridged clusters).
+//! - [`sim`]: the scheduler, the nodes, gossip hop by hop and the faults ([`Config`],
+//!   [`Report`]).
+//! - [`plot`]: a small SVG chart of a sweep's measures (BENCHMARKS.md's plot).
 //! - [`check`]: the verdict: same refs everywhere, equal to the merge rule over all
 //!   accepted updates, every commit present.
 //!
@@ -17,9 +20,12 @@
 
 pub mod check;
 pub mod model;
+pub mod plot;
 pub mod rng;
 pub mod sim;
+pub mod topology;
 pub mod world;
 
 pub use check::{Divergence, check, run_checked};
 pub use sim::{Config, Report, Sim};
+pub use topology::Topology;

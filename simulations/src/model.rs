@@ -30,6 +30,8 @@ pub struct RepoModel {
     pub served: BTreeMap<String, ObjectId>,
     /// Commits held.
     pub objects: BTreeSet<ObjectId>,
+    /// The log's digest, computed once after each change (rounds ask for it often).
+    digest: std::cell::OnceCell<[u8; 32]>,
 }
 
 impl RepoModel {
@@ -84,6 +86,7 @@ impl RefTable for RepoModel {
 
     fn log(&mut self, u: &SignedRef) -> Result<(), Self::Error> {
         self.log.insert(u.stamp, u.clone());
+        self.digest = std::cell::OnceCell::new();
         Ok(())
     }
 }
@@ -104,18 +107,18 @@ impl Model {
         self.repos
             .iter()
             .filter(|(_, r)| !r.log.is_empty())
-            .map(|(name, r)| {
-                let mut h = Sha256::new();
-                for s in r.log.keys() {
-                    h.update(s.hlc.wall_ms.to_be_bytes());
-                    h.update(s.hlc.logical.to_be_bytes());
-                    h.update(s.origin.0);
-                }
-                RepoDigest {
-                    repo: name.clone(),
-                    digest: h.finalize().into(),
-                    entries: r.log.len() as u64,
-                }
+            .map(|(name, r)| RepoDigest {
+                repo: name.clone(),
+                digest: *r.digest.get_or_init(|| {
+                    let mut h = Sha256::new();
+                    for s in r.log.keys() {
+                        h.update(s.hlc.wall_ms.to_be_bytes());
+                        h.update(s.hlc.logical.to_be_bytes());
+                        h.update(s.origin.0);
+                    }
+                    h.finalize().into()
+                }),
+                entries: r.log.len() as u64,
             })
             .collect()
     }

@@ -1,10 +1,13 @@
 //! The scheduler: nodes (each a real [`Replicator`] over a [`Model`] store), the links
-//! between them, and one queue of timed events, all driven by one seed. Faults: lost
-//! announcements, failed requests, corrupt packs, partitions, crashes and restarts. After
-//! the active phase every link heals and every node restarts; the run then goes on until
-//! all nodes hold the same logs, or a deadline passes.
+//! between them (a [`Topology`]), and one queue of timed events, all driven by one seed.
+//! Announcements travel hop by hop as gossip does: the origin sends to every linked peer, a
+//! node passes one on (to at most `fanout` linked peers, never back) only once its sync of
+//! it has ended, and each node drops the copies it has seen. Faults: lost announcements,
+//! failed requests, corrupt packs, partitions, crashes and restarts (with churn, a node may
+//! come back with an empty store). After the active phase every link heals and every node
+//! restarts; the run then goes on until all nodes hold the same logs, or a deadline passes.
 
-use std::collections::{BTreeMap, BTreeSet, HashMap};
+use std::collections::{BTreeMap, BTreeSet, HashMap, HashSet};
 use std::sync::Arc;
 
 use guts_git::ObjectId;
@@ -17,6 +20,7 @@ use sha2::{Digest, Sha256};
 
 use crate::model::{Model, Pack};
 use crate::rng::Rng;
+use crate::topology::Topology;
 use crate::world::World;
 
 /// Wall clock at virtual time zero (a plausible epoch time in ms).
@@ -55,6 +59,14 @@ pub struct Config {
     pub settle_limit_ms: u64,
     /// The machines' limits.
     pub limits: Limits,
+    /// Who is linked to whom.
+    pub topology: Topology,
+    /// Peers a node passes an announcement on to at most (gossip's mesh degree).
+    pub fanout: usize,
+    /// Probability that a node restarting after a crash comes back with an empty store (a
+    /// node that left and a new one that joined), if every update it holds is held
+    /// elsewhere too.
+    pub churn: f64,
 }
 
 impl Default for Config {
@@ -74,12 +86,15 @@ impl Default for Config {
             anti_entropy_ms: 1_000,
             settle_limit_ms: 120_000,
             limits: Limits::default(),
+            topology: Topology::Mesh,
+            fanout: 6,
+            churn: 0.0,
         }
     }
 }
 
 /// What happened in a run.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq)]
 pub struct Report {
     /// Pushes made.
     pub pushes: usize,
@@ -92,6 +107,21 @@ pub struct Report {
     pub settled_ms: Option<u64>,
     /// The counters of all nodes added up, by name.
     pub counters: BTreeMap<&'static str, u64>,
+    /// Virtual ms from the last push until every node held the same logs.
+    pub converged_after_push_ms: Option<u64>,
+    /// Hops an announcement took to reach a node, at most and on average (first copies).
+    pub hops_max: u32,
+    /// See `hops_max`.
+    pub hops_mean: f64,
+    /// Messages each node sent (gossip copies, answers, packs): on average and at most.
+    pub msgs_per_node: (f64, u64),
+    /// Bytes each node sent (packs counted at 1,000 bytes per commit): on average and at
+    /// most.
+    pub bytes_per_node: (f64, u64),
+    /// Announcement copies dropped as already seen, all nodes together.
+    pub duplicates: u64,
+    /// Restarts that came back with an empty store (churn).
+    pub churned: u64,
     /// A hash of every event in order: equal runs have equal traces.
     pub trace: [u8; 32],
 }
@@ -106,6 +136,9 @@ enum Ev {
         inc: u32,
         from: Peer,
         bytes: Vec<u8>,
+        hops: u32,
+        /// Told by id (gossip's IHAVE to peers outside the mesh): sent on only if asked.
+        lazy: bool,
     },
     Tick(Peer),
     Push,
@@ -115,6 +148,8 @@ enum Ev {
     Restart(Peer),
     EndActive,
     Check,
+    /// After the last push: notes when all nodes first hold the same logs.
+    Measure,
 }
 
 struct Node {
@@ -127,6 +162,18 @@ struct Node {
     /// Bumped at each crash: results addressed to an earlier run are dropped.
     inc: u32,
     stats: Arc<NetStats>,
+    /// Announcements seen since the last start (gossip's duplicate cache).
+    seen: HashSet<[u8; 32]>,
+    /// Messages and bytes sent.
+    sent: (u64, u64),
+}
+
+/// An announcement a node holds until its sync ends, then passes on.
+struct Held {
+    node: Peer,
+    from: Peer,
+    bytes: Vec<u8>,
+    hops: u32,
 }
 
 /// A simulation in progress.
@@ -136,6 +183,8 @@ pub struct Sim {
     world: World,
     nodes: Vec<Node>,
     trusted: BTreeSet<NodeId>,
+    /// Linked peers of each node, sorted.
+    adj: Vec<Vec<Peer>>,
     cut: BTreeSet<(Peer, Peer)>,
     queue: BTreeMap<(u64, u64), Ev>,
     seq: u64,
@@ -148,6 +197,16 @@ pub struct Sim {
     pub(crate) accepted: Vec<SignedRef>,
     active: bool,
     settled: Option<u64>,
+    /// When all logs first agreed after the last push (virtual ms).
+    converged_at: Option<u64>,
+    /// When the last push was made.
+    last_push: u64,
+    held: HashMap<u64, Held>,
+    next_ticket: u64,
+    /// First-copy hops: most, sum, count.
+    hops: (u32, u64, u64),
+    duplicates: u64,
+    churned: u64,
     /// Things that must never happen, seen during the run.
     pub(crate) violations: Vec<String>,
 }
@@ -179,14 +238,18 @@ impl Sim {
                     up: true,
                     inc: 0,
                     stats,
+                    seen: HashSet::new(),
+                    sent: (0, 0),
                 }
             })
             .collect();
+        let adj = config.topology.build(config.nodes, &mut rng);
         Sim {
             rng,
             world: World::default(),
             nodes,
             trusted,
+            adj,
             cut: BTreeSet::new(),
             queue: BTreeMap::new(),
             seq: 0,
@@ -197,6 +260,13 @@ impl Sim {
             accepted: Vec::new(),
             active: true,
             settled: None,
+            converged_at: None,
+            last_push: 0,
+            held: HashMap::new(),
+            next_ticket: 0,
+            hops: (0, 0, 0),
+            duplicates: 0,
+            churned: 0,
             violations: Vec::new(),
             config,
         }
@@ -206,20 +276,21 @@ impl Sim {
     pub fn run(mut self) -> (Report, Sim) {
         let n = self.config.nodes;
         for a in 0..n {
-            for b in 0..n {
-                if a != b {
-                    self.deliver(a, Input::Connected(b));
-                }
+            for b in self.adj[a].clone() {
+                self.deliver(a, Input::Connected(b));
             }
             if self.config.anti_entropy_ms > 0 {
                 let first = self.rng.below(self.config.anti_entropy_ms);
                 self.at(first, Ev::Tick(a));
             }
         }
+        let mut last = 0;
         for _ in 0..self.config.pushes {
             let t = self.rng.below(self.config.active_ms);
+            last = last.max(t);
             self.at(t, Ev::Push);
         }
+        self.at(last + 1, Ev::Measure);
         if self.config.partitions {
             let t = self.rng.below(self.config.active_ms / 2);
             self.at(t, Ev::Partition);
@@ -247,6 +318,10 @@ impl Sim {
                 *counters.entry(what).or_insert(0) += v;
             }
         }
+        let sent: Vec<(u64, u64)> = self.nodes.iter().map(|n| n.sent).collect();
+        let mean = |f: fn(&(u64, u64)) -> u64| {
+            sent.iter().map(f).sum::<u64>() as f64 / sent.len().max(1) as f64
+        };
         let report = Report {
             pushes: self.accepted.len(),
             commits: self.world.commits(),
@@ -254,6 +329,13 @@ impl Sim {
             settled_ms: self.settled,
             counters,
             trace: self.trace.clone().finalize().into(),
+            converged_after_push_ms: self.converged_at.map(|t| t.saturating_sub(self.last_push)),
+            hops_max: self.hops.0,
+            hops_mean: self.hops.1 as f64 / self.hops.2.max(1) as f64,
+            msgs_per_node: (mean(|s| s.0), sent.iter().map(|s| s.0).max().unwrap_or(0)),
+            bytes_per_node: (mean(|s| s.1), sent.iter().map(|s| s.1).max().unwrap_or(0)),
+            duplicates: self.duplicates,
+            churned: self.churned,
         };
         (report, self)
     }
@@ -275,7 +357,11 @@ impl Sim {
     }
 
     fn linked(&self, a: Peer, b: Peer) -> bool {
-        a != b && self.nodes[a].up && self.nodes[b].up && !self.cut.contains(&(a.min(b), a.max(b)))
+        a != b
+            && self.nodes[a].up
+            && self.nodes[b].up
+            && self.adj[a].binary_search(&b).is_ok()
+            && !self.cut.contains(&(a.min(b), a.max(b)))
     }
 
     fn wall(&self, node: Peer) -> u64 {
@@ -295,10 +381,21 @@ impl Sim {
                 inc,
                 from,
                 bytes,
+                hops,
+                lazy,
             } => {
                 self.trace.update([2, to as u8]);
+                let id = Announcement::id_of(&bytes);
                 if self.nodes[to].inc == inc && self.nodes[to].up {
-                    self.gossip(to, from, bytes);
+                    if lazy {
+                        if self.nodes[to].seen.contains(&id) {
+                            return;
+                        }
+                        // Asked for it (IWANT): now the message itself travels.
+                        self.nodes[from].sent.0 += 1;
+                        self.nodes[from].sent.1 += bytes.len() as u64;
+                    }
+                    self.gossip(to, from, bytes, hops);
                 }
             }
             Ev::Tick(node) => {
@@ -310,10 +407,17 @@ impl Sim {
             Ev::Partition => {
                 let before = self.links();
                 let n = self.config.nodes;
-                let side: Vec<bool> = (0..n).map(|_| self.rng.chance(0.5)).collect();
+                // Bridged clusters split at their bridges; other shapes at random.
+                let side: Vec<bool> = match self.config.topology {
+                    Topology::Bridge { clusters } => {
+                        let size = n.div_ceil(clusters.clamp(1, n.max(1)));
+                        (0..n).map(|a| (a / size) % 2 == 1).collect()
+                    }
+                    _ => (0..n).map(|_| self.rng.chance(0.5)).collect(),
+                };
                 for a in 0..n {
-                    for b in a + 1..n {
-                        if side[a] != side[b] {
+                    for &b in &self.adj[a] {
+                        if a < b && side[a] != side[b] {
                             self.cut.insert((a, b));
                         }
                     }
@@ -338,6 +442,8 @@ impl Sim {
                     let n = &mut self.nodes[node];
                     n.up = false;
                     n.inc += 1;
+                    n.seen.clear();
+                    self.held.retain(|_, h| h.node != node);
                     self.relink(before);
                     let back = self.rng.between(200, 3_000);
                     self.at(back, Ev::Restart(node));
@@ -355,11 +461,18 @@ impl Sim {
                 self.at(100, Ev::Check);
             }
             Ev::Check => {
-                let first = self.nodes[0].model.digests();
-                if self.nodes.iter().all(|n| n.model.digests() == first) {
+                if self.agree() {
                     self.settled = Some(self.now - self.config.active_ms);
+                    self.converged_at.get_or_insert(self.now);
                 } else {
                     self.at(100, Ev::Check);
+                }
+            }
+            Ev::Measure => {
+                if self.agree() {
+                    self.converged_at.get_or_insert(self.now);
+                } else {
+                    self.at(10, Ev::Measure);
                 }
             }
         }
@@ -371,24 +484,103 @@ impl Sim {
         }
         let before = self.links();
         let limits = self.config.limits.clone();
+        let churned =
+            self.active && self.rng.chance(self.config.churn) && self.held_elsewhere(node);
         let n = &mut self.nodes[node];
-        // The store and the clock survived; the machine starts empty.
+        // The store and the clock survived (unless the node left and a new one took its
+        // place); the machine starts empty.
         n.machine = Replicator::new(self.trusted.clone(), limits, n.stats.clone());
+        if churned {
+            n.model = Model::default();
+            self.churned += 1;
+        }
         n.up = true;
         self.relink(before);
     }
 
+    /// True if every node holds the same logs (lengths compared first: cheap).
+    fn agree(&self) -> bool {
+        let sizes = |m: &Model| -> Vec<usize> { m.repos.values().map(|r| r.log.len()).collect() };
+        let first_sizes = sizes(&self.nodes[0].model);
+        self.nodes.iter().all(|n| sizes(&n.model) == first_sizes) && {
+            let first = self.nodes[0].model.digests();
+            self.nodes.iter().all(|n| n.model.digests() == first)
+        }
+    }
+
+    /// True if every update `node` holds is held by another node too.
+    fn held_elsewhere(&self, node: Peer) -> bool {
+        self.nodes[node].model.repos.iter().all(|(repo, r)| {
+            r.log.keys().all(|stamp| {
+                self.nodes.iter().enumerate().any(|(i, other)| {
+                    i != node
+                        && other
+                            .model
+                            .repos
+                            .get(repo)
+                            .is_some_and(|o| o.log.contains_key(stamp))
+                })
+            })
+        })
+    }
+
     fn links(&self) -> BTreeSet<(Peer, Peer)> {
-        let n = self.config.nodes;
         let mut out = BTreeSet::new();
-        for a in 0..n {
-            for b in 0..n {
+        for (a, peers) in self.adj.iter().enumerate() {
+            for &b in peers {
                 if self.linked(a, b) {
                     out.insert((a, b));
                 }
             }
         }
         out
+    }
+
+    /// Sends an announcement to `node`'s linked peers but `except`: to all of them from its
+    /// origin (gossip publishes to every peer); when passed on, to at most `fanout` of them
+    /// (the mesh), and by id only to the others at the next heartbeat (IHAVE), who ask for
+    /// it if they lack it.
+    fn send_gossip(&mut self, node: Peer, except: Option<Peer>, bytes: &[u8], hops: u32) {
+        let mut peers: Vec<Peer> = self.adj[node]
+            .iter()
+            .copied()
+            .filter(|&p| Some(p) != except && self.linked(node, p))
+            .collect();
+        let mut lazy = Vec::new();
+        if except.is_some() {
+            while peers.len() > self.config.fanout.max(1) {
+                let drop = self.rng.below(peers.len() as u64) as usize;
+                lazy.push(peers.swap_remove(drop));
+            }
+        }
+        let sends = peers
+            .into_iter()
+            .map(|p| (p, false))
+            .chain(lazy.into_iter().map(|p| (p, true)));
+        for (peer, by_id) in sends {
+            self.nodes[node].sent.0 += 1;
+            self.nodes[node].sent.1 += if by_id { 32 } else { bytes.len() as u64 };
+            if self.rng.chance(self.config.gossip_loss) {
+                continue;
+            }
+            let delay = if by_id {
+                self.rng.between(250, 750)
+            } else {
+                self.rng.between(1, 20)
+            };
+            let inc = self.nodes[peer].inc;
+            self.at(
+                delay,
+                Ev::Gossip {
+                    to: peer,
+                    inc,
+                    from: node,
+                    bytes: bytes.to_vec(),
+                    hops,
+                    lazy: by_id,
+                },
+            );
+        }
     }
 
     /// Tells both ends about links that came up or went down.
@@ -435,7 +627,11 @@ impl Sim {
                 } else if self.rng.chance(self.config.request_failure) {
                     Err("request timed out".into())
                 } else {
-                    Ok(self.nodes[peer].model.serve(request))
+                    let answer = self.nodes[peer].model.serve(request);
+                    let len = guts_net::codec::encoded_len(&answer).unwrap_or(0);
+                    self.nodes[peer].sent.0 += 1;
+                    self.nodes[peer].sent.1 += len as u64;
+                    Ok(answer)
                 };
                 let result = result.map_err(ReplicaError::Peer);
                 self.reply(node, delay, Input::Answer { req, result });
@@ -479,8 +675,14 @@ impl Sim {
                 self.trace.update([3, node as u8, result.is_ok() as u8]);
                 self.reply(node, 1, Input::Applied { job, result });
             }
-            // Announcements reach every linked node from their origin here: nothing to pass on.
-            Action::Forward { .. } => {}
+            Action::Forward { ticket, accept } => {
+                if let Some(h) = self.held.remove(&ticket)
+                    && accept
+                    && h.node == node
+                {
+                    self.send_gossip(node, Some(h.from), &h.bytes, h.hops + 1);
+                }
+            }
             Action::ApplyRecords { round, .. } => {
                 self.reply(
                     node,
@@ -523,6 +725,8 @@ impl Sim {
             };
             match got {
                 Ok(mut pack) => {
+                    self.nodes[src].sent.0 += 1;
+                    self.nodes[src].sent.1 += pack.len() as u64 * 1_000;
                     let stored = matches!(request, Request::FetchPack { .. });
                     if stored
                         && self.rng.chance(self.config.corrupt_packs)
@@ -538,22 +742,42 @@ impl Sim {
         Err(last)
     }
 
-    fn gossip(&mut self, to: Peer, from: Peer, bytes: Vec<u8>) {
+    fn gossip(&mut self, to: Peer, from: Peer, bytes: Vec<u8>, hops: u32) {
+        if !self.nodes[to].seen.insert(Announcement::id_of(&bytes)) {
+            self.duplicates += 1;
+            return;
+        }
+        self.hops.0 = self.hops.0.max(hops);
+        self.hops.1 += u64::from(hops);
+        self.hops.2 += 1;
         let wall = self.wall(to);
         let trusted = &self.trusted;
         let checked = Announcement::decode(&bytes)
             .and_then(|a| a.validate(|n| trusted.contains(n), wall).map(|()| a));
         match checked {
-            Ok(a) => self.deliver(
-                to,
-                Input::Announced {
-                    source: from,
-                    origin: None,
-                    announcement: Box::new(a),
-                    bytes,
-                    ticket: None,
-                },
-            ),
+            Ok(a) => {
+                self.next_ticket += 1;
+                let ticket = self.next_ticket;
+                self.held.insert(
+                    ticket,
+                    Held {
+                        node: to,
+                        from,
+                        bytes: bytes.clone(),
+                        hops,
+                    },
+                );
+                self.deliver(
+                    to,
+                    Input::Announced {
+                        source: from,
+                        origin: None,
+                        announcement: Box::new(a),
+                        bytes,
+                        ticket: Some(ticket),
+                    },
+                );
+            }
             Err(_) => {
                 self.nodes[to]
                     .stats
@@ -648,20 +872,8 @@ impl Sim {
         )
         .encode()
         .expect("an announcement encodes");
-        for peer in 0..self.config.nodes {
-            if self.linked(node, peer) && !self.rng.chance(self.config.gossip_loss) {
-                let delay = self.rng.between(1, 20);
-                let inc = self.nodes[peer].inc;
-                self.at(
-                    delay,
-                    Ev::Gossip {
-                        to: peer,
-                        inc,
-                        from: node,
-                        bytes: bytes.clone(),
-                    },
-                );
-            }
-        }
+        self.last_push = self.now;
+        self.nodes[node].seen.insert(Announcement::id_of(&bytes));
+        self.send_gossip(node, None, &bytes, 1);
     }
 }

@@ -3,7 +3,7 @@
 //! result against the merge rule applied to every accepted update at once.
 
 use guts_net::machine::Limits;
-use guts_sim::{Config, Divergence, Sim, check, run_checked};
+use guts_sim::{Config, Divergence, Sim, Topology, check, run_checked};
 
 fn converges(config: Config) -> guts_sim::Report {
     let seed = config.seed;
@@ -121,4 +121,71 @@ fn thirty_nodes_converge() {
         gossip_loss: 0.3,
         ..Config::default()
     });
+}
+
+/// Nothing lost, no failures, no anti-entropy: announcements alone, passed on hop by hop.
+fn gossip_only(seed: u64, nodes: usize, topology: Topology) -> Config {
+    Config {
+        seed,
+        nodes,
+        repos: 4,
+        pushes: 60,
+        active_ms: 5_000,
+        gossip_loss: 0.0,
+        request_failure: 0.0,
+        partitions: false,
+        crashes: false,
+        anti_entropy_ms: 0,
+        topology,
+        ..Config::default()
+    }
+}
+
+/// 200 nodes, each linked to about 6 others: every push reaches every node by gossip
+/// alone, over several hops, and no node carries much more than its share.
+#[test]
+fn a_200_node_random_graph_of_degree_6_converges_by_gossip_alone() {
+    let r = converges(gossip_only(11, 200, Topology::Random { degree: 6 }));
+    assert!(r.hops_max >= 3, "hops: {}", r.hops_max);
+    let (mean, max) = r.msgs_per_node;
+    assert!(max as f64 <= 6.0 * mean, "mean {mean}, max {max}");
+    assert!(r.duplicates > 0, "copies beyond the first are dropped");
+}
+
+/// 50 nodes in a line: what reaches the far end went through every node between.
+#[test]
+fn a_50_node_line_converges_by_gossip_alone() {
+    let r = converges(gossip_only(12, 50, Topology::Line));
+    assert!(r.hops_max >= 25, "hops: {}", r.hops_max);
+}
+
+/// Two clusters joined by one link, cut now and then while both sides take pushes (and
+/// lose some announcements): anti-entropy heals them once the bridge is back.
+#[test]
+fn a_partitioned_bridge_heals_with_anti_entropy() {
+    let r = converges(Config {
+        seed: 13,
+        nodes: 40,
+        repos: 4,
+        pushes: 120,
+        topology: Topology::Bridge { clusters: 2 },
+        crashes: false,
+        ..Config::default()
+    });
+    assert!(r.hops_max >= 2);
+}
+
+/// Nodes crash, and some come back as new nodes with empty stores: they catch up.
+#[test]
+fn nodes_that_leave_and_join_empty_catch_up() {
+    let r = converges(Config {
+        seed: 14,
+        nodes: 30,
+        repos: 4,
+        pushes: 120,
+        topology: Topology::Random { degree: 4 },
+        churn: 0.5,
+        ..Config::default()
+    });
+    assert!(r.churned > 0);
 }
