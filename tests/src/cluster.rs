@@ -16,11 +16,53 @@ pub enum Shape {
     /// Node i connects only to nodes i-1 and i+1: what reaches the far end went through
     /// every node between.
     Line,
+    /// A ring plus random chords: about `degree` links per node (fixed by `seed`).
+    Random {
+        /// Links per node, on average.
+        degree: usize,
+        /// Which random graph.
+        seed: u64,
+    },
+}
+
+/// The links of `shape` over `n` nodes, as (low, high) pairs.
+fn edges(shape: Shape, n: usize) -> std::collections::BTreeSet<(usize, usize)> {
+    let mut out = std::collections::BTreeSet::new();
+    let mut link = |a: usize, b: usize| {
+        if a != b {
+            out.insert((a.min(b), a.max(b)));
+        }
+    };
+    match shape {
+        Shape::Mesh => (0..n).for_each(|a| (a + 1..n).for_each(|b| link(a, b))),
+        Shape::Line => (1..n).for_each(|i| link(i - 1, i)),
+        Shape::Random { degree, seed } => {
+            (1..n).for_each(|i| link(i - 1, i));
+            if n > 2 {
+                link(n - 1, 0);
+            }
+            // splitmix64: the same graph for the same seed.
+            let mut x = seed;
+            let mut next = move || {
+                x = x.wrapping_add(0x9e37_79b9_7f4a_7c15);
+                let mut z = x;
+                z = (z ^ (z >> 30)).wrapping_mul(0xbf58_476d_1ce4_e5b9);
+                z = (z ^ (z >> 27)).wrapping_mul(0x94d0_49bb_1331_11eb);
+                z ^ (z >> 31)
+            };
+            for _ in 0..n * degree.saturating_sub(2) / 2 {
+                let a = (next() % n as u64) as usize;
+                let b = (next() % n as u64) as usize;
+                link(a, b);
+            }
+        }
+    }
+    out
 }
 
 /// Nodes that replicate to each other.
 pub struct Cluster {
-    shape: Shape,
+    links: std::collections::BTreeSet<(usize, usize)>,
     nodes: Vec<Option<TestNode>>,
     dirs: Vec<Option<tempfile::TempDir>>,
     ids: Vec<NodeId>,
@@ -44,7 +86,8 @@ impl Cluster {
         Self::start_shaped(n, anti_entropy, Shape::Line)
     }
 
-    fn start_shaped(n: usize, anti_entropy: Duration, shape: Shape) -> Cluster {
+    /// `n` nodes linked as `shape` says.
+    pub fn start_shaped(n: usize, anti_entropy: Duration, shape: Shape) -> Cluster {
         let mut dirs = Vec::new();
         let mut ids = Vec::new();
         for _ in 0..n {
@@ -55,7 +98,7 @@ impl Cluster {
             dirs.push(Some(dir));
         }
         let mut c = Cluster {
-            shape,
+            links: edges(shape, n),
             nodes: (0..n).map(|_| None).collect(),
             dirs,
             ids,
@@ -109,7 +152,7 @@ impl Cluster {
 
     /// True if nodes `i` and `j` connect to each other in this shape.
     fn linked(&self, i: usize, j: usize) -> bool {
-        i != j && (self.shape == Shape::Mesh || i.abs_diff(j) == 1)
+        self.links.contains(&(i.min(j), i.max(j)))
     }
 
     /// Starts node `i` again (or for the first time) on its data dir, dialling the running
@@ -137,8 +180,8 @@ impl Cluster {
         self.nodes[i] = Some(node);
     }
 
-    /// Waits until every running node is connected to every running node it links to (and,
-    /// in a line, to no other).
+    /// Waits until every running node is connected to every running node it links to, and
+    /// to no other.
     pub fn wait_connected(&self) {
         let running = self.running();
         wait_for("nodes to connect", Duration::from_secs(30), || {
