@@ -81,6 +81,8 @@ impl Net {
                 "--p2p",
                 "/ip4/127.0.0.1/tcp/0",
                 "--no-mdns",
+                // Only the links the test makes.
+                "--no-discovery",
             ])
             .args(["--anti-entropy-secs", &self.anti_entropy_secs.to_string()]);
         for b in &bootstrap {

@@ -1,13 +1,18 @@
 //! The libp2p stack: TCP + noise + yamux, and the behaviours a node runs: gossipsub for
 //! announcements (one topic for all repositories, so the per-peer topic cap never matters),
-//! request-response for sync (`/guts/sync/1`), identify, ping, and mDNS when enabled.
+//! request-response for sync (`/guts/sync/1`), identify, ping, Kademlia for discovery
+//! (`/guts/kad/1`, our own DHT, not the public one) when enabled, mDNS when enabled, and a
+//! bound on established connections.
 
 use std::time::Duration;
 
 use libp2p::identity::Keypair;
 use libp2p::swarm::NetworkBehaviour;
 use libp2p::swarm::behaviour::toggle::Toggle;
-use libp2p::{Swarm, gossipsub, identify, mdns, noise, ping, request_response, tcp, yamux};
+use libp2p::{
+    StreamProtocol, Swarm, connection_limits, gossipsub, identify, kad, mdns, noise, ping,
+    request_response, tcp, yamux,
+};
 
 use crate::announce::{Announcement, MAX_ANNOUNCEMENT};
 use crate::proto::{PROTOCOL, SyncCodec};
@@ -23,6 +28,23 @@ pub(crate) const HISTORY: Duration =
 
 /// The gossip topic every announcement goes to.
 pub const TOPIC: &str = "guts/announce/1";
+/// The DHT's protocol: Guts nodes find each other, not other libp2p networks.
+pub const KAD_PROTOCOL: StreamProtocol = StreamProtocol::new("/guts/kad/1");
+/// How often the DHT looks for peers again.
+const KAD_BOOTSTRAP_EVERY: Duration = Duration::from_secs(60);
+
+/// What the stack is built with.
+#[derive(Debug, Clone)]
+pub struct StackConfig {
+    /// LAN discovery.
+    pub mdns: bool,
+    /// Peer discovery through the DHT.
+    pub discovery: bool,
+    /// Established connections at most (in and out).
+    pub max_peers: u32,
+    /// How long a request to a peer may take.
+    pub request_timeout: Duration,
+}
 
 /// Every behaviour of a node.
 #[derive(NetworkBehaviour)]
@@ -37,6 +59,10 @@ pub struct Behaviour {
     pub ping: ping::Behaviour,
     /// LAN discovery (off in tests and when disabled).
     pub mdns: Toggle<mdns::tokio::Behaviour>,
+    /// Peer discovery (off when disabled).
+    pub kad: Toggle<kad::Behaviour<kad::store::MemoryStore>>,
+    /// The bound on established connections.
+    pub limits: connection_limits::Behaviour,
 }
 
 /// Why the stack could not be built.
@@ -48,11 +74,8 @@ pub enum BuildError {
 }
 
 /// Builds the swarm for `key`.
-pub fn build_swarm(
-    key: Keypair,
-    mdns_on: bool,
-    request_timeout: Duration,
-) -> Result<Swarm<Behaviour>, BuildError> {
+pub fn build_swarm(key: Keypair, stack: &StackConfig) -> Result<Swarm<Behaviour>, BuildError> {
+    let request_timeout = stack.request_timeout;
     let setup = |e: &dyn std::fmt::Display| BuildError::Setup(e.to_string());
     let swarm = libp2p::SwarmBuilder::with_existing_identity(key)
         .with_tokio()
@@ -93,7 +116,24 @@ pub fn build_swarm(
             );
             let identify =
                 identify::Behaviour::new(identify::Config::new("/guts/1".into(), key.public()));
-            let mdns = if mdns_on {
+            let kad = if stack.discovery {
+                let me = key.public().to_peer_id();
+                let mut config = kad::Config::new(KAD_PROTOCOL);
+                config.set_periodic_bootstrap_interval(Some(KAD_BOOTSTRAP_EVERY));
+                let mut kad =
+                    kad::Behaviour::with_config(me, kad::store::MemoryStore::new(me), config);
+                // Answer queries even before an external address is confirmed (nodes on
+                // one host or LAN never get one confirmed).
+                kad.set_mode(Some(kad::Mode::Server));
+                Some(kad)
+            } else {
+                None
+            };
+            let limits = connection_limits::Behaviour::new(
+                connection_limits::ConnectionLimits::default()
+                    .with_max_established(Some(stack.max_peers)),
+            );
+            let mdns = if stack.mdns {
                 Some(mdns::tokio::Behaviour::new(
                     mdns::Config::default(),
                     key.public().to_peer_id(),
@@ -107,6 +147,8 @@ pub fn build_swarm(
                 identify,
                 ping: ping::Behaviour::default(),
                 mdns: Toggle::from(mdns),
+                kad: Toggle::from(kad),
+                limits,
             })
         })
         .map_err(|e| setup(&e))?

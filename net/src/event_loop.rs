@@ -16,7 +16,7 @@ use libp2p::multiaddr::Protocol;
 use libp2p::request_response::{self, OutboundRequestId, ResponseChannel};
 use libp2p::swarm::SwarmEvent;
 use libp2p::swarm::dial_opts::DialOpts;
-use libp2p::{Multiaddr, PeerId, Swarm, gossipsub, identify, mdns};
+use libp2p::{Multiaddr, PeerId, Swarm, gossipsub, identify, kad, mdns};
 use tokio::sync::{mpsc, oneshot};
 
 use crate::announce::{AnnounceError, Announcement, Body};
@@ -69,6 +69,8 @@ const FIRST_BACKOFF: Duration = Duration::from_millis(250);
 const MAX_KNOWN: usize = 256;
 /// Addresses remembered per peer at most.
 const MAX_ADDRS: usize = 8;
+/// How often the DHT is asked for more peers while fewer than the target are connected.
+const LOOKUP_EVERY: Duration = Duration::from_secs(5);
 /// Push announcements held back until their sync ends, at most; more are passed on at once
 /// (gossip forgets a held message after its history window anyway: see `behaviour.rs`).
 const MAX_HELD: usize = 1024;
@@ -98,6 +100,8 @@ pub(crate) struct EventLoop {
     /// Push announcements waiting for their sync, by ticket.
     held: HashMap<u64, Held>,
     next_ticket: u64,
+    /// When the DHT was last asked for peers.
+    last_lookup: Option<Instant>,
     bootstrap: Vec<Bootstrap>,
     known: HashMap<PeerId, Known>,
     ready: Option<oneshot::Sender<()>>,
@@ -141,6 +145,7 @@ impl EventLoop {
             pending: HashMap::new(),
             held: HashMap::new(),
             next_ticket: 0,
+            last_lookup: None,
             bootstrap,
             known: HashMap::new(),
             ready: Some(ready),
@@ -166,7 +171,10 @@ impl EventLoop {
                     None | Some(Command::Shutdown) => break,
                     Some(cmd) => self.on_command(cmd, &topic),
                 },
-                _ = tick.tick() => self.redial(),
+                _ = tick.tick() => {
+                    self.redial();
+                    self.discover();
+                }
                 _ = rounds.tick() => self.feed(Input::Tick),
             }
         }
@@ -289,8 +297,10 @@ impl EventLoop {
             b.next = now + b.backoff;
             b.backoff = (b.backoff * 2).min(MAX_BACKOFF);
         }
+        // Known peers are dialled again only while fewer than the target are connected.
+        let wanted = self.swarm.connected_peers().count() < self.shared.config.peers_target;
         for (peer, k) in &mut self.known {
-            if self.swarm.is_connected(peer) || blocked.contains(peer) {
+            if !wanted || self.swarm.is_connected(peer) || blocked.contains(peer) {
                 k.backoff = FIRST_BACKOFF;
                 continue;
             }
@@ -303,6 +313,53 @@ impl EventLoop {
             }
             k.next = now + k.backoff;
             k.backoff = (k.backoff * 2).min(MAX_BACKOFF);
+        }
+    }
+
+    /// While fewer peers than the target are connected, asks the DHT now and then for the
+    /// peers closest to a random id (what it finds is dialled as it comes in), and keeps the
+    /// routing table's size for `/metrics`.
+    fn discover(&mut self) {
+        let connected = self.swarm.connected_peers().count();
+        self.shared
+            .stats
+            .peers_connected
+            .store(connected as u64, Ordering::Relaxed);
+        let Some(kad) = self.swarm.behaviour_mut().kad.as_mut() else {
+            return;
+        };
+        let size: usize = kad.kbuckets().map(|b| b.num_entries()).sum();
+        self.shared
+            .stats
+            .routing_table
+            .store(size as u64, Ordering::Relaxed);
+        if connected == 0 || connected >= self.shared.config.peers_target {
+            return;
+        }
+        if self.last_lookup.is_some_and(|t| t.elapsed() < LOOKUP_EVERY) {
+            return;
+        }
+        self.last_lookup = Some(Instant::now());
+        kad.get_closest_peers(PeerId::random());
+    }
+
+    /// A peer the DHT told of: dialled if fewer peers than the target are connected.
+    fn found(&mut self, peer: PeerId, addrs: Vec<Multiaddr>) {
+        if peer == self.shared.peer_id
+            || addrs.is_empty()
+            || self.swarm.is_connected(&peer)
+            || lock(&self.shared.blocked).contains(&peer)
+            || self.swarm.connected_peers().count() >= self.shared.config.peers_target
+        {
+            return;
+        }
+        self.shared
+            .stats
+            .peers_discovered
+            .fetch_add(1, Ordering::Relaxed);
+        let opts = DialOpts::peer_id(peer).addresses(addrs).build();
+        if let Err(e) = self.swarm.dial(opts) {
+            tracing::debug!(%peer, error = %e, "dialling a discovered peer failed");
         }
     }
 
@@ -398,7 +455,26 @@ impl EventLoop {
                 for addr in &info.listen_addrs {
                     self.swarm.add_peer_address(peer_id, addr.clone());
                 }
+                let speaks_kad = info.protocols.contains(&crate::behaviour::KAD_PROTOCOL);
+                if speaks_kad && let Some(kad) = self.swarm.behaviour_mut().kad.as_mut() {
+                    for addr in &info.listen_addrs {
+                        kad.add_address(&peer_id, addr.clone());
+                    }
+                }
                 self.remember(peer_id, info.listen_addrs);
+            }
+            SwarmEvent::Behaviour(BehaviourEvent::Kad(kad::Event::RoutingUpdated {
+                peer,
+                addresses,
+                ..
+            })) => self.found(peer, addresses.into_vec()),
+            SwarmEvent::Behaviour(BehaviourEvent::Kad(kad::Event::OutboundQueryProgressed {
+                result: kad::QueryResult::GetClosestPeers(Ok(ok)),
+                ..
+            })) => {
+                for p in ok.peers {
+                    self.found(p.peer_id, p.addrs);
+                }
             }
             SwarmEvent::Behaviour(BehaviourEvent::Mdns(mdns::Event::Discovered(found))) => {
                 for (peer, addr) in found {

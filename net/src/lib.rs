@@ -57,7 +57,8 @@ pub use libp2p::{Multiaddr, PeerId};
 pub use merge::{Ancestry, Applied, RefState, Seen, conflict_ref};
 pub use proto::{RECORDS, RepoDigest};
 pub use service::{
-    DEFAULT_ANTI_ENTROPY_SECS, NetConfig, NetError, NetHandle, NetStats, peer_id_of, spawn,
+    DEFAULT_ANTI_ENTROPY_SECS, DEFAULT_MAX_PEERS, DEFAULT_PEERS_TARGET, NetConfig, NetError,
+    NetHandle, NetStats, peer_id_of, spawn,
 };
 pub use signed::{Sig, SignedRef};
 pub use wall::Wall;

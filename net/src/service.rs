@@ -30,6 +30,13 @@ pub struct NetConfig {
     pub bootstrap: Vec<Multiaddr>,
     /// Discover peers on the LAN.
     pub mdns: bool,
+    /// Find peers through the DHT (Kademlia), starting from the bootstrap peers, and dial
+    /// them while fewer than `peers_target` are connected.
+    pub discovery: bool,
+    /// Connections this node seeks (discovery and redials stop there).
+    pub peers_target: usize,
+    /// Established connections at most, in and out; more are refused.
+    pub max_peers: u32,
     /// Nodes whose announcements and updates are accepted (this node always is).
     pub trusted: Vec<NodeId>,
     /// How often logs are compared with each connected peer.
@@ -50,6 +57,9 @@ impl Default for NetConfig {
             listen: Vec::new(),
             bootstrap: Vec::new(),
             mdns: true,
+            discovery: true,
+            peers_target: DEFAULT_PEERS_TARGET,
+            max_peers: DEFAULT_MAX_PEERS,
             trusted: Vec::new(),
             anti_entropy_every: Duration::from_secs(DEFAULT_ANTI_ENTROPY_SECS),
             request_timeout: Duration::from_secs(60),
@@ -62,6 +72,10 @@ impl Default for NetConfig {
 
 /// Seconds between anti-entropy rounds by default.
 pub const DEFAULT_ANTI_ENTROPY_SECS: u64 = 10;
+/// Connections a node seeks by default.
+pub const DEFAULT_PEERS_TARGET: usize = 8;
+/// Established connections at most by default.
+pub const DEFAULT_MAX_PEERS: u32 = 64;
 
 /// Counters, read by the node's metrics.
 #[derive(Debug, Default)]
@@ -97,6 +111,12 @@ pub struct NetStats {
     /// Incoming connections that failed before a peer was established (bad handshake,
     /// garbage bytes, refused).
     pub handshakes_failed: AtomicU64,
+    /// Peers connected now (a gauge).
+    pub peers_connected: AtomicU64,
+    /// Peers in the DHT's routing table now (a gauge).
+    pub routing_table: AtomicU64,
+    /// Peers dialled because the DHT found them.
+    pub peers_discovered: AtomicU64,
 }
 
 impl NetStats {
@@ -118,6 +138,9 @@ impl NetStats {
             ("syncs_dropped", n(&self.syncs_dropped)),
             ("requests_refused", n(&self.requests_refused)),
             ("handshakes_failed", n(&self.handshakes_failed)),
+            ("peers_connected", n(&self.peers_connected)),
+            ("routing_table", n(&self.routing_table)),
+            ("peers_discovered", n(&self.peers_discovered)),
         ]
     }
 }
@@ -215,8 +238,13 @@ pub async fn spawn(
     let keypair = libp2p::identity::Keypair::ed25519_from_bytes(key.secret())
         .map_err(|e| NetError::Key(e.to_string()))?;
     let peer_id = keypair.public().to_peer_id();
-    let mut swarm = build_swarm(keypair, config.mdns, config.request_timeout)
-        .map_err(|e| NetError::Build(e.to_string()))?;
+    let stack = crate::behaviour::StackConfig {
+        mdns: config.mdns,
+        discovery: config.discovery,
+        max_peers: config.max_peers,
+        request_timeout: config.request_timeout,
+    };
+    let mut swarm = build_swarm(keypair, &stack).map_err(|e| NetError::Build(e.to_string()))?;
     for addr in &config.listen {
         swarm
             .listen_on(addr.clone())

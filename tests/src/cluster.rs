@@ -16,6 +16,8 @@ pub enum Shape {
     /// Node i connects only to nodes i-1 and i+1: what reaches the far end went through
     /// every node between.
     Line,
+    /// Node 0 in the middle, every other node linked to it only.
+    Star,
     /// A ring plus random chords: about `degree` links per node (fixed by `seed`).
     Random {
         /// Links per node, on average.
@@ -36,6 +38,7 @@ fn edges(shape: Shape, n: usize) -> std::collections::BTreeSet<(usize, usize)> {
     match shape {
         Shape::Mesh => (0..n).for_each(|a| (a + 1..n).for_each(|b| link(a, b))),
         Shape::Line => (1..n).for_each(|i| link(i - 1, i)),
+        Shape::Star => (1..n).for_each(|i| link(0, i)),
         Shape::Random { degree, seed } => {
             (1..n).for_each(|i| link(i - 1, i));
             if n > 2 {
@@ -63,6 +66,8 @@ fn edges(shape: Shape, n: usize) -> std::collections::BTreeSet<(usize, usize)> {
 /// Nodes that replicate to each other.
 pub struct Cluster {
     links: std::collections::BTreeSet<(usize, usize)>,
+    /// Peer discovery through the DHT (off unless asked: the links are the shape's).
+    discovery: bool,
     nodes: Vec<Option<TestNode>>,
     dirs: Vec<Option<tempfile::TempDir>>,
     ids: Vec<NodeId>,
@@ -88,6 +93,17 @@ impl Cluster {
 
     /// `n` nodes linked as `shape` says.
     pub fn start_shaped(n: usize, anti_entropy: Duration, shape: Shape) -> Cluster {
+        Self::start_with_discovery(n, anti_entropy, shape, false)
+    }
+
+    /// `n` nodes dialling as `shape` says, finding the others through the DHT when
+    /// `discovery` is on.
+    pub fn start_with_discovery(
+        n: usize,
+        anti_entropy: Duration,
+        shape: Shape,
+        discovery: bool,
+    ) -> Cluster {
         let mut dirs = Vec::new();
         let mut ids = Vec::new();
         for _ in 0..n {
@@ -99,6 +115,7 @@ impl Cluster {
         }
         let mut c = Cluster {
             links: edges(shape, n),
+            discovery,
             nodes: (0..n).map(|_| None).collect(),
             dirs,
             ids,
@@ -170,6 +187,8 @@ impl Cluster {
             listen: vec!["/ip4/127.0.0.1/tcp/0".parse().expect("multiaddr")],
             bootstrap,
             mdns: false,
+            // Only the links of the shape: nodes must not find the others by themselves.
+            discovery: self.discovery,
             trusted: self.ids.clone(),
             anti_entropy_every: self.anti_entropy,
             request_timeout: Duration::from_secs(20),
@@ -187,10 +206,11 @@ impl Cluster {
         wait_for("nodes to connect", Duration::from_secs(30), || {
             running.iter().all(|&i| {
                 let peers = self.node(i).net().connected_peers();
-                running
-                    .iter()
-                    .filter(|&&j| j != i)
-                    .all(|&j| peers.contains(&self.peer_id(j).to_string()) == self.linked(i, j))
+                running.iter().filter(|&&j| j != i).all(|&j| {
+                    let connected = peers.contains(&self.peer_id(j).to_string());
+                    // With discovery, more links than the shape's may appear.
+                    connected == self.linked(i, j) || (self.discovery && connected)
+                })
             })
         });
     }

@@ -42,6 +42,17 @@ pub struct NodeArgs {
     /// Do not discover peers on the LAN with mDNS.
     #[arg(long, env = "GUTS_NO_MDNS")]
     no_mdns: bool,
+    /// Do not look for peers through the DHT: connect only to --bootstrap peers (and those
+    /// that connect here).
+    #[arg(long, env = "GUTS_NO_DISCOVERY")]
+    no_discovery: bool,
+    /// Connections to seek: peers found through the DHT are dialled until this many are
+    /// connected.
+    #[arg(long, env = "GUTS_PEERS_TARGET", default_value_t = guts_node::net::DEFAULT_PEERS_TARGET)]
+    peers_target: usize,
+    /// Established peer connections at most (in and out); more are refused.
+    #[arg(long, env = "GUTS_MAX_PEERS", default_value_t = guts_node::net::DEFAULT_MAX_PEERS)]
+    max_peers: u32,
     /// Seconds between anti-entropy rounds with each peer.
     #[arg(long, env = "GUTS_ANTI_ENTROPY_SECS", default_value_t = guts_node::net::DEFAULT_ANTI_ENTROPY_SECS)]
     anti_entropy_secs: u64,
@@ -74,6 +85,9 @@ impl NodeArgs {
             listen,
             bootstrap: self.bootstrap.clone(),
             mdns: !self.no_mdns,
+            discovery: !self.no_discovery,
+            peers_target: self.peers_target,
+            max_peers: self.max_peers.max(1),
             trusted: self.trust.clone(),
             anti_entropy_every: Duration::from_secs(self.anti_entropy_secs.max(1)),
             ..NetConfig::default()
