@@ -61,6 +61,9 @@ impl Default for Limits {
     }
 }
 
+/// Connected peers asked for an announced push's pack after its source and origin.
+const EXTRA_SOURCES: usize = 3;
+
 /// What happened.
 #[derive(Debug)]
 pub enum Input<P, K> {
@@ -281,8 +284,18 @@ impl<P: Copy + Ord + Debug, K: Debug> Replicator<P, K> {
                     updates,
                     pack,
                 } => {
+                    // The peer that passed it on has applied it; then the origin; then a
+                    // few other peers, which may have it too (each answers at once if not).
                     let mut sources = vec![source];
                     sources.extend(origin.filter(|o| *o != source));
+                    let others: Vec<P> = self
+                        .peers
+                        .iter()
+                        .copied()
+                        .filter(|p| !sources.contains(p))
+                        .take(EXTRA_SOURCES)
+                        .collect();
+                    sources.extend(others);
                     let queued = self.enqueue(repo, updates, pack, sources, None, ticket);
                     if let (false, Some(ticket)) = (queued, ticket) {
                         // Nothing to fetch, or no room: held back, it would help no one.

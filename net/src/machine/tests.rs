@@ -256,3 +256,62 @@ fn a_held_announcement_is_passed_on_when_its_sync_ends() {
     });
     assert_eq!(forwards(&out), vec![(9, true)]);
 }
+
+/// An announced pack is asked of the peer that passed the announcement on, then of a few
+/// other connected peers (which may have applied it too), never of one peer twice.
+#[test]
+fn an_announced_pack_is_asked_of_its_source_then_of_other_peers() {
+    let key = NodeKey::generate().expect("key");
+    let stats = Arc::new(NetStats::default());
+    let mut m = Machine::new(BTreeSet::from([key.id()]), Limits::default(), stats);
+    for peer in [1u8, 2, 3, 4, 5] {
+        m.handle(Input::Connected(peer));
+    }
+    let a = crate::announce::Announcement::sign(
+        &key,
+        crate::announce::Body::Push {
+            repo: REPO.into(),
+            pack: Some(crate::announce::PackRef {
+                checksum: [7; 20],
+                len: 10,
+            }),
+            updates: vec![update(&key)],
+        },
+    );
+    let out = m.handle(Input::Announced {
+        source: 3,
+        origin: Some(3),
+        announcement: Box::new(a),
+        bytes: Vec::new(),
+        ticket: None,
+    });
+    let job = out
+        .iter()
+        .find_map(|a| match a {
+            Action::Plan { job, .. } => Some(*job),
+            _ => None,
+        })
+        .expect("a plan");
+    let plan = SyncPlan {
+        new: vec![update(&key)],
+        wants: vec![[1; 20]],
+        haves: vec![],
+    };
+    let out = m.handle(Input::Planned {
+        job,
+        result: Ok((plan, 0)),
+    });
+    let sources = out
+        .iter()
+        .find_map(|a| match a {
+            Action::Download { sources, .. } => Some(sources.clone()),
+            _ => None,
+        })
+        .expect("a download");
+    assert_eq!(sources[0], 3, "the source first");
+    assert_eq!(sources.len(), 4, "then three others: {sources:?}");
+    let mut unique = sources.clone();
+    unique.sort_unstable();
+    unique.dedup();
+    assert_eq!(unique.len(), sources.len());
+}
