@@ -7,6 +7,10 @@ use std::path::Path;
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
+mod common;
+
+use common::{git, git_ok, token_in};
+
 const GUTS: &str = env!("CARGO_BIN_EXE_guts");
 
 struct NodeProc {
@@ -66,44 +70,12 @@ fn guts(args: &[&str]) -> (bool, String) {
     )
 }
 
-fn git(dir: &Path, args: &[&str]) -> std::process::Output {
-    Command::new("git")
-        .args(args)
-        .current_dir(dir)
-        .env("GIT_CONFIG_GLOBAL", "/dev/null")
-        .env("GIT_CONFIG_NOSYSTEM", "1")
-        .env("GIT_AUTHOR_NAME", "A")
-        .env("GIT_AUTHOR_EMAIL", "a@example.com")
-        .env("GIT_COMMITTER_NAME", "C")
-        .env("GIT_COMMITTER_EMAIL", "c@example.com")
-        .output()
-        .expect("git")
-}
-
-fn git_ok(dir: &Path, args: &[&str]) -> String {
-    let out = git(dir, args);
-    assert!(
-        out.status.success(),
-        "git {args:?}: {}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    String::from_utf8_lossy(&out.stdout).trim().to_string()
-}
-
 /// `guts user create NAME --admin --data-dir DIR`: the token it printed.
 fn first_admin(data: &Path, name: &str) -> String {
     let data = data.to_str().expect("utf-8");
     let (ok, out) = guts(&["user", "create", name, "--admin", "--data-dir", data]);
     assert!(ok, "{out}");
     token_in(&out)
-}
-
-fn token_in(out: &str) -> String {
-    out.lines()
-        .find_map(|l| l.strip_prefix("token: "))
-        .expect("a token line")
-        .trim()
-        .to_string()
 }
 
 #[test]

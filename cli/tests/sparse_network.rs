@@ -10,6 +10,8 @@ use std::time::{Duration, Instant};
 
 use guts_node::net::{NodeId, NodeKey};
 
+mod common;
+
 const GUTS: &str = env!("CARGO_BIN_EXE_guts");
 const DEADLINE: Duration = Duration::from_secs(60);
 
@@ -50,12 +52,7 @@ impl Net {
             .arg(&members[0].dir)
             .output()
             .expect("guts user create");
-        let text = String::from_utf8_lossy(&out.stdout).to_string();
-        let token = text
-            .lines()
-            .find_map(|l| l.strip_prefix("token: "))
-            .expect("a token")
-            .to_string();
+        let token = common::token_in(&String::from_utf8_lossy(&out.stdout));
         Net {
             _root: root,
             members,
@@ -149,12 +146,8 @@ impl Net {
             ])
             .output()
             .expect("guts user create");
-        let text = String::from_utf8_lossy(&out.stdout).to_string();
-        let token = text
-            .lines()
-            .find_map(|l| l.strip_prefix("token: "))
-            .unwrap_or_else(|| panic!("a token: {out:?}"))
-            .to_string();
+        assert!(out.status.success(), "{out:?}");
+        let token = common::token_in(&String::from_utf8_lossy(&out.stdout));
         for (i, m) in self.members.iter().enumerate() {
             if m.proc.is_none() {
                 continue;
@@ -194,7 +187,7 @@ impl Net {
         let deadline = Instant::now() + DEADLINE;
         loop {
             let url = format!("{}/{repo}.git", self.base(i));
-            let out = git_out(Path::new("."), &["ls-remote", "--refs", &url]);
+            let out = common::git(Path::new("."), &["ls-remote", "--refs", &url]);
             let mut got: Vec<String> = String::from_utf8_lossy(&out.stdout)
                 .lines()
                 .map(|l| l.replace('\t', " "))
@@ -239,25 +232,8 @@ impl Drop for Net {
     }
 }
 
-fn git_out(dir: &Path, args: &[&str]) -> std::process::Output {
-    Command::new("git")
-        .args(args)
-        .current_dir(dir)
-        .env("GIT_CONFIG_GLOBAL", "/dev/null")
-        .env("GIT_CONFIG_NOSYSTEM", "1")
-        .env("GIT_TERMINAL_PROMPT", "0")
-        .env("GIT_AUTHOR_NAME", "A")
-        .env("GIT_AUTHOR_EMAIL", "a@example.com")
-        .env("GIT_COMMITTER_NAME", "C")
-        .env("GIT_COMMITTER_EMAIL", "c@example.com")
-        .output()
-        .expect("git")
-}
-
 fn git(dir: &Path, args: &[&str]) -> String {
-    let out = git_out(dir, args);
-    assert!(out.status.success(), "git {args:?}: {out:?}");
-    String::from_utf8_lossy(&out.stdout).to_string()
+    common::git_ok(dir, args)
 }
 
 /// A work tree on `master` (as many real repositories still are) with `n` commits.

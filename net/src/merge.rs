@@ -124,6 +124,30 @@ pub fn conflict_ref(name: &str, tip: &ObjectId) -> String {
     format!("refs/guts/conflicts/{short}/{}", tip.to_hex())
 }
 
+/// Commits as a parent map, for tests of the rule and of what applies it.
+#[cfg(test)]
+pub(crate) struct Dag(pub(crate) std::collections::HashMap<ObjectId, Vec<ObjectId>>);
+
+#[cfg(test)]
+impl Ancestry for Dag {
+    fn contains(&self, tip: &ObjectId, ancestor: &ObjectId) -> bool {
+        let mut stack = vec![*tip];
+        while let Some(c) = stack.pop() {
+            if c == *ancestor {
+                return true;
+            }
+            stack.extend(self.0.get(&c).into_iter().flatten());
+        }
+        false
+    }
+}
+
+/// A test id: twenty times `n`.
+#[cfg(test)]
+pub(crate) fn id(n: u8) -> ObjectId {
+    ObjectId::from_bytes([n; 20])
+}
+
 #[cfg(test)]
 mod tests {
     use std::collections::HashMap;
@@ -131,26 +155,6 @@ mod tests {
     use super::*;
     use crate::hlc::Hlc;
     use crate::identity::NodeId;
-
-    /// Commits as a parent map.
-    struct Dag(HashMap<ObjectId, Vec<ObjectId>>);
-
-    impl Ancestry for Dag {
-        fn contains(&self, tip: &ObjectId, ancestor: &ObjectId) -> bool {
-            let mut stack = vec![*tip];
-            while let Some(c) = stack.pop() {
-                if c == *ancestor {
-                    return true;
-                }
-                stack.extend(self.0.get(&c).into_iter().flatten());
-            }
-            false
-        }
-    }
-
-    fn id(n: u8) -> ObjectId {
-        ObjectId::from_bytes([n; 20])
-    }
 
     fn seen(t: u64, node: u8, old: u8, new: u8) -> Seen {
         let z = |n: u8| if n == 0 { ObjectId::ZERO } else { id(n) };

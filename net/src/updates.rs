@@ -180,22 +180,7 @@ mod tests {
     use super::*;
     use crate::hlc::{Hlc, Stamp};
     use crate::identity::NodeKey;
-
-    /// Commits as a parent map.
-    struct Dag(HashMap<ObjectId, Vec<ObjectId>>);
-
-    impl Ancestry for Dag {
-        fn contains(&self, tip: &ObjectId, ancestor: &ObjectId) -> bool {
-            let mut stack = vec![*tip];
-            while let Some(c) = stack.pop() {
-                if c == *ancestor {
-                    return true;
-                }
-                stack.extend(self.0.get(&c).into_iter().flatten().copied());
-            }
-            false
-        }
-    }
+    use crate::merge::{Dag, id};
 
     #[derive(Default)]
     struct Mem {
@@ -239,10 +224,6 @@ mod tests {
             self.log.insert(u.stamp);
             Ok(())
         }
-    }
-
-    fn id(n: u8) -> ObjectId {
-        ObjectId::from_bytes([n; 20])
     }
 
     fn update(key: &NodeKey, ms: u64, old: ObjectId, new: ObjectId) -> SignedRef {

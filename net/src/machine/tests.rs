@@ -54,13 +54,7 @@ fn page_with_one_update(m: &mut Machine, key: &NodeKey, req: u64) -> u64 {
             more: false,
         }),
     });
-    planned
-        .iter()
-        .find_map(|a| match a {
-            Action::Plan { job, .. } => Some(*job),
-            _ => None,
-        })
-        .expect("a plan")
+    plan_job(&planned)
 }
 
 /// `PEER` connects; the round that starts finds nothing to do.
@@ -179,22 +173,43 @@ fn a_failed_sync_is_not_settled() {
     }
 }
 
-fn announced(key: &NodeKey, ticket: u64) -> Input<u8, ()> {
+/// An announcement of one update of `key`, from `source`.
+fn announced_from(
+    key: &NodeKey,
+    source: u8,
+    pack: Option<crate::announce::PackRef>,
+    ticket: Option<u64>,
+) -> Input<u8, ()> {
     let a = crate::announce::Announcement::sign(
         key,
         crate::announce::Body::Push {
             repo: REPO.into(),
-            pack: None,
+            pack,
             updates: vec![update(key)],
         },
     );
     Input::Announced {
-        source: PEER,
+        source,
         origin: None,
         announcement: Box::new(a),
         bytes: Vec::new(),
-        ticket: Some(ticket),
+        ticket,
     }
+}
+
+fn announced(key: &NodeKey, ticket: u64) -> Input<u8, ()> {
+    announced_from(key, PEER, None, Some(ticket))
+}
+
+/// The sync job the first `Plan` in `actions` is for.
+fn plan_job(actions: &[Action<u8, ()>]) -> u64 {
+    actions
+        .iter()
+        .find_map(|a| match a {
+            Action::Plan { job, .. } => Some(*job),
+            _ => None,
+        })
+        .expect("a plan")
 }
 
 fn forwards(actions: &[Action<u8, ()>]) -> Vec<(u64, bool)> {
@@ -217,13 +232,7 @@ fn a_held_announcement_is_passed_on_when_its_sync_ends() {
     for (ticket, ok) in [(7, true), (8, false)] {
         let out = m.handle(announced(&key, ticket));
         assert!(forwards(&out).is_empty(), "held while it syncs");
-        let job = out
-            .iter()
-            .find_map(|a| match a {
-                Action::Plan { job, .. } => Some(*job),
-                _ => None,
-            })
-            .expect("a plan");
+        let job = plan_job(&out);
         let plan = SyncPlan {
             new: vec![update(&key)],
             ..SyncPlan::default()
@@ -243,13 +252,7 @@ fn a_held_announcement_is_passed_on_when_its_sync_ends() {
     }
     // Nothing new in it: passed on at once.
     let out = m.handle(announced(&key, 9));
-    let job = out
-        .iter()
-        .find_map(|a| match a {
-            Action::Plan { job, .. } => Some(*job),
-            _ => None,
-        })
-        .expect("a plan");
+    let job = plan_job(&out);
     let out = m.handle(Input::Planned {
         job,
         result: Ok((SyncPlan::default(), 0)),
@@ -267,31 +270,12 @@ fn an_announced_pack_is_asked_of_its_source_then_of_other_peers() {
     for peer in [1u8, 2, 3, 4, 5] {
         m.handle(Input::Connected(peer));
     }
-    let a = crate::announce::Announcement::sign(
-        &key,
-        crate::announce::Body::Push {
-            repo: REPO.into(),
-            pack: Some(crate::announce::PackRef {
-                checksum: [7; 20],
-                len: 10,
-            }),
-            updates: vec![update(&key)],
-        },
-    );
-    let out = m.handle(Input::Announced {
-        source: 3,
-        origin: Some(3),
-        announcement: Box::new(a),
-        bytes: Vec::new(),
-        ticket: None,
-    });
-    let job = out
-        .iter()
-        .find_map(|a| match a {
-            Action::Plan { job, .. } => Some(*job),
-            _ => None,
-        })
-        .expect("a plan");
+    let pack = crate::announce::PackRef {
+        checksum: [7; 20],
+        len: 10,
+    };
+    let out = m.handle(announced_from(&key, 3, Some(pack), None));
+    let job = plan_job(&out);
     let plan = SyncPlan {
         new: vec![update(&key)],
         wants: vec![[1; 20]],
