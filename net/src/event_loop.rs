@@ -42,6 +42,8 @@ pub(crate) enum Command {
     /// A result for the state machine, from a task performing one of its actions.
     Input(Input<PeerId, File>),
     AntiEntropy,
+    /// What this node accepts changed: forget settled differences, then a round.
+    Resync,
     Dial(Multiaddr),
     Disconnect(PeerId),
     Redial,
@@ -251,6 +253,10 @@ impl EventLoop {
             }
             Command::Input(input) => self.feed(input),
             Command::AntiEntropy => self.feed(Input::Tick),
+            Command::Resync => {
+                self.machine.forget_settled();
+                self.feed(Input::Tick);
+            }
             Command::Dial(addr) => {
                 if let Err(e) = self.swarm.dial(addr.clone()) {
                     tracing::debug!(%addr, error = %e, "dial failed");

@@ -373,6 +373,12 @@ impl NetHandle {
         let _ = self.shared.commands.send(Command::Disconnect(peer)).await;
     }
 
+    /// After what this node accepts changed (say, the repositories it seeds): forgets the
+    /// differences with peers it had settled, and starts a round with every peer.
+    pub async fn resync(&self) {
+        let _ = self.shared.commands.send(Command::Resync).await;
+    }
+
     /// Allows `peer` again and dials it.
     pub async fn unblock(&self, peer: PeerId) {
         lock(&self.shared.blocked).remove(&peer);

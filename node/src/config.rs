@@ -40,6 +40,9 @@ pub struct NodeConfig {
     pub event_log: u64,
     /// The node's wall clock: stamps, token expiry, the drift bound (the network's too).
     pub wall: guts_net::Wall,
+    /// Which repositories to store: `all`, `OWNER`, `OWNER/NAME` (a policy set at run time
+    /// through the API and kept in the data dir takes precedence).
+    pub seed: Vec<String>,
 }
 
 /// Open connections at most by default (WebSocket subscribers hold one each).
@@ -72,6 +75,7 @@ impl NodeConfig {
             hub: crate::events::HubConfig::default(),
             event_log: guts_store::DEFAULT_EVENT_LOG,
             wall: guts_net::Wall::system(),
+            seed: vec!["all".to_string()],
         }
     }
 }

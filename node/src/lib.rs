@@ -11,6 +11,7 @@
 //! - `limits.rs`: shares per client address (connections, Git requests).
 //! - `rest.rs`: `/api/repos` and `/api/v1/repos`; `paging.rs`: the one pagination scheme
 //!   (`?page`, `?per_page`, `Link`) of every list.
+//! - `seeding_api.rs`: `/api/v1/node/seeding`, which repositories this node stores.
 //! - [`accounts`]: users, tokens, organizations, teams, permissions, SSH keys and
 //!   protected branches: authentication, the access checks every route makes, and their
 //!   REST API.
@@ -33,6 +34,7 @@ mod metrics;
 mod paging;
 pub mod replica;
 mod rest;
+mod seeding_api;
 mod server;
 mod state;
 

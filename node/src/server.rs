@@ -42,6 +42,9 @@ pub enum NodeError {
     /// The node's key could not be read or made.
     #[error("node identity: {0}")]
     Identity(#[from] guts_net::IdentityError),
+    /// The seeding policy is invalid, or the one kept in the data dir cannot be read.
+    #[error("seeding policy: {0}")]
+    Seeding(guts_store::StoreError),
 }
 
 /// A running node.
@@ -65,7 +68,10 @@ impl Node {
         let addr = listener.local_addr()?;
         std::fs::create_dir_all(&config.data_dir)?;
         let replication = Replication::load(&config.data_dir, config.wall.clone())?;
-        let state = AppState::new(config.clone(), replication);
+        let seeding = crate::replica::Policy::parse(&config.seed)
+            .and_then(|p| crate::replica::Seeding::load(&config.data_dir, p))
+            .map_err(NodeError::Seeding)?;
+        let state = AppState::new(config.clone(), replication, seeding);
 
         let opening = state.clone();
         let rt = tokio::runtime::Handle::current();
@@ -206,6 +212,7 @@ async fn start_network(state: AppState, mut config: guts_net::NetConfig) {
         max_object_bytes: state.config().max_object_bytes,
         spool_dir: state.config().data_dir.join("tmp"),
         hub: state.hub().clone(),
+        seeding: state.seeding().clone(),
     };
     let host = match NodeHost::new(parts) {
         Ok(h) => std::sync::Arc::new(h),
@@ -238,6 +245,10 @@ fn router(state: AppState, config: &NodeConfig) -> Router {
             .route(
                 &format!("{prefix}/repos/{{owner}}/{{name}}"),
                 get(rest::get).patch(rest::update).delete(rest::delete),
+            )
+            .route(
+                &format!("{prefix}/node/seeding"),
+                get(crate::seeding_api::get).put(crate::seeding_api::put),
             )
     };
     let short = Router::new()

@@ -11,7 +11,7 @@ use crate::NodeConfig;
 use crate::error::ApiError;
 use crate::events::Hub;
 use crate::metrics::Metrics;
-use crate::replica::{Replication, Trusted};
+use crate::replica::{Replication, Seeding, Trusted};
 
 /// Shared by all handlers.
 #[derive(Debug, Clone)]
@@ -39,12 +39,14 @@ pub struct Inner {
     pub hub: Arc<Hub>,
     /// This node and the nodes whose replicated writes it accepts.
     pub trusted: Trusted,
+    /// Which repositories this node stores.
+    pub seeding: Seeding,
     /// Failed authentications per address.
     pub throttle: crate::accounts::Throttle,
 }
 
 impl AppState {
-    pub fn new(config: NodeConfig, replication: Replication) -> Self {
+    pub fn new(config: NodeConfig, replication: Replication, seeding: Seeding) -> Self {
         let metrics = Metrics::new();
         let trusted = Trusted::new(
             replication.node_id(),
@@ -64,6 +66,7 @@ impl AppState {
                 metrics,
                 hub,
                 trusted,
+                seeding,
                 started: Instant::now(),
                 git_slots: Arc::new(Semaphore::new(config.max_git_requests)),
                 git_per_address: crate::limits::AddressLimiter::new(
@@ -105,6 +108,11 @@ impl AppState {
     /// True for this node and the nodes it accepts replicated writes from.
     pub fn is_trusted(&self, node: &guts_net::NodeId) -> bool {
         self.inner.trusted.contains(node)
+    }
+
+    /// Which repositories this node stores.
+    pub fn seeding(&self) -> &Seeding {
+        &self.inner.seeding
     }
 
     /// Whose replicated writes this node accepts.

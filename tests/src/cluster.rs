@@ -66,6 +66,8 @@ fn edges(shape: Shape, n: usize) -> std::collections::BTreeSet<(usize, usize)> {
 /// Nodes that replicate to each other.
 pub struct Cluster {
     links: std::collections::BTreeSet<(usize, usize)>,
+    /// What each node stores (missing or empty: all).
+    seeds: Vec<Vec<String>>,
     /// Peer discovery through the DHT (off unless asked: the links are the shape's).
     discovery: bool,
     nodes: Vec<Option<TestNode>>,
@@ -104,6 +106,22 @@ impl Cluster {
         shape: Shape,
         discovery: bool,
     ) -> Cluster {
+        Self::build(n, anti_entropy, shape, discovery, Vec::new())
+    }
+
+    /// A full mesh whose node `i` stores what `seeds[i]` says (`--seed`; missing or
+    /// empty: all).
+    pub fn start_seeding(n: usize, anti_entropy: Duration, seeds: Vec<Vec<String>>) -> Cluster {
+        Self::build(n, anti_entropy, Shape::Mesh, false, seeds)
+    }
+
+    fn build(
+        n: usize,
+        anti_entropy: Duration,
+        shape: Shape,
+        discovery: bool,
+        seeds: Vec<Vec<String>>,
+    ) -> Cluster {
         let mut dirs = Vec::new();
         let mut ids = Vec::new();
         for _ in 0..n {
@@ -116,6 +134,7 @@ impl Cluster {
         let mut c = Cluster {
             links: edges(shape, n),
             discovery,
+            seeds,
             nodes: (0..n).map(|_| None).collect(),
             dirs,
             ids,
@@ -183,6 +202,9 @@ impl Cluster {
             .flat_map(|j| self.p2p_addrs(j))
             .collect();
         let mut config = NodeConfig::new(dir.path(), "127.0.0.1:0".parse().expect("addr"));
+        if let Some(seed) = self.seeds.get(i).filter(|s| !s.is_empty()) {
+            config.seed = seed.clone();
+        }
         config.p2p = Some(NetConfig {
             listen: vec!["/ip4/127.0.0.1/tcp/0".parse().expect("multiaddr")],
             bootstrap,

@@ -50,6 +50,11 @@ pub struct NodeArgs {
     /// connected.
     #[arg(long, env = "GUTS_PEERS_TARGET", default_value_t = guts_node::net::DEFAULT_PEERS_TARGET)]
     peers_target: usize,
+    /// Repositories to store: `all` (the default), an owner, or `owner/name` (repeatable).
+    /// Others are passed on to peers but not stored. A policy set at run time through
+    /// `PUT /api/v1/node/seeding` is kept in the data dir and wins over this flag.
+    #[arg(long, env = "GUTS_SEED", value_delimiter = ',', default_value = "all")]
+    seed: Vec<String>,
     /// Established peer connections at most (in and out); more are refused.
     #[arg(long, env = "GUTS_MAX_PEERS", default_value_t = guts_node::net::DEFAULT_MAX_PEERS)]
     max_peers: u32,
@@ -102,6 +107,7 @@ pub fn run(args: NodeArgs) -> anyhow::Result<()> {
         config.max_connections = args.max_connections;
         config.hub.max_subscribers = args.max_subscribers;
         config.event_log = args.event_log.max(1);
+        config.seed = args.seed.clone();
         config.max_object_bytes = args.max_object_bytes.max(1);
         config.max_connections_per_address = args.max_connections_per_address.max(1);
         config.max_git_requests_per_address = args.max_git_per_address.max(1);

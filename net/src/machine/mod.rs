@@ -326,6 +326,12 @@ impl<P: Copy + Ord + Debug, K: Debug> Replicator<P, K> {
         std::mem::take(&mut self.out)
     }
 
+    /// Forgets which differences with peers were settled (what this node accepts changed:
+    /// updates refused before may be taken now).
+    pub fn forget_settled(&mut self) {
+        self.settled.clear();
+    }
+
     /// Connected peers.
     pub fn peers(&self) -> impl Iterator<Item = &P> {
         self.peers.iter()

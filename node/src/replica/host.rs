@@ -37,6 +37,7 @@ pub struct NodeHost {
     max_object_bytes: u64,
     spool_dir: PathBuf,
     hub: Arc<Hub>,
+    seeding: super::Seeding,
     /// Publishes the network's own events off the event loop.
     publisher: Publisher,
 }
@@ -58,6 +59,8 @@ pub struct HostParts {
     pub spool_dir: PathBuf,
     /// The event hub.
     pub hub: Arc<Hub>,
+    /// Which repositories this node stores.
+    pub seeding: super::Seeding,
 }
 
 /// What applying something a peer sent changed here, and the events to publish for it.
@@ -105,6 +108,7 @@ impl NodeHost {
             max_object_bytes: parts.max_object_bytes,
             spool_dir: parts.spool_dir,
             hub: parts.hub,
+            seeding: parts.seeding,
         })
     }
 
@@ -141,6 +145,10 @@ impl NodeHost {
         full: &RepoName,
         updates: &[SignedRef],
     ) -> Result<SyncPlan, ReplicaError> {
+        // Not seeded here: nothing is taken (the announcement is still passed on).
+        if !self.seeding.seeds(full) {
+            return Ok(SyncPlan::default());
+        }
         let repo = self.repo(full)?;
         let name = full.to_string();
         let deleted = cutoff(&self.store, &name)?;
@@ -183,6 +191,15 @@ impl NodeHost {
         let mut change: Option<Change> = None;
         // Kept first, so a crash mid-way never leaves a deleted repository without it.
         store.set_signed_record(&name, &record)?;
+        // Not seeded here (and not stored from before): only the record is kept, to pass on.
+        if !self.seeding.seeds(full) && self.repo(full)?.is_none() {
+            store.flush()?;
+            self.signer.observe(stamp.hlc);
+            return Ok(Outcome {
+                applied: 1,
+                ..Outcome::default()
+            });
+        }
         match state {
             RepoState::Deleted => {
                 if let Some(repo) = self.repo(full)? {

@@ -15,10 +15,12 @@
 //! - `apply.rs`: verifying a fetched pack like a push, then the merge rule
 //!   ([`guts_net::updates`], the simulator's code too) over the store's refs and log.
 //! - `settle.rs`: the conflict refs a local push covered, dropped as peers will drop them.
+//! - `seeding.rs`: [`Seeding`], which repositories this node stores.
 
 mod apply;
 mod host;
 mod log;
+mod seeding;
 mod settle;
 mod signer;
 
@@ -33,6 +35,7 @@ use guts_store::{Repo, RepoName, RepoRecord, Store, StoreError};
 
 pub use host::{HostParts, NodeHost, Outcome};
 pub use log::log_key;
+pub use seeding::{Policy, SEEDING_FILE, Seeding};
 pub use signer::{Signer, Trusted};
 
 /// Conflicts a local push settled: each ref and the tip that is no longer a conflict.
