@@ -145,11 +145,13 @@ impl NodeHost {
         full: &RepoName,
         updates: &[SignedRef],
     ) -> Result<SyncPlan, ReplicaError> {
-        // Not seeded here: nothing is taken (the announcement is still passed on).
-        if !self.seeding.seeds(full) {
+        let repo = self.repo(full)?;
+        // Not seeded here and not held from before: nothing is taken (the announcement is
+        // still passed on). A repository this node holds keeps up to date, as its records
+        // do (`apply_repo_record`).
+        if repo.is_none() && !self.seeding.seeds(full) {
             return Ok(SyncPlan::default());
         }
-        let repo = self.repo(full)?;
         let name = full.to_string();
         let deleted = cutoff(&self.store, &name)?;
         let now = self.signer.now_ms();

@@ -1,7 +1,7 @@
 //! Which repositories this node stores (seeds): all of them, or those of some owners and
 //! some named repositories. A node that does not seed a repository still passes its
 //! announcements and records on, keeps its signed record, and stores none of its updates or
-//! objects. The policy comes from `--seed` and can be changed at run time by a site
+//! objects (a repository it already holds, made here or seeded before, keeps up to date). The policy comes from `--seed` and can be changed at run time by a site
 //! administrator (`PUT /api/v1/node/seeding`); a change is kept in the data dir.
 
 use std::collections::BTreeSet;
