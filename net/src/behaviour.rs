@@ -1,8 +1,9 @@
 //! The libp2p stack: TCP + noise + yamux, and the behaviours a node runs: gossipsub for
 //! announcements (one topic for all repositories, so the per-peer topic cap never matters),
 //! request-response for sync (`/guts/sync/1`), identify, ping, Kademlia for discovery
-//! (`/guts/kad/1`, our own DHT, not the public one) when enabled, mDNS when enabled, and a
-//! bound on established connections.
+//! (`/guts/kad/1`, our own DHT, not the public one; nodes provide the repositories they
+//! hold under [`provider_key`]) when enabled, mDNS when enabled, and a bound on
+//! established connections.
 
 use std::time::Duration;
 
@@ -32,6 +33,14 @@ pub const TOPIC: &str = "guts/announce/1";
 pub const KAD_PROTOCOL: StreamProtocol = StreamProtocol::new("/guts/kad/1");
 /// How often the DHT looks for peers again.
 const KAD_BOOTSTRAP_EVERY: Duration = Duration::from_secs(60);
+/// Repositories a node provides at most, and provider records it keeps for others (each
+/// is a key and a few addresses).
+pub(crate) const MAX_PROVIDED: usize = 65_536;
+
+/// The DHT key under which the nodes that hold `repo` (`owner/name`) provide it.
+pub(crate) fn provider_key(repo: &str) -> kad::RecordKey {
+    kad::RecordKey::new(&format!("/guts/repo/{repo}"))
+}
 
 /// What the stack is built with.
 #[derive(Debug, Clone)]
@@ -120,8 +129,15 @@ pub fn build_swarm(key: Keypair, stack: &StackConfig) -> Result<Swarm<Behaviour>
                 let me = key.public().to_peer_id();
                 let mut config = kad::Config::new(KAD_PROTOCOL);
                 config.set_periodic_bootstrap_interval(Some(KAD_BOOTSTRAP_EVERY));
-                let mut kad =
-                    kad::Behaviour::with_config(me, kad::store::MemoryStore::new(me), config);
+                let store = kad::store::MemoryStore::with_config(
+                    me,
+                    kad::store::MemoryStoreConfig {
+                        max_records: MAX_PROVIDED,
+                        max_provided_keys: MAX_PROVIDED,
+                        ..Default::default()
+                    },
+                );
+                let mut kad = kad::Behaviour::with_config(me, store, config);
                 // Answer queries even before an external address is confirmed (nodes on
                 // one host or LAN never get one confirmed).
                 kad.set_mode(Some(kad::Mode::Server));

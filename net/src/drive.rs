@@ -21,9 +21,18 @@ use crate::service::Shared;
 /// Chunk requests in flight per download.
 const WINDOW: usize = 4;
 
+/// A downloaded pack, and the hop count its source served it at (see `hops.rs`).
+#[derive(Debug)]
+pub(crate) struct Fetched {
+    /// The pack, in a temp file.
+    pub file: File,
+    /// The source's hop count for the repository, if it knew one.
+    pub hops: Option<u8>,
+}
+
 /// Performs `action` in a task; its result comes back to the event loop as an input.
 /// Requests are the event loop's own and are not passed here.
-pub(crate) fn spawn(shared: Arc<Shared>, action: Action<PeerId, File>) {
+pub(crate) fn spawn(shared: Arc<Shared>, action: Action<PeerId, Fetched>) {
     let tasks = shared.tasks.clone();
     tasks.spawn(async move {
         if let Some(input) = perform(&shared, action).await {
@@ -34,12 +43,12 @@ pub(crate) fn spawn(shared: Arc<Shared>, action: Action<PeerId, File>) {
 
 async fn perform(
     shared: &Arc<Shared>,
-    action: Action<PeerId, File>,
-) -> Option<Input<PeerId, File>> {
+    action: Action<PeerId, Fetched>,
+) -> Option<Input<PeerId, Fetched>> {
     let host = shared.host.clone();
     Some(match action {
         // The event loop's own.
-        Action::Request { .. } | Action::Forward { .. } => return None,
+        Action::Request { .. } | Action::Forward { .. } | Action::Pulled { .. } => return None,
         Action::Digests { peer } => {
             let digests = blocking(move || Ok(host.digests()))
                 .await
@@ -71,8 +80,13 @@ async fn perform(
             updates,
         } => {
             let started = std::time::Instant::now();
-            let result = blocking(move || host.apply(&repo, pack, updates)).await;
+            let hops = pack.as_ref().and_then(|p| p.hops);
+            let name = repo.clone();
+            let result = blocking(move || host.apply(&repo, pack.map(|p| p.file), updates)).await;
             tracing::debug!(job, took = ?started.elapsed(), ok = result.is_ok(), "applied");
+            if let (Ok(1..), Some(served)) = (&result, hops) {
+                shared.hops.applied(&name, served, &shared.stats);
+            }
             Input::Applied { job, result }
         }
         Action::ApplyRecords { round, records } => {
@@ -150,7 +164,7 @@ async fn download(
     shared: &Arc<Shared>,
     req: &Request,
     sources: &[PeerId],
-) -> Result<File, ReplicaError> {
+) -> Result<Fetched, ReplicaError> {
     let mut last = ReplicaError::peer("no peer to fetch from");
     for &peer in sources {
         if peer == shared.peer_id {
@@ -170,9 +184,9 @@ async fn fetch_from(
     shared: &Arc<Shared>,
     peer: PeerId,
     req: Request,
-) -> Result<File, ReplicaError> {
-    let (session, len) = match shared.request(peer, req).await? {
-        Response::Pack { session, len } => (session, len),
+) -> Result<Fetched, ReplicaError> {
+    let (session, len, hops) = match shared.request(peer, req).await? {
+        Response::Pack { session, len, hops } => (session, len, hops),
         other => return Err(ReplicaError::peer(unexpected(&other))),
     };
     if len > shared.config.max_pack {
@@ -211,5 +225,7 @@ async fn fetch_from(
     }
     shared.stats.packs_fetched.fetch_add(1, Ordering::Relaxed);
     shared.stats.pack_bytes.fetch_add(len, Ordering::Relaxed);
-    Arc::try_unwrap(file).map_err(|_| ReplicaError::Task("pack file still shared".into()))
+    let file =
+        Arc::try_unwrap(file).map_err(|_| ReplicaError::Task("pack file still shared".into()))?;
+    Ok(Fetched { file, hops })
 }

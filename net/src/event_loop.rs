@@ -4,8 +4,11 @@
 //! timer ticks and task results go into the machine; its requests are sent from here and
 //! its other actions are spawned as tasks (`drive.rs`). Nothing slow runs here.
 
-use std::collections::{HashMap, VecDeque};
-use std::fs::File;
+mod pulling;
+
+pub use pulling::PullError;
+
+use std::collections::{HashMap, HashSet, VecDeque};
 use std::sync::Arc;
 use std::sync::atomic::Ordering;
 use std::time::{Duration, Instant};
@@ -21,6 +24,7 @@ use tokio::sync::{mpsc, oneshot};
 
 use crate::announce::{AnnounceError, Announcement, Body};
 use crate::behaviour::{Behaviour, BehaviourEvent, TOPIC};
+use crate::drive::Fetched;
 use crate::error::ReplicaError;
 use crate::host::NetEvent;
 use crate::machine::{Action, Input, Limits, Replicator, ReqId};
@@ -40,7 +44,14 @@ pub(crate) enum Command {
         res: Response,
     },
     /// A result for the state machine, from a task performing one of its actions.
-    Input(Input<PeerId, File>),
+    Input(Input<PeerId, Fetched>),
+    /// Take a repository this node does not hold from a node that does.
+    Pull {
+        repo: String,
+        reply: pulling::PullReply,
+    },
+    /// A push to this repository was accepted here: provide it.
+    Provide(String),
     AntiEntropy,
     /// What this node accepts changed: forget settled differences, then a round.
     Resync,
@@ -83,6 +94,8 @@ struct Held {
     id: gossipsub::MessageId,
     source: PeerId,
     since: Instant,
+    /// The repository it announces.
+    repo: String,
 }
 
 /// Who waits for the answer to a request.
@@ -97,7 +110,7 @@ pub(crate) struct EventLoop {
     swarm: Swarm<Behaviour>,
     commands: mpsc::Receiver<Command>,
     shared: Arc<Shared>,
-    machine: Replicator<PeerId, File>,
+    machine: Replicator<PeerId, Fetched>,
     pending: HashMap<OutboundRequestId, Waiter>,
     /// Push announcements waiting for their sync, by ticket.
     held: HashMap<u64, Held>,
@@ -106,6 +119,13 @@ pub(crate) struct EventLoop {
     last_lookup: Option<Instant>,
     bootstrap: Vec<Bootstrap>,
     known: HashMap<PeerId, Known>,
+    /// Repositories provided in the DHT.
+    provided: HashSet<String>,
+    /// Pulls under way, by ticket.
+    pulling: HashMap<u64, pulling::Pulling>,
+    /// Providers found for a pull: requests to them go out even before they connect (the
+    /// request dials them).
+    dialable: HashSet<PeerId>,
     ready: Option<oneshot::Sender<()>>,
 }
 
@@ -150,6 +170,9 @@ impl EventLoop {
             last_lookup: None,
             bootstrap,
             known: HashMap::new(),
+            provided: HashSet::new(),
+            pulling: HashMap::new(),
+            dialable: HashSet::new(),
             ready: Some(ready),
         }
     }
@@ -176,6 +199,7 @@ impl EventLoop {
                 _ = tick.tick() => {
                     self.redial();
                     self.discover();
+                    self.pulls_due();
                 }
                 _ = rounds.tick() => self.feed(Input::Tick),
             }
@@ -190,13 +214,13 @@ impl EventLoop {
 
     /// Passes an input to the state machine and carries out what it asks: requests are
     /// sent from here, the rest runs in tasks that answer with [`Command::Input`].
-    fn feed(&mut self, input: Input<PeerId, File>) {
+    fn feed(&mut self, input: Input<PeerId, Fetched>) {
         let mut inputs = VecDeque::from([input]);
         while let Some(input) = inputs.pop_front() {
             for action in self.machine.handle(input) {
                 match action {
                     Action::Request { req, peer, request } => {
-                        if self.swarm.is_connected(&peer) {
+                        if self.reachable(&peer) {
                             let id = self.swarm.behaviour_mut().sync.send_request(&peer, request);
                             self.pending.insert(id, Waiter::Machine(req));
                         } else {
@@ -207,6 +231,7 @@ impl EventLoop {
                         }
                     }
                     Action::Forward { ticket, accept } => self.release(ticket, accept),
+                    Action::Pulled { ticket, result } => self.pulled(ticket, result),
                     other => crate::drive::spawn(self.shared.clone(), other),
                 }
             }
@@ -214,6 +239,11 @@ impl EventLoop {
         self.shared
             .syncs_running
             .store(self.machine.running(), Ordering::Relaxed);
+    }
+
+    /// Requests go out to a connected peer, or to a provider a pull is dialling.
+    fn reachable(&self, peer: &PeerId) -> bool {
+        self.swarm.is_connected(peer) || self.dialable.contains(peer)
     }
 
     /// Hands an answer to whoever waits for it.
@@ -241,7 +271,7 @@ impl EventLoop {
                 }
             }
             Command::Request { peer, req, reply } => {
-                if !self.swarm.is_connected(&peer) {
+                if !self.reachable(&peer) {
                     let _ = reply.send(Err(ReplicaError::peer(format!("not connected to {peer}"))));
                     return;
                 }
@@ -251,7 +281,14 @@ impl EventLoop {
             Command::Respond { channel, res } => {
                 let _ = self.swarm.behaviour_mut().sync.send_response(channel, res);
             }
-            Command::Input(input) => self.feed(input),
+            Command::Input(input) => {
+                if let Input::Digests { digests, .. } = &input {
+                    self.provide_held(digests);
+                }
+                self.feed(input)
+            }
+            Command::Pull { repo, reply } => self.pull(repo, reply),
+            Command::Provide(repo) => self.provide(&repo),
             Command::AntiEntropy => self.feed(Input::Tick),
             Command::Resync => {
                 self.machine.forget_settled();
@@ -475,6 +512,12 @@ impl EventLoop {
                 ..
             })) => self.found(peer, addresses.into_vec()),
             SwarmEvent::Behaviour(BehaviourEvent::Kad(kad::Event::OutboundQueryProgressed {
+                id,
+                result: kad::QueryResult::GetProviders(result),
+                step,
+                ..
+            })) => self.on_providers(id, result, step.last),
+            SwarmEvent::Behaviour(BehaviourEvent::Kad(kad::Event::OutboundQueryProgressed {
                 result: kad::QueryResult::GetClosestPeers(Ok(ok)),
                 ..
             })) => {
@@ -523,6 +566,13 @@ impl EventLoop {
                     id: id.clone(),
                     source,
                     since: Instant::now(),
+                    repo: match &checked {
+                        Ok(Announcement {
+                            body: Body::Push { repo, .. },
+                            ..
+                        }) => repo.clone(),
+                        _ => String::new(),
+                    },
                 },
             );
             Some(self.next_ticket)
@@ -559,11 +609,19 @@ impl EventLoop {
     }
 
     /// Passes a held push announcement on (its sync applied it, or there was nothing new),
-    /// or lets gossip drop it without blaming its source (the sync failed here).
+    /// or lets gossip drop it without blaming its source (the sync failed here). A failed
+    /// sync means no peer at hand had what this node wants: with the DHT, the nodes that
+    /// provide the repository are asked (a pull), not left to anti-entropy, which only
+    /// asks connected peers.
     fn release(&mut self, ticket: u64, accept: bool) {
         let Some(held) = self.held.remove(&ticket) else {
             return;
         };
+        if !accept && self.swarm.behaviour().kad.is_enabled() && !held.repo.is_empty() {
+            // Nobody waits for this one: the updates it applies are its result.
+            let (reply, _) = oneshot::channel();
+            self.pull(held.repo.clone(), reply);
+        }
         let verdict = if accept {
             MessageAcceptance::Accept
         } else {

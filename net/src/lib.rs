@@ -19,13 +19,15 @@
 //! - [`codec`]: every bincode encoding and decoding of the network, in one place.
 //! - [`host`]: the [`Host`] trait, what the network needs from the node (logs, packs, apply).
 //! - [`error`]: [`ReplicaError`], why a replication step failed (transient or not).
+//! - `hops.rs`: how many hops each repository's updates travelled (for `/health`).
 //! - `behaviour.rs`: the libp2p stack (TCP, noise, yamux, gossipsub, request-response,
 //!   identify, ping, mDNS).
 //! - [`machine`]: the replication state machine (no I/O: inputs in, actions out): which
 //!   repositories to sync from whom, anti-entropy rounds, limits and fallbacks.
 //! - [`service`]: [`spawn`] and the [`NetHandle`] the node uses; `event_loop.rs` owns the
-//!   swarm and drives the machine; `drive.rs` performs its actions (host calls, chunked
-//!   downloads); `serve.rs` answers peers.
+//!   swarm and drives the machine (`event_loop/pulling.rs`: providing held repositories
+//!   in the DHT, and pulls of repositories not held, [`NetHandle::pull`]); `drive.rs`
+//!   performs its actions (host calls, chunked downloads); `serve.rs` answers peers.
 
 pub mod accounts;
 pub mod announce;
@@ -35,6 +37,7 @@ mod drive;
 pub mod error;
 mod event_loop;
 pub mod hlc;
+mod hops;
 pub mod host;
 pub mod identity;
 pub mod machine;
@@ -49,11 +52,13 @@ pub mod wall;
 pub use accounts::{AccountView, Entry, Perm, Pusher, Role};
 pub use announce::{AnnounceError, Announcement, Body, PackRef, RepoMeta, RepoState};
 pub use error::ReplicaError;
+pub use event_loop::PullError;
 pub use hlc::{Clock, Hlc, Stamp};
 pub use host::{Host, NetEvent, SyncPlan};
 pub use identity::{IdentityError, NodeId, NodeKey};
 pub use libp2p::multiaddr::Protocol;
 pub use libp2p::{Multiaddr, PeerId};
+pub use machine::Pulled;
 pub use merge::{Ancestry, Applied, RefState, Seen, conflict_ref};
 pub use proto::{RECORDS, RepoDigest};
 pub use service::{

@@ -121,6 +121,9 @@ pub enum Response {
         session: u64,
         /// Its length.
         len: u64,
+        /// Transfers the answerer's latest updates of the repository made from the node
+        /// that accepted them (0: accepted here; none: not known).
+        hops: Option<u8>,
     },
     /// Pack bytes.
     Chunk {

@@ -85,6 +85,7 @@ fn error(message: impl Into<String>) -> Response {
 fn prepare(
     shared: &Shared,
     peer: PeerId,
+    repo: &str,
     make: impl FnOnce() -> Result<(File, u64), ReplicaError>,
 ) -> Response {
     {
@@ -109,7 +110,11 @@ fn prepare(
                     served: 0,
                 },
             );
-            Response::Pack { session, len }
+            Response::Pack {
+                session,
+                len,
+                hops: shared.hops.of(repo),
+            }
         }
         Err(e) => error(e.to_string()),
     }
@@ -127,7 +132,7 @@ fn answer(shared: &Shared, peer: PeerId, request: Request) -> Response {
             if wants.len() + haves.len() > MAX_IDS {
                 return error("too many ids");
             }
-            prepare(shared, peer, || {
+            prepare(shared, peer, &repo, || {
                 shared.host.build_pack(&repo, &wants, &haves)
             })
         }
@@ -153,9 +158,9 @@ fn answer(shared: &Shared, peer: PeerId, request: Request) -> Response {
             }
             Response::Records { records, next }
         }
-        Request::FetchPack { repo, checksum } => {
-            prepare(shared, peer, || shared.host.stored_pack(&repo, &checksum))
-        }
+        Request::FetchPack { repo, checksum } => prepare(shared, peer, &repo, || {
+            shared.host.stored_pack(&repo, &checksum)
+        }),
         Request::Chunk { session, offset } => {
             let (file, len) = {
                 let mut sessions = lock(&shared.sessions);

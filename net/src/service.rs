@@ -14,9 +14,11 @@ use tokio::sync::{mpsc, oneshot};
 use crate::announce::{Announcement, Body, PackRef};
 use crate::behaviour::build_swarm;
 use crate::error::ReplicaError;
+use crate::event_loop::PullError;
 use crate::event_loop::{Command, EventLoop};
 use crate::host::Host;
 use crate::identity::{NodeId, NodeKey};
+use crate::machine::Pulled;
 use crate::proto::{Request, Response};
 use crate::serve::Sessions;
 use crate::signed::SignedRef;
@@ -117,6 +119,22 @@ pub struct NetStats {
     pub routing_table: AtomicU64,
     /// Peers dialled because the DHT found them.
     pub peers_discovered: AtomicU64,
+    /// Syncs whose pack came with a hop count (see `hops.rs`).
+    pub hops_observed: AtomicU64,
+    /// The sum of those hop counts (with `hops_observed`, the mean).
+    pub hops_sum: AtomicU64,
+    /// The latest of them.
+    pub hops_last: AtomicU64,
+    /// The largest of them.
+    pub hops_max: AtomicU64,
+    /// Repositories this node provides in the DHT now (a gauge).
+    pub providing: AtomicU64,
+    /// Pulls of a repository not held here that took it from a peer.
+    pub pulls: AtomicU64,
+    /// Pulls that found no peer able to serve the repository.
+    pub pulls_failed: AtomicU64,
+    /// Providers the DHT named for pulls.
+    pub providers_found: AtomicU64,
 }
 
 impl NetStats {
@@ -141,6 +159,14 @@ impl NetStats {
             ("peers_connected", n(&self.peers_connected)),
             ("routing_table", n(&self.routing_table)),
             ("peers_discovered", n(&self.peers_discovered)),
+            ("hops_observed", n(&self.hops_observed)),
+            ("hops_sum", n(&self.hops_sum)),
+            ("hops_last", n(&self.hops_last)),
+            ("hops_max", n(&self.hops_max)),
+            ("providing", n(&self.providing)),
+            ("pulls", n(&self.pulls)),
+            ("pulls_failed", n(&self.pulls_failed)),
+            ("providers_found", n(&self.providers_found)),
         ]
     }
 }
@@ -185,6 +211,8 @@ pub(crate) struct Shared {
     pub tasks: tokio_util::task::TaskTracker,
     /// Set when the event loop has stopped (it spawns nothing more).
     pub stopped: tokio::sync::watch::Sender<bool>,
+    /// How many hops each repository's latest updates travelled to here.
+    pub hops: crate::hops::Hops,
 }
 
 impl Shared {
@@ -269,6 +297,7 @@ pub async fn spawn(
         sessions: Mutex::new(Sessions::default()),
         tasks: tokio_util::task::TaskTracker::new(),
         stopped: tokio::sync::watch::Sender::new(false),
+        hops: crate::hops::Hops::default(),
     });
     let (ready_tx, ready_rx) = oneshot::channel();
     let event_loop = EventLoop::new(swarm, rx, shared.clone(), ready_tx);
@@ -318,8 +347,36 @@ impl NetHandle {
         &self.shared.stats
     }
 
+    /// Takes `repo`, which this node does not hold, from a node that does (found in the
+    /// DHT, else among connected peers), waiting at most `wait`. The host must accept the
+    /// repository's updates (it holds it, empty if need be). Blocks nothing: the work runs
+    /// in the event loop and its tasks.
+    pub async fn pull(&self, repo: &str, wait: Duration) -> Result<Pulled, PullError> {
+        let (reply, rx) = oneshot::channel();
+        let cmd = Command::Pull {
+            repo: repo.to_string(),
+            reply,
+        };
+        if self.shared.commands.send(cmd).await.is_err() {
+            return Err(PullError::Stopped);
+        }
+        match tokio::time::timeout(wait, rx).await {
+            Ok(Ok(r)) => r,
+            Ok(Err(_)) => Err(PullError::Stopped),
+            Err(_) => Err(PullError::TimedOut {
+                repo: repo.to_string(),
+            }),
+        }
+    }
+
     /// Announces updates already applied and logged here (split to stay small).
     pub async fn announce(&self, repo: &str, pack: Option<PackRef>, updates: Vec<SignedRef>) {
+        self.shared.hops.pushed(repo);
+        let _ = self
+            .shared
+            .commands
+            .send(Command::Provide(repo.to_string()))
+            .await;
         for part in crate::announce::split(updates) {
             let a = Announcement::sign(
                 &self.shared.key,

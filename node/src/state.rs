@@ -43,6 +43,8 @@ pub struct Inner {
     pub seeding: Seeding,
     /// Failed authentications per address.
     pub throttle: crate::accounts::Throttle,
+    /// Repositories being pulled from the network (pull-through).
+    pub pulls: crate::replica::pull_through::Pulls,
 }
 
 impl AppState {
@@ -75,6 +77,7 @@ impl AppState {
                 config,
                 shutting_down: AtomicBool::new(false),
                 throttle: crate::accounts::Throttle::default(),
+                pulls: Default::default(),
                 replication,
             }),
         }

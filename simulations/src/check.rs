@@ -1,5 +1,6 @@
-//! The verdict on a finished run: every node serves the same refs, holds every commit they
-//! reach, has logged every accepted update, and its refs are what the merge rule gives for
+//! The verdict on a finished run: every node serves the same refs of what it seeds (and
+//! stores nothing of what it does not), holds every commit they reach, has logged every
+//! accepted update, and its refs are what the merge rule gives for
 //! the set of all accepted updates (computed here from scratch, in one go); the refs it
 //! moved update by update (values and conflict refs) are the ones its merge state gives.
 
@@ -48,6 +49,14 @@ pub enum Divergence {
         /// The repository.
         repo: String,
     },
+    /// A node stores a repository it does not seed.
+    #[error("node {node} stores {repo}, which it does not seed")]
+    Unseeded {
+        /// The node.
+        node: usize,
+        /// The repository.
+        repo: String,
+    },
     /// A node lacks a commit its refs reach.
     #[error("node {node} lacks commit {commit} of {repo}")]
     Missing {
@@ -87,6 +96,15 @@ pub fn check(sim: &Sim, report: &Report) -> Result<(), Divergence> {
     let expected = reference.table(world);
     for (node, model) in sim.models().enumerate() {
         for (repo, updates) in &by_repo {
+            if !model.seeds(repo) {
+                if model.repos.contains_key(*repo) {
+                    return Err(Divergence::Unseeded {
+                        node,
+                        repo: repo.to_string(),
+                    });
+                }
+                continue;
+            }
             let have = model.repos.get(*repo).map_or(0, |r| r.log.len());
             if have != updates.len() {
                 return Err(Divergence::Log {
@@ -106,7 +124,7 @@ pub fn check(sim: &Sim, report: &Report) -> Result<(), Divergence> {
             }
         }
         let table = model.table(world);
-        for (repo, refs) in &expected {
+        for (repo, refs) in expected.iter().filter(|(r, _)| model.seeds(r)) {
             if table.get(repo) != Some(refs) {
                 return Err(Divergence::Refs {
                     node,

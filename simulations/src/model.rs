@@ -96,6 +96,8 @@ impl RefTable for RepoModel {
 pub struct Model {
     /// Repositories by `owner/name`.
     pub repos: BTreeMap<String, RepoModel>,
+    /// Repositories this node does not seed (its seeding policy leaves them out).
+    pub unseeded: BTreeSet<String>,
 }
 
 /// What a node serves: ref values and conflict tips, per repository.
@@ -153,8 +155,17 @@ impl Model {
         }
     }
 
-    /// Checks signatures, then which updates are new and which commits they need.
+    /// True if this node's policy seeds `repo`.
+    pub fn seeds(&self, repo: &str) -> bool {
+        !self.unseeded.contains(repo)
+    }
+
+    /// Checks signatures, then which updates are new and which commits they need. As in
+    /// the node (`replica/host.rs`): a repository not seeded and not held takes nothing.
     pub fn plan(&self, repo: &str, updates: Vec<SignedRef>) -> (SyncPlan, usize) {
+        if !self.repos.contains_key(repo) && !self.seeds(repo) {
+            return (SyncPlan::default(), 0);
+        }
         let (good, refused) = verified(updates);
         let Ok(plan) = updates::plan(self.repos.get(repo), &good, |_| true);
         (plan, refused)

@@ -67,6 +67,11 @@ pub struct Config {
     /// node that left and a new one that joined), if every update it holds is held
     /// elsewhere too.
     pub churn: f64,
+    /// The first this many repositories are seeded only by some nodes (`seeders`); the
+    /// others store nothing of them (they still pass their announcements on).
+    pub seeded_only: usize,
+    /// The share of nodes that seed those repositories (node 0 always does).
+    pub seeders: f64,
 }
 
 impl Default for Config {
@@ -89,6 +94,8 @@ impl Default for Config {
             topology: Topology::Mesh,
             fanout: 6,
             churn: 0.0,
+            seeded_only: 0,
+            seeders: 1.0,
         }
     }
 }
@@ -227,13 +234,23 @@ impl Sim {
         let trusted: BTreeSet<NodeId> = keys.iter().map(NodeKey::id).collect();
         let nodes = keys
             .into_iter()
-            .map(|key| {
+            .enumerate()
+            .map(|(i, key)| {
                 let stats = Arc::new(NetStats::default());
+                let seeder = i == 0 || config.seeded_only == 0 || rng.chance(config.seeders);
+                let unseeded = if seeder {
+                    BTreeSet::new()
+                } else {
+                    (0..config.seeded_only).map(repo_name).collect()
+                };
                 Node {
                     clock: Clock::new(key.id(), Hlc::default()),
                     machine: Replicator::new(trusted.clone(), config.limits.clone(), stats.clone()),
                     key,
-                    model: Model::default(),
+                    model: Model {
+                        unseeded,
+                        ..Model::default()
+                    },
                     skew_ms: rng.below(1_000),
                     up: true,
                     inc: 0,
@@ -491,20 +508,39 @@ impl Sim {
         // place); the machine starts empty.
         n.machine = Replicator::new(self.trusted.clone(), limits, n.stats.clone());
         if churned {
-            n.model = Model::default();
+            n.model = Model {
+                unseeded: std::mem::take(&mut n.model.unseeded),
+                ..Model::default()
+            };
             self.churned += 1;
         }
         n.up = true;
         self.relink(before);
     }
 
-    /// True if every node holds the same logs (lengths compared first: cheap).
+    /// True if every node holds the same logs of what it seeds (node 0 seeds everything;
+    /// lengths compared first: cheap).
     fn agree(&self) -> bool {
-        let sizes = |m: &Model| -> Vec<usize> { m.repos.values().map(|r| r.log.len()).collect() };
-        let first_sizes = sizes(&self.nodes[0].model);
-        self.nodes.iter().all(|n| sizes(&n.model) == first_sizes) && {
-            let first = self.nodes[0].model.digests();
-            self.nodes.iter().all(|n| n.model.digests() == first)
+        let first = &self.nodes[0].model;
+        let sizes = |m: &Model| -> Vec<usize> {
+            first
+                .repos
+                .iter()
+                .filter(|(name, _)| m.seeds(name))
+                .map(|(_, r)| r.log.len())
+                .collect()
+        };
+        let own = |m: &Model| -> Vec<usize> { m.repos.values().map(|r| r.log.len()).collect() };
+        self.nodes.iter().all(|n| own(&n.model) == sizes(&n.model)) && {
+            let digests = first.digests();
+            self.nodes.iter().all(|n| {
+                let want: Vec<_> = digests
+                    .iter()
+                    .filter(|d| n.model.seeds(&d.repo))
+                    .cloned()
+                    .collect();
+                n.model.digests() == want
+            })
         }
     }
 
@@ -683,6 +719,8 @@ impl Sim {
                     self.send_gossip(node, Some(h.from), &h.bytes, h.hops + 1);
                 }
             }
+            // No pulls are simulated.
+            Action::Pulled { .. } => {}
             Action::ApplyRecords { round, .. } => {
                 self.reply(
                     node,
@@ -790,13 +828,14 @@ impl Sim {
     /// A push to a random live node: a fast-forward, a force push, a deletion, or a merge
     /// of a conflict tip; applied there, then announced to the peers it is linked to.
     fn push(&mut self) {
+        let repo = repo_name(self.rng.below(self.config.repos as u64) as usize);
+        // Pushed where it is seeded (elsewhere, a push would pull it through first).
         let up: Vec<Peer> = (0..self.config.nodes)
-            .filter(|&n| self.nodes[n].up)
+            .filter(|&n| self.nodes[n].up && self.nodes[n].model.seeds(&repo))
             .collect();
         let Some(&node) = self.rng.pick(&up) else {
             return;
         };
-        let repo = format!("sim/r{}", self.rng.below(self.config.repos as u64));
         let name = format!(
             "refs/heads/b{}",
             self.rng.below(self.config.branches as u64)
@@ -876,4 +915,9 @@ impl Sim {
         self.nodes[node].seen.insert(Announcement::id_of(&bytes));
         self.send_gossip(node, None, &bytes, 1);
     }
+}
+
+/// The name of the `i`th simulated repository.
+fn repo_name(i: usize) -> String {
+    format!("sim/r{i}")
 }

@@ -189,3 +189,34 @@ fn nodes_that_leave_and_join_empty_catch_up() {
     });
     assert!(r.churned > 0);
 }
+
+/// Two of four repositories are seeded by about a third of the nodes: those converge on
+/// every seeder, while the other nodes pass their announcements on and store nothing of
+/// them, through loss, partitions and crashes.
+#[test]
+fn non_seeding_nodes_never_store_a_seeded_only_repository() {
+    let config = Config {
+        seed: 15,
+        nodes: 30,
+        repos: 4,
+        pushes: 150,
+        seeded_only: 2,
+        seeders: 0.35,
+        ..Config::default()
+    };
+    let r = converges(config.clone());
+    assert!(r.pushes > 100);
+    // The check above found no node storing what it does not seed; and it is not that
+    // nobody got anything: every seeder holds the seeded-only repositories.
+    let (_, sim) = Sim::new(config).run();
+    let models: Vec<_> = sim.models().collect();
+    let seeders = models.iter().filter(|m| m.seeds("sim/r0")).count();
+    assert!(
+        seeders >= 3 && seeders < models.len() - 3,
+        "seeders: {seeders}"
+    );
+    for m in &models {
+        assert_eq!(m.repos.contains_key("sim/r0"), m.seeds("sim/r0"));
+        assert!(m.repos.contains_key("sim/r3"));
+    }
+}

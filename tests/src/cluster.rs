@@ -115,7 +115,9 @@ impl Cluster {
         Self::build(n, anti_entropy, Shape::Mesh, false, seeds)
     }
 
-    fn build(
+    /// `n` nodes dialling as `shape` says, with discovery on or off, node `i` storing what
+    /// `seeds[i]` says.
+    pub fn build(
         n: usize,
         anti_entropy: Duration,
         shape: Shape,

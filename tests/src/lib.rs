@@ -340,6 +340,31 @@ pub fn make_repo(dir: &Path, commits: usize) {
     commit_files(dir, "main", 0, commits);
 }
 
+/// A `master` repository with 12 commits and `n` branches and `n` tags besides; returns
+/// master's tip.
+pub fn master_repo(dir: &Path, n: usize) -> String {
+    git(dir, &["init", "-q", "-b", "master"]);
+    commit_files(dir, "master", 0, 12);
+    let mut refs = String::new();
+    let log = git(dir, &["rev-list", "master"]);
+    let commits: Vec<&str> = log.lines().collect();
+    for i in 0..n {
+        let at = commits[i % commits.len()];
+        refs += &format!("create refs/heads/feature/b{i:03} {at}\n");
+        refs += &format!("create refs/tags/v0.{i} {at}\n");
+    }
+    let mut child = std::process::Command::new("git")
+        .args(["update-ref", "--stdin"])
+        .current_dir(dir)
+        .stdin(std::process::Stdio::piped())
+        .spawn()
+        .expect("git update-ref");
+    std::io::Write::write_all(&mut child.stdin.take().expect("stdin"), refs.as_bytes())
+        .expect("write refs");
+    assert!(child.wait().expect("update-ref").success());
+    git(dir, &["rev-parse", "master"]).trim().to_string()
+}
+
 /// Adds `n` commits, numbered from `from`, each changing a few files.
 pub fn commit_files(dir: &Path, tag: &str, from: usize, n: usize) {
     for i in from..from + n {

@@ -4,11 +4,10 @@
 //! checks it out; later pushes do not move it, and only a valid branch name can be set.
 
 use std::path::Path;
-use std::process::Command;
 use std::time::Duration;
 
 use guts_tests::cluster::Cluster;
-use guts_tests::{TestNode, commit_files, git, git_output, http, sub, tmp, wait_for};
+use guts_tests::{TestNode, git, git_output, http, master_repo, sub, tmp, wait_for};
 use serde_json::json;
 
 /// `git ls-remote --symref URL HEAD`: the branch HEAD names, if the remote says.
@@ -30,30 +29,6 @@ fn remote_head(url: &str, proto: &str) -> Option<String> {
             .next()
             .map(str::to_string)
     })
-}
-
-/// A `master` repository with `n` branches and `n` tags besides.
-fn master_repo(dir: &Path, n: usize) -> String {
-    git(dir, &["init", "-q", "-b", "master"]);
-    commit_files(dir, "master", 0, 12);
-    let mut refs = String::new();
-    let log = git(dir, &["rev-list", "master"]);
-    let commits: Vec<&str> = log.lines().collect();
-    for i in 0..n {
-        let at = commits[i % commits.len()];
-        refs += &format!("create refs/heads/feature/b{i:03} {at}\n");
-        refs += &format!("create refs/tags/v0.{i} {at}\n");
-    }
-    let mut child = Command::new("git")
-        .args(["update-ref", "--stdin"])
-        .current_dir(dir)
-        .stdin(std::process::Stdio::piped())
-        .spawn()
-        .expect("git update-ref");
-    std::io::Write::write_all(&mut child.stdin.take().expect("stdin"), refs.as_bytes())
-        .expect("write refs");
-    assert!(child.wait().expect("update-ref").success());
-    git(dir, &["rev-parse", "master"]).trim().to_string()
 }
 
 /// Clones `url` with the git CLI and checks that it checked out `branch` at `tip` with no

@@ -8,7 +8,7 @@ use std::time::Duration;
 
 use guts_tests::cluster::Cluster;
 use guts_tests::{
-    all_objects, commit_files, git, local_refs, make_repo, remote_refs, tmp, wait_for,
+    all_objects, commit_files, git, http, local_refs, make_repo, remote_refs, tmp, wait_for,
 };
 
 const DEADLINE: Duration = Duration::from_secs(60);
@@ -540,12 +540,23 @@ fn a_push_travels_a_line_of_nodes_by_gossip_alone() {
     make_repo(w, 3);
     git(w, &["push", "-q", &url_a, "--all"]);
     wait_refs(&c, "alice/line", &source_refs(w));
+    // Each node counts the hops the push took to reach it (`/metrics` and `/health`).
+    let hops = |i: usize| c.node(i).metric("guts_p2p{what=\"hops_last\"}");
+    for i in 1..4 {
+        assert_eq!(hops(i), i as f64, "node {i}");
+    }
+    let (_, health) = http("GET", &format!("{}/health", c.node(3).url), None);
+    assert_eq!(
+        health["components"]["p2p"]["replication"]["hops_max"], 3,
+        "{health}"
+    );
     // The other way, from the far end.
     commit_files(w, "main", 50, 2);
     git(w, &["tag", "far", "HEAD"]);
     let url_d = repo_url(&c, 3, "alice/line");
     git(w, &["push", "-q", &url_d, "main", "far"]);
     wait_refs(&c, "alice/line", &source_refs(w));
+    assert_eq!(hops(0), 3.0);
     let (_clone, refs) = clone_check(&repo_url(&c, 0, "alice/line"), "2");
     assert_eq!(refs, source_refs(w));
     // Nothing came by anti-entropy after the start: every update came by announcement.

@@ -8,7 +8,7 @@
 //!
 //! At most `max_syncs` run at once and one per repository (the host applies in order);
 //! the others wait in a FIFO queue bounded for announcements (a dropped one is repaired by
-//! anti-entropy). A round's sync is always queued: a round has one at a time.
+//! anti-entropy). A round's or a pull's sync is always queued: each has one at a time.
 
 use std::fmt::Debug;
 
@@ -18,6 +18,7 @@ use crate::host::SyncPlan;
 use crate::proto::Request;
 use crate::signed::SignedRef;
 
+use super::pull::Pulled;
 use super::{Action, JobId, Replicator};
 
 /// Where a sync is.
@@ -38,6 +39,17 @@ pub(super) enum Stage {
     Applying,
 }
 
+/// Who waits for a sync's end.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(super) enum Owner<P> {
+    /// An announcement, held back until the sync ends if it has a ticket.
+    Announced(Option<u64>),
+    /// An anti-entropy round, which goes on when the sync ends.
+    Round(P),
+    /// A pull, which ends with the sync.
+    Pull(u64),
+}
+
 /// One repository sync.
 #[derive(Debug)]
 pub(super) struct Job<P> {
@@ -46,10 +58,8 @@ pub(super) struct Job<P> {
     updates: Vec<SignedRef>,
     pack: Option<PackRef>,
     sources: Vec<P>,
-    /// The round waiting for it.
-    round: Option<P>,
-    /// The announcement held back until it ends.
-    ticket: Option<u64>,
+    /// Who waits for its end.
+    owner: Owner<P>,
     stage: Stage,
     plan: SyncPlan,
 }
@@ -62,8 +72,7 @@ impl<P: Copy + Ord + Debug, K: Debug> Replicator<P, K> {
         updates: Vec<SignedRef>,
         pack: Option<PackRef>,
         sources: Vec<P>,
-        round: Option<P>,
-        ticket: Option<u64>,
+        owner: Owner<P>,
     ) -> bool {
         let total = updates.len();
         let updates: Vec<SignedRef> = updates
@@ -74,7 +83,8 @@ impl<P: Copy + Ord + Debug, K: Debug> Replicator<P, K> {
         if updates.is_empty() {
             return false;
         }
-        if round.is_none() && self.queue.len() >= self.limits.max_queued {
+        // A round or a pull has one sync at a time: only announcements fill the queue.
+        if matches!(owner, Owner::Announced(_)) && self.queue.len() >= self.limits.max_queued {
             self.count(|s| &s.syncs_dropped, 1);
             tracing::warn!(%repo, "sync queue full; anti-entropy will catch up");
             return false;
@@ -88,8 +98,7 @@ impl<P: Copy + Ord + Debug, K: Debug> Replicator<P, K> {
                 updates,
                 pack,
                 sources,
-                round,
-                ticket,
+                owner,
                 stage: Stage::Queued,
                 plan: SyncPlan::default(),
             },
@@ -247,18 +256,12 @@ impl<P: Copy + Ord + Debug, K: Debug> Replicator<P, K> {
         }
     }
 
-    /// Ends a sync: frees its repository, and lets its round go on.
+    /// Ends a sync: frees its repository, and lets whoever waits for it go on.
     fn finish(&mut self, id: JobId, result: Result<usize, ReplicaError>) {
         let Some(job) = self.jobs.remove(&id) else {
             return;
         };
         self.busy.remove(&job.repo);
-        if let Some(ticket) = job.ticket {
-            self.out.push(Action::Forward {
-                ticket,
-                accept: result.is_ok(),
-            });
-        }
         match &result {
             Ok(n) if *n > 0 => tracing::debug!(repo = %job.repo, applied = n, "synced"),
             Ok(_) => {}
@@ -271,11 +274,25 @@ impl<P: Copy + Ord + Debug, K: Debug> Replicator<P, K> {
                 tracing::warn!(repo = %job.repo, error = %e, "sync refused what the peer sent");
             }
         }
-        if let Some(peer) = job.round {
-            if matches!(result, Ok(0)) {
-                self.sync_took_nothing(peer);
+        match job.owner {
+            Owner::Announced(Some(ticket)) => self.out.push(Action::Forward {
+                ticket,
+                accept: result.is_ok(),
+            }),
+            Owner::Announced(None) => {}
+            Owner::Pull(ticket) => self.out.push(Action::Pulled {
+                ticket,
+                result: result.map(|applied| Pulled {
+                    applied,
+                    found: true,
+                }),
+            }),
+            Owner::Round(peer) => {
+                if matches!(result, Ok(0)) {
+                    self.sync_took_nothing(peer);
+                }
+                self.next_step(peer);
             }
-            self.next_step(peer);
         }
     }
 }

@@ -10,11 +10,13 @@
 //!   found nothing to take from are settled until a digest changes.
 //! - `job.rs`: repository syncs: plan, fetch the announced pack (else by want/have), apply;
 //!   at most `max_syncs` at once, one per repository, the rest queued (bounded).
+//! - `pull.rs`: pulls of a repository this node does not hold, from sources in turn.
 //!
 //! The peer type `P` is a libp2p `PeerId` in a node and a small number in simulations; the
 //! pack type `K` is whatever holds a downloaded pack (a temp file in a node).
 
 mod job;
+mod pull;
 mod round;
 #[cfg(test)]
 mod tests;
@@ -32,7 +34,9 @@ use crate::proto::{MAX_RESPONSE, RepoDigest, Request, Response, UPDATES_PAGE};
 use crate::service::NetStats;
 use crate::signed::SignedRef;
 
-use job::Job;
+use job::{Job, Owner};
+use pull::Pull;
+pub use pull::Pulled;
 use round::{Round, Settled};
 
 /// Names a repository sync.
@@ -87,6 +91,17 @@ pub enum Input<P, K> {
         /// a node passes it on once it can serve what it announces); answered with
         /// [`Action::Forward`].
         ticket: Option<u64>,
+    },
+    /// Take `repo` now from the first of `sources` (in order) that has a log of it; ends
+    /// with [`Action::Pulled`]. The host must accept its updates (it holds the repository,
+    /// empty if need be).
+    Pull {
+        /// Names the pull in [`Action::Pulled`].
+        ticket: u64,
+        /// `owner/name`.
+        repo: String,
+        /// Whom to ask, in order.
+        sources: Vec<P>,
     },
     /// The answer to [`Action::Request`].
     Answer {
@@ -191,6 +206,14 @@ pub enum Action<P, K> {
         /// Pass it on.
         accept: bool,
     },
+    /// A pull ([`Input::Pull`]) has ended: what it applied, or why it failed (each source
+    /// failed; the last reason). No answer.
+    Pulled {
+        /// The pull's ticket.
+        ticket: u64,
+        /// What it did.
+        result: Result<Pulled, ReplicaError>,
+    },
     /// Validate each record (encoded [`Body::Repo`] announcements) and apply those newer
     /// than what is kept; answer with [`Input::RecordsApplied`].
     ApplyRecords {
@@ -210,6 +233,8 @@ enum Pending<P> {
     Updates(P),
     /// A round's repository records.
     Records(P),
+    /// A page of a pull's source's log.
+    Pull(u64),
 }
 
 /// The replication state of one node.
@@ -222,6 +247,8 @@ pub struct Replicator<P, K> {
     rounds: BTreeMap<P, Round>,
     pending: HashMap<ReqId, Pending<P>>,
     jobs: BTreeMap<JobId, Job<P>>,
+    /// Pulls under way, by ticket.
+    pulls: BTreeMap<u64, Pull<P>>,
     queue: VecDeque<JobId>,
     /// Repositories with a sync running.
     busy: BTreeSet<String>,
@@ -246,6 +273,7 @@ impl<P: Copy + Ord + Debug, K: Debug> Replicator<P, K> {
             rounds: BTreeMap::new(),
             pending: HashMap::new(),
             jobs: BTreeMap::new(),
+            pulls: BTreeMap::new(),
             queue: VecDeque::new(),
             busy: BTreeSet::new(),
             settled: BTreeMap::new(),
@@ -296,7 +324,8 @@ impl<P: Copy + Ord + Debug, K: Debug> Replicator<P, K> {
                         .take(EXTRA_SOURCES)
                         .collect();
                     sources.extend(others);
-                    let queued = self.enqueue(repo, updates, pack, sources, None, ticket);
+                    let queued =
+                        self.enqueue(repo, updates, pack, sources, Owner::Announced(ticket));
                     if let (false, Some(ticket)) = (queued, ticket) {
                         // Nothing to fetch, or no room: held back, it would help no one.
                         self.out.push(Action::Forward {
@@ -310,10 +339,16 @@ impl<P: Copy + Ord + Debug, K: Debug> Replicator<P, K> {
                     records: vec![bytes],
                 }),
             },
+            Input::Pull {
+                ticket,
+                repo,
+                sources,
+            } => self.start_pull(ticket, repo, sources),
             Input::Answer { req, result } => match self.pending.remove(&req) {
                 Some(Pending::Digest(peer)) => self.on_differ(peer, result),
                 Some(Pending::Updates(peer)) => self.on_page(peer, result),
                 Some(Pending::Records(peer)) => self.on_records(peer, result),
+                Some(Pending::Pull(ticket)) => self.on_pull_page(ticket, result),
                 None => {}
             },
             Input::Digests { peer, digests } => self.on_digests(peer, digests),
@@ -354,7 +389,10 @@ impl<P: Copy + Ord + Debug, K: Debug> Replicator<P, K> {
 
     /// True when nothing is running, queued or awaited.
     pub fn idle(&self) -> bool {
-        self.jobs.is_empty() && self.rounds.is_empty() && self.pending.is_empty()
+        self.jobs.is_empty()
+            && self.rounds.is_empty()
+            && self.pending.is_empty()
+            && self.pulls.is_empty()
     }
 
     fn is_trusted(&self, node: &NodeId) -> bool {

@@ -15,9 +15,11 @@ use std::collections::{HashMap, VecDeque};
 use std::fmt::Debug;
 
 use crate::error::ReplicaError;
-use crate::proto::{MAX_SYNC_UPDATES, RECORDS, RepoDigest, Request, Response};
+use crate::proto::{RECORDS, RepoDigest, Request, Response};
 use crate::signed::SignedRef;
 
+use super::job::Owner;
+use super::pull::{PageStep, add_page};
 use super::{Action, Pending, Replicator, unexpected};
 
 /// Settled differences remembered at most; the oldest-keyed go first.
@@ -118,26 +120,20 @@ impl<P: Copy + Ord + Debug, K: Debug> Replicator<P, K> {
         else {
             return;
         };
-        // Each page must move forward, or a peer could keep us here.
-        if let (Some(last), Some(first)) = (all.last(), page.first())
-            && first.stamp <= last.stamp
-        {
-            return self.fail_round(peer, "a page of updates that does not move forward");
-        }
-        let empty = page.is_empty();
-        all.extend(page);
-        if more && !empty && all.len() < MAX_SYNC_UPDATES {
-            let after = all.last().map(|u| u.stamp);
-            let request = Request::Updates {
-                repo: repo.clone(),
-                after,
-            };
-            if let Some(round) = self.rounds.get_mut(&peer) {
-                round.paging = Some((repo, under, all));
+        let whole = match add_page(&mut all, page, more) {
+            Err(why) => return self.fail_round(peer, why),
+            Ok(PageStep::More(after)) => {
+                let request = Request::Updates {
+                    repo: repo.clone(),
+                    after: Some(after),
+                };
+                if let Some(round) = self.rounds.get_mut(&peer) {
+                    round.paging = Some((repo, under, all));
+                }
+                return self.request(peer, request, Pending::Updates(peer));
             }
-            return self.request(peer, request, Pending::Updates(peer));
-        }
-        let whole = !more || empty;
+            Ok(PageStep::Done { whole }) => whole,
+        };
         if !whole {
             tracing::warn!(%repo, ?peer, "update log over the per-round limit; the rest next time");
         }
@@ -145,7 +141,7 @@ impl<P: Copy + Ord + Debug, K: Debug> Replicator<P, K> {
             round.syncing = whole.then(|| (repo.clone(), under));
         }
         // The round goes on when the sync finishes.
-        if !self.enqueue(repo, all, None, vec![peer], Some(peer), None) {
+        if !self.enqueue(repo, all, None, vec![peer], Owner::Round(peer)) {
             self.sync_took_nothing(peer);
             self.next_step(peer);
         }

@@ -299,3 +299,141 @@ fn an_announced_pack_is_asked_of_its_source_then_of_other_peers() {
     unique.dedup();
     assert_eq!(unique.len(), sources.len());
 }
+
+fn pulled(
+    actions: &[Action<u8, ()>],
+) -> Option<&Result<super::Pulled, crate::error::ReplicaError>> {
+    actions.iter().find_map(|a| match a {
+        Action::Pulled { ticket: 5, result } => Some(result),
+        _ => None,
+    })
+}
+
+/// A pull asks its sources in turn for their log: one that fails or has none is passed
+/// over; the first with a log is synced from, the sources after it as fallbacks.
+#[test]
+fn a_pull_takes_the_repository_from_the_first_source_that_has_it() {
+    let key = NodeKey::generate().expect("key");
+    let stats = Arc::new(NetStats::default());
+    let mut m = Machine::new(BTreeSet::from([key.id()]), Limits::default(), stats);
+    let out = m.handle(Input::Pull {
+        ticket: 5,
+        repo: REPO.into(),
+        sources: vec![1, 2, 3, 4],
+    });
+    let asked = |out: Vec<Action<u8, ()>>| -> (u64, u8) {
+        out.into_iter()
+            .find_map(|a| match a {
+                Action::Request {
+                    req,
+                    peer,
+                    request: Request::Updates { repo, after: None },
+                } if repo == REPO => Some((req, peer)),
+                _ => None,
+            })
+            .expect("a source asked for its log")
+    };
+    let (req, peer) = asked(out);
+    assert_eq!(peer, 1);
+    let out = m.handle(Input::Answer {
+        req,
+        result: Err(crate::error::ReplicaError::peer("unreachable")),
+    });
+    let (req, peer) = asked(out);
+    assert_eq!(peer, 2, "a failed source is passed over");
+    let out = m.handle(Input::Answer {
+        req,
+        result: Ok(Response::Updates {
+            updates: vec![],
+            more: false,
+        }),
+    });
+    let (req, peer) = asked(out);
+    assert_eq!(peer, 3, "a source without a log is passed over");
+    let out = m.handle(Input::Answer {
+        req,
+        result: Ok(Response::Updates {
+            updates: vec![update(&key)],
+            more: false,
+        }),
+    });
+    let job = plan_job(&out);
+    let plan = SyncPlan {
+        new: vec![update(&key)],
+        wants: vec![[1; 20]],
+        haves: vec![],
+    };
+    let out = m.handle(Input::Planned {
+        job,
+        result: Ok((plan, 0)),
+    });
+    let sources = out
+        .iter()
+        .find_map(|a| match a {
+            Action::Download { sources, .. } => Some(sources.clone()),
+            _ => None,
+        })
+        .expect("a download");
+    assert_eq!(
+        sources,
+        vec![3, 4],
+        "the source with the log, then the rest"
+    );
+    assert!(pulled(&out).is_none(), "not ended before it applied");
+    let out = m.handle(Input::Downloaded {
+        job,
+        result: Ok(()),
+    });
+    assert!(pulled(&out).is_none());
+    let out = m.handle(Input::Applied { job, result: Ok(1) });
+    match pulled(&out) {
+        Some(Ok(p)) => assert_eq!((p.applied, p.found), (1, true)),
+        other => panic!("the pull ends when its sync does: {other:?}"),
+    }
+    assert!(m.idle());
+}
+
+/// A pull whose sources hold nothing says so; one whose sources all fail says why.
+#[test]
+fn a_pull_no_source_can_serve_ends_with_the_reason() {
+    let key = NodeKey::generate().expect("key");
+    let stats = Arc::new(NetStats::default());
+    let mut m = Machine::new(BTreeSet::from([key.id()]), Limits::default(), stats);
+    for fail in [false, true] {
+        let mut out = m.handle(Input::Pull {
+            ticket: 5,
+            repo: REPO.into(),
+            sources: vec![1, 2],
+        });
+        loop {
+            let Some((req, _)) = request(out) else {
+                panic!("ended without an answer")
+            };
+            let result = if fail {
+                Err(crate::error::ReplicaError::peer("unreachable"))
+            } else {
+                Ok(Response::Updates {
+                    updates: vec![],
+                    more: false,
+                })
+            };
+            out = m.handle(Input::Answer { req, result });
+            if let Some(r) = pulled(&out) {
+                match (fail, r) {
+                    (false, Ok(p)) => assert!(!p.found, "nothing found"),
+                    (true, Err(e)) => assert!(e.to_string().contains("unreachable")),
+                    (_, other) => panic!("unexpected end: {other:?}"),
+                }
+                break;
+            }
+        }
+        assert!(m.idle());
+    }
+    // No sources at all: ends at once.
+    let out = m.handle(Input::Pull {
+        ticket: 5,
+        repo: REPO.into(),
+        sources: vec![],
+    });
+    assert!(matches!(pulled(&out), Some(Ok(p)) if !p.found));
+}

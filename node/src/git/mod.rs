@@ -26,12 +26,13 @@ use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use guts_git::odb::OdbError;
 use guts_git::pktline::{PktError, PktReader, write_error};
-use guts_store::{Repo, StoreError};
+use guts_store::{Repo, RepoName, StoreError};
 use serde::Deserialize;
 
 use crate::accounts::{self, Caller};
 use crate::error::ApiError;
 use crate::limits::PeerIp;
+use crate::replica::pull_through;
 use crate::state::AppState;
 use body::{BodyReader, BodyWriter};
 use guts_net::Perm;
@@ -137,7 +138,18 @@ fn no_cache(mut resp: Response, content_type: &'static str) -> Response {
     resp
 }
 
-/// The repository, if the caller may do `need` on it (see `accounts::require`).
+/// What a lookup found that the caller may use.
+enum Found {
+    /// The repository, held here.
+    Here(Repo),
+    /// Not held here, but live on the network: pull it through (see
+    /// `replica::pull_through`).
+    Elsewhere(RepoName),
+}
+
+/// The repository, if the caller may do `need` on it (see `accounts::require`). One this
+/// node does not store is pulled from a node that does first; one being pulled is waited
+/// for.
 async fn find_repo(
     state: &AppState,
     caller: &Caller,
@@ -145,9 +157,47 @@ async fn find_repo(
     repo: &str,
     need: Perm,
 ) -> Result<Repo, ApiError> {
+    let name = repo.strip_suffix(".git").unwrap_or(repo);
+    match lookup(state, caller, owner, name, need).await? {
+        Found::Here(found) => {
+            let pulls = &state.inner.pulls;
+            // Found while a pull made it: read it again once the pull is over.
+            if pulls.wait(&found.full_name()).await {
+                return here(lookup(state, caller, owner, name, need).await?, owner, name);
+            }
+            Ok(found)
+        }
+        Found::Elsewhere(full) => {
+            let store = state.store()?.clone();
+            let net = state.replication().net.get();
+            pull_through::pull(&store, net, &state.inner.pulls, &full).await?;
+            here(lookup(state, caller, owner, name, need).await?, owner, name)
+        }
+    }
+}
+
+/// The repository a second lookup found, which must be here now.
+fn here(found: Found, owner: &str, name: &str) -> Result<Repo, ApiError> {
+    match found {
+        Found::Here(repo) => Ok(repo),
+        Found::Elsewhere(_) => Err(ApiError::not_found(
+            "repository",
+            &format!("{owner}/{name}"),
+        )),
+    }
+}
+
+/// Looks `owner/name` up here, then in the network's records, and checks the caller's
+/// access against what is found.
+async fn lookup(
+    state: &AppState,
+    caller: &Caller,
+    owner: &str,
+    name: &str,
+    need: Perm,
+) -> Result<Found, ApiError> {
     let store = state.store()?.clone();
-    let name = repo.strip_suffix(".git").unwrap_or(repo).to_string();
-    let owner = owner.to_string();
+    let (owner, name) = (owner.to_string(), name.to_string());
     let caller = caller.clone();
     tokio::task::spawn_blocking(move || {
         let found = match store.repo(&owner, &name) {
@@ -155,16 +205,20 @@ async fn find_repo(
             Err(StoreError::InvalidName(_)) => None,
             Err(e) => return Err(e.into()),
         };
-        let full = format!("{owner}/{name}");
-        accounts::require(
-            &store,
-            &caller,
-            &full,
-            found.as_ref().map(Repo::record),
-            need,
-            true,
-        )?;
-        found.ok_or_else(|| ApiError::not_found("repository", &full))
+        let full = RepoName::new(&owner, &name).ok();
+        // Not here: is it live elsewhere?
+        let elsewhere = match (&found, &full) {
+            (None, Some(full)) => pull_through::candidate(&store, full)?,
+            _ => None,
+        };
+        let record = found.as_ref().map(Repo::record).or(elsewhere.as_ref());
+        let shown = format!("{owner}/{name}");
+        accounts::require(&store, &caller, &shown, record, need, true)?;
+        match (found, full) {
+            (Some(repo), _) => Ok(Found::Here(repo)),
+            (None, Some(full)) if elsewhere.is_some() => Ok(Found::Elsewhere(full)),
+            _ => Err(ApiError::not_found("repository", &shown)),
+        }
     })
     .await?
 }

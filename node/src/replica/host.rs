@@ -11,7 +11,8 @@ use guts_git::odb::ObjectRead;
 use guts_git::walk::{ObjectsWanted, objects_and_known};
 use guts_net::proto::MAX_RECORDS;
 use guts_net::{
-    Announcement, Body, Host, NetEvent, RECORDS, RepoDigest, RepoState, SignedRef, Stamp, SyncPlan,
+    Announcement, Body, Host, NetEvent, RECORDS, RepoDigest, RepoMeta, RepoState, SignedRef, Stamp,
+    SyncPlan,
 };
 use guts_store::{NewRepo, Repo, RepoName, RepoPatch, SendOptions, Store, send_pack};
 use sha2::{Digest, Sha256};
@@ -217,31 +218,11 @@ impl NodeHost {
                 }
             }
             RepoState::Live(meta) => {
-                let patch = RepoPatch {
-                    description: Some(meta.description.clone()),
-                    private: Some(meta.private),
-                    default_branch: Some(meta.default_branch.clone()),
-                };
-                if self.repo(full)?.is_some() {
-                    store.update_repo(owner, repo_name, &patch)?;
-                    change = Some(Change::Updated);
+                change = Some(if materialize(store, full, meta)? {
+                    Change::Created
                 } else {
-                    let new = NewRepo {
-                        owner: owner.into(),
-                        name: repo_name.into(),
-                        description: meta.description.clone(),
-                        private: meta.private,
-                        default_branch: meta.default_branch.clone(),
-                    };
-                    match store.create_repo(&new) {
-                        Ok(_) => change = Some(Change::Created),
-                        Err(guts_store::StoreError::Exists) => {
-                            store.update_repo(owner, repo_name, &patch)?;
-                            change = Some(Change::Updated);
-                        }
-                        Err(e) => return Err(e.into()),
-                    }
-                }
+                    Change::Updated
+                });
             }
         }
         store.flush()?;
@@ -266,6 +247,40 @@ impl NodeHost {
             refused: 0,
             events: event.into_iter().collect(),
         })
+    }
+}
+
+/// Makes the store hold `full` as `meta` describes it: creates it (true), or updates its
+/// metadata if it exists (false). Does not flush.
+pub(crate) fn materialize(
+    store: &Store,
+    full: &RepoName,
+    meta: &RepoMeta,
+) -> Result<bool, ReplicaError> {
+    let (owner, name) = (full.owner(), full.name());
+    let patch = RepoPatch {
+        description: Some(meta.description.clone()),
+        private: Some(meta.private),
+        default_branch: Some(meta.default_branch.clone()),
+    };
+    if store.repo(owner, name)?.is_some() {
+        store.update_repo(owner, name, &patch)?;
+        return Ok(false);
+    }
+    let new = NewRepo {
+        owner: owner.into(),
+        name: name.into(),
+        description: meta.description.clone(),
+        private: meta.private,
+        default_branch: meta.default_branch.clone(),
+    };
+    match store.create_repo(&new) {
+        Ok(_) => Ok(true),
+        Err(guts_store::StoreError::Exists) => {
+            store.update_repo(owner, name, &patch)?;
+            Ok(false)
+        }
+        Err(e) => Err(e.into()),
     }
 }
 

@@ -16,10 +16,13 @@
 //!   ([`guts_net::updates`], the simulator's code too) over the store's refs and log.
 //! - `settle.rs`: the conflict refs a local push covered, dropped as peers will drop them.
 //! - `seeding.rs`: [`Seeding`], which repositories this node stores.
+//! - [`pull_through`]: a clone of a repository this node does not store takes it from a
+//!   node that does, then serves it.
 
 mod apply;
 mod host;
 mod log;
+pub mod pull_through;
 mod seeding;
 mod settle;
 mod signer;

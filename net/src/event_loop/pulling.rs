@@ -1,0 +1,307 @@
+//! The event loop's side of providing and pulling repositories.
+//!
+//! - Providing: the repositories this node holds (its log digests, read for every
+//!   anti-entropy round, and each push accepted here) are provided in the DHT under
+//!   [`provider_key`]; one it no longer holds is withdrawn.
+//! - Pulling ([`crate::NetHandle::pull`]): a repository this node does not hold is looked
+//!   up in the DHT; the providers found are dialled at once (the lookup knows their
+//!   addresses) and become the pull's sources, then the connected peers as a fallback. The
+//!   lookup ends at its own end, when a provider is already connected, or after
+//!   [`FIND_WAIT`]. The state machine then takes the repository from the first source that
+//!   has it ([`Input::Pull`]). Pulls of one repository share one lookup; at most
+//!   [`MAX_PULLS`] run at once.
+
+use std::collections::HashSet;
+use std::sync::atomic::Ordering;
+use std::time::{Duration, Instant};
+
+use libp2p::swarm::dial_opts::{DialOpts, PeerCondition};
+use libp2p::{PeerId, kad};
+use tokio::sync::oneshot;
+
+use super::EventLoop;
+use crate::behaviour::{MAX_PROVIDED, provider_key};
+use crate::error::ReplicaError;
+use crate::machine::{Input, Pulled};
+use crate::proto::{RECORDS, RepoDigest};
+use crate::service::lock;
+
+/// How long a lookup waits for providers before the pull starts with what it found.
+pub(crate) const FIND_WAIT: Duration = Duration::from_secs(5);
+/// Pulls under way at most; more are refused as busy.
+pub(crate) const MAX_PULLS: usize = 16;
+/// Providers asked per pull at most (then connected peers, as many).
+const MAX_SOURCES: usize = 8;
+
+/// Why a pull took nothing.
+#[derive(Debug, Clone, thiserror::Error)]
+pub enum PullError {
+    /// No node that holds the repository could be found or reached.
+    #[error("no node that stores {repo} could be reached")]
+    NoSeeder {
+        /// `owner/name`.
+        repo: String,
+    },
+    /// Sources were found, and each failed (the last reason).
+    #[error("pulling {repo} failed: {reason}")]
+    Failed {
+        /// `owner/name`.
+        repo: String,
+        /// Why the last source failed.
+        reason: String,
+    },
+    /// Too many pulls are under way.
+    #[error("too many repositories are being pulled; try again")]
+    Busy,
+    /// The pull took longer than its caller waits.
+    #[error("pulling {repo} timed out")]
+    TimedOut {
+        /// `owner/name`.
+        repo: String,
+    },
+    /// The network has stopped.
+    #[error("the network has stopped")]
+    Stopped,
+}
+
+/// Who waits for a pull.
+pub(crate) type PullReply = oneshot::Sender<Result<Pulled, PullError>>;
+
+/// A pull: looking for providers, then running in the state machine.
+pub(crate) struct Pulling {
+    repo: String,
+    replies: Vec<PullReply>,
+    /// Providers found so far, in the order found.
+    providers: Vec<PeerId>,
+    /// The DHT lookup, while it runs.
+    query: Option<kad::QueryId>,
+    /// When the pull starts with what the lookup found.
+    deadline: Instant,
+    /// Handed to the state machine.
+    started: bool,
+}
+
+impl EventLoop {
+    /// Provides each repository in `digests` not provided yet, and withdraws those no
+    /// longer held (the digests list every repository with a log).
+    pub(super) fn provide_held(&mut self, digests: &[RepoDigest]) {
+        let held: HashSet<&str> = digests
+            .iter()
+            .map(|d| d.repo.as_str())
+            .filter(|r| *r != RECORDS)
+            .collect();
+        let gone: Vec<String> = self
+            .provided
+            .iter()
+            .filter(|r| !held.contains(r.as_str()))
+            .cloned()
+            .collect();
+        let Some(kad) = self.swarm.behaviour_mut().kad.as_mut() else {
+            return;
+        };
+        for repo in gone {
+            kad.stop_providing(&provider_key(&repo));
+            self.provided.remove(&repo);
+        }
+        for repo in held {
+            self.provide(repo);
+        }
+    }
+
+    /// Provides `repo` in the DHT, once.
+    pub(super) fn provide(&mut self, repo: &str) {
+        if self.provided.contains(repo) || self.provided.len() >= MAX_PROVIDED {
+            return;
+        }
+        let Some(kad) = self.swarm.behaviour_mut().kad.as_mut() else {
+            return;
+        };
+        match kad.start_providing(provider_key(repo)) {
+            Ok(_) => {
+                self.provided.insert(repo.to_string());
+            }
+            Err(e) => tracing::warn!(%repo, error = %e, "cannot provide a repository"),
+        }
+        self.shared
+            .stats
+            .providing
+            .store(self.provided.len() as u64, Ordering::Relaxed);
+    }
+
+    /// A pull asked for by the node.
+    pub(super) fn pull(&mut self, repo: String, reply: PullReply) {
+        if let Some(p) = self.pulling.values_mut().find(|p| p.repo == repo) {
+            p.replies.push(reply);
+            return;
+        }
+        if self.pulling.len() >= MAX_PULLS {
+            let _ = reply.send(Err(PullError::Busy));
+            return;
+        }
+        self.next_ticket += 1;
+        let ticket = self.next_ticket;
+        let query = self
+            .swarm
+            .behaviour_mut()
+            .kad
+            .as_mut()
+            .map(|kad| kad.get_providers(provider_key(&repo)));
+        self.pulling.insert(
+            ticket,
+            Pulling {
+                repo,
+                replies: vec![reply],
+                providers: Vec::new(),
+                query,
+                deadline: Instant::now() + FIND_WAIT,
+                started: false,
+            },
+        );
+        if query.is_none() {
+            // No DHT: the connected peers are the only sources.
+            self.start_pull(ticket);
+        }
+    }
+
+    /// Progress of a provider lookup.
+    pub(super) fn on_providers(
+        &mut self,
+        id: kad::QueryId,
+        result: Result<kad::GetProvidersOk, kad::GetProvidersError>,
+        last: bool,
+    ) {
+        let Some((&ticket, _)) = self.pulling.iter().find(|(_, p)| p.query == Some(id)) else {
+            return;
+        };
+        let mut connected = false;
+        if let Ok(kad::GetProvidersOk::FoundProviders { providers, .. }) = result {
+            let blocked = lock(&self.shared.blocked).clone();
+            for peer in providers {
+                if peer == self.shared.peer_id || blocked.contains(&peer) {
+                    continue;
+                }
+                let Some(p) = self.pulling.get_mut(&ticket) else {
+                    return;
+                };
+                if p.providers.contains(&peer) || p.providers.len() >= MAX_SOURCES {
+                    continue;
+                }
+                p.providers.push(peer);
+                self.dialable.insert(peer);
+                self.shared
+                    .stats
+                    .providers_found
+                    .fetch_add(1, Ordering::Relaxed);
+                if self.swarm.is_connected(&peer) {
+                    connected = true;
+                } else {
+                    // Now, while the lookup still knows the provider's addresses.
+                    let opts = DialOpts::peer_id(peer)
+                        .condition(PeerCondition::DisconnectedAndNotDialing)
+                        .build();
+                    if let Err(e) = self.swarm.dial(opts) {
+                        tracing::debug!(%peer, error = %e, "dialling a provider failed");
+                    }
+                }
+            }
+        }
+        if last || connected {
+            self.start_pull(ticket);
+        }
+    }
+
+    /// Starts the pulls whose lookup has waited long enough.
+    pub(super) fn pulls_due(&mut self) {
+        let now = Instant::now();
+        let due: Vec<u64> = self
+            .pulling
+            .iter()
+            .filter(|(_, p)| !p.started && now >= p.deadline)
+            .map(|(t, _)| *t)
+            .collect();
+        for ticket in due {
+            self.start_pull(ticket);
+        }
+    }
+
+    /// Hands a pull to the state machine: the providers found, then connected peers.
+    fn start_pull(&mut self, ticket: u64) {
+        let Some(p) = self.pulling.get_mut(&ticket) else {
+            return;
+        };
+        if p.started {
+            return;
+        }
+        p.started = true;
+        if let Some(id) = p.query.take()
+            && let Some(kad) = self.swarm.behaviour_mut().kad.as_mut()
+            && let Some(mut q) = kad.query_mut(&id)
+        {
+            q.finish();
+        }
+        let Some(p) = self.pulling.get(&ticket) else {
+            return;
+        };
+        let mut sources = p.providers.clone();
+        let others: Vec<PeerId> = self
+            .swarm
+            .connected_peers()
+            .filter(|peer| !sources.contains(peer))
+            .take(MAX_SOURCES)
+            .copied()
+            .collect();
+        sources.extend(others);
+        let repo = p.repo.clone();
+        tracing::debug!(%repo, providers = p.providers.len(), sources = sources.len(), "pulling");
+        self.feed(Input::Pull {
+            ticket,
+            repo,
+            sources,
+        });
+    }
+
+    /// The state machine ended a pull: answers whoever waits.
+    pub(super) fn pulled(&mut self, ticket: u64, result: Result<Pulled, ReplicaError>) {
+        let Some(p) = self.pulling.remove(&ticket) else {
+            return;
+        };
+        for peer in &p.providers {
+            if !self.pulling.values().any(|o| o.providers.contains(peer)) {
+                self.dialable.remove(peer);
+            }
+        }
+        let stats = &self.shared.stats;
+        let result = match result {
+            Ok(Pulled { found: false, .. }) => Err(PullError::NoSeeder {
+                repo: p.repo.clone(),
+            }),
+            Ok(done) => Ok(done),
+            Err(e) if p.providers.is_empty() => {
+                tracing::debug!(repo = %p.repo, error = %e, "pull: no peer could serve it");
+                Err(PullError::NoSeeder {
+                    repo: p.repo.clone(),
+                })
+            }
+            Err(e) => Err(PullError::Failed {
+                repo: p.repo.clone(),
+                reason: e.to_string(),
+            }),
+        };
+        match &result {
+            Ok(done) => {
+                stats.pulls.fetch_add(1, Ordering::Relaxed);
+                tracing::info!(repo = %p.repo, applied = done.applied, "repository pulled");
+                if done.applied > 0 {
+                    self.provide(&p.repo);
+                }
+            }
+            Err(e) => {
+                stats.pulls_failed.fetch_add(1, Ordering::Relaxed);
+                tracing::info!(repo = %p.repo, error = %e, "pull failed");
+            }
+        }
+        for reply in p.replies {
+            let _ = reply.send(result.clone());
+        }
+    }
+}
