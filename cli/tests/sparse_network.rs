@@ -1,7 +1,8 @@
 //! `guts node` processes that reach each other only through other nodes: a ring of 6 where
 //! a push travels by gossip alone (anti-entropy off in effect), and a line of 4 whose middle
-//! node is killed with SIGKILL: the far side catches up once it is back. Checked with git
-//! (`ls-remote`, `clone`, `fsck`).
+//! node is killed with SIGKILL: the far side catches up once it is back; and a line of 3
+//! where only the first node seeds a repository, which a clone from the far end pulls
+//! through. Checked with git (`ls-remote`, `clone`, `fsck`).
 
 use std::io::{BufRead, BufReader};
 use std::path::{Path, PathBuf};
@@ -61,8 +62,14 @@ impl Net {
         }
     }
 
-    /// Starts node `i`, dialling the running nodes among `peers`.
+    /// Starts node `i`, dialling the running nodes among `peers` and no other (no
+    /// discovery).
     fn start(&mut self, i: usize, peers: &[usize]) {
+        self.start_with(i, peers, &["--no-discovery"]);
+    }
+
+    /// Starts node `i`, dialling the running nodes among `peers`, with `extra` flags.
+    fn start_with(&mut self, i: usize, peers: &[usize], extra: &[&str]) {
         let bootstrap: Vec<String> = peers
             .iter()
             .filter_map(|&p| self.members[p].proc.as_ref())
@@ -78,9 +85,8 @@ impl Net {
                 "--p2p",
                 "/ip4/127.0.0.1/tcp/0",
                 "--no-mdns",
-                // Only the links the test makes.
-                "--no-discovery",
             ])
+            .args(extra)
             .args(["--anti-entropy-secs", &self.anti_entropy_secs.to_string()]);
         for b in &bootstrap {
             cmd.args(["--bootstrap", b]);
@@ -342,4 +348,50 @@ fn a_line_cut_by_a_killed_node_catches_up_once_it_is_back() {
         &["clone", "-q", "--mirror", &url(&net, 3), "c"],
     );
     git(&clone.path().join("c"), &["fsck", "--strict"]);
+}
+
+/// A line of three processes with discovery on, where only node 0 seeds alice's work:
+/// a clone from node 2 (which stores none of it) pulls it through from node 0, found in
+/// the DHT, and returns the same refs (`master`, branches, tags), `fsck` clean.
+#[test]
+fn a_clone_from_a_process_that_does_not_seed_returns_the_seeders_refs() {
+    let mut net = Net::new(3, 1);
+    net.start_with(0, &[], &[]);
+    net.start_with(1, &[0], &["--seed", "carol"]);
+    net.start_with(2, &[1], &["--seed", "carol"]);
+    let alice = net.user("alice");
+    net.create_repo("alice/pulled");
+    let w = work(3);
+    for i in 0..20 {
+        git(w.path(), &["branch", &format!("topic/{i}")]);
+        git(w.path(), &["tag", &format!("v0.{i}")]);
+    }
+    let url = |net: &Net, i: usize| net.url_as(i, "alice/pulled", "alice", &alice);
+    git(
+        w.path(),
+        &[
+            "push",
+            "-q",
+            &url(&net, 0),
+            "refs/heads/*:refs/heads/*",
+            "refs/tags/*:refs/tags/*",
+        ],
+    );
+    let want = refs(w.path());
+    assert_eq!(want.len(), 41);
+    net.wait_refs(0, "alice/pulled", &want);
+    // ls-remote on node 2 pulls it through (once the repository's record is there).
+    net.wait_refs(2, "alice/pulled", &want);
+    let clone = tempfile::tempdir().expect("tempdir");
+    git(
+        clone.path(),
+        &["clone", "-q", "--mirror", &url(&net, 2), "c"],
+    );
+    let c = clone.path().join("c");
+    git(&c, &["fsck", "--strict"]);
+    assert_eq!(refs(&c), want);
+    assert_eq!(
+        git(&c, &["symbolic-ref", "HEAD"]).trim(),
+        "refs/heads/master"
+    );
 }
