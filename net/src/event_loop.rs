@@ -52,6 +52,8 @@ pub(crate) enum Command {
     },
     /// A push to this repository was accepted here: provide it.
     Provide(String),
+    /// The repositories this node holds, read from the host.
+    Held(Vec<String>),
     AntiEntropy,
     /// What this node accepts changed: forget settled differences, then a round.
     Resync,
@@ -121,6 +123,12 @@ pub(crate) struct EventLoop {
     known: HashMap<PeerId, Known>,
     /// Repositories provided in the DHT.
     provided: HashSet<String>,
+    /// This node's log digests, as of the last round that read them.
+    held_digests: std::collections::BTreeMap<String, [u8; 32]>,
+    /// The repositories this node holds, as of the last tick.
+    held_repos: std::collections::BTreeSet<String>,
+    /// The repository the last provider check was for.
+    check_cursor: Option<String>,
     /// Pulls under way, by ticket.
     pulling: HashMap<u64, pulling::Pulling>,
     /// Providers found for a pull: requests to them go out even before they connect (the
@@ -171,6 +179,9 @@ impl EventLoop {
             bootstrap,
             known: HashMap::new(),
             provided: HashSet::new(),
+            held_digests: Default::default(),
+            held_repos: Default::default(),
+            check_cursor: None,
             pulling: HashMap::new(),
             dialable: HashSet::new(),
             ready: Some(ready),
@@ -201,7 +212,11 @@ impl EventLoop {
                     self.discover();
                     self.pulls_due();
                 }
-                _ = rounds.tick() => self.feed(Input::Tick),
+                _ = rounds.tick() => {
+                    self.feed(Input::Tick);
+                    self.read_held();
+                    self.check_next_provided();
+                }
             }
         }
         for (_, waiter) in self.pending.drain() {
@@ -283,12 +298,13 @@ impl EventLoop {
             }
             Command::Input(input) => {
                 if let Input::Digests { digests, .. } = &input {
-                    self.provide_held(digests);
+                    self.note_digests(digests);
                 }
                 self.feed(input)
             }
             Command::Pull { repo, reply } => self.pull(repo, reply),
             Command::Provide(repo) => self.provide(&repo),
+            Command::Held(held) => self.provide_held(held),
             Command::AntiEntropy => self.feed(Input::Tick),
             Command::Resync => {
                 self.machine.forget_settled();
@@ -618,9 +634,11 @@ impl EventLoop {
             return;
         };
         if !accept && self.swarm.behaviour().kad.is_enabled() && !held.repo.is_empty() {
-            // Nobody waits for this one: the updates it applies are its result.
-            let (reply, _) = oneshot::channel();
-            self.pull(held.repo.clone(), reply);
+            let kind = match self.held_digests.get(&held.repo) {
+                Some(&digest) => crate::machine::PullKind::Check { digest },
+                None => crate::machine::PullKind::Take,
+            };
+            self.pull_in_background(held.repo.clone(), kind);
         }
         let verdict = if accept {
             MessageAcceptance::Accept

@@ -34,6 +34,9 @@ pub enum NetEvent {
 pub trait Host: Send + Sync + 'static {
     /// Digests of every repository's signed update log.
     fn digests(&self) -> Vec<RepoDigest>;
+    /// Every repository this node holds (`owner/name`), with a log or not: what it
+    /// provides in the DHT and checks against other holders.
+    fn held(&self) -> Vec<String>;
     /// A repository's signed updates stamped after `after` (all: none), oldest first, at
     /// most `limit`.
     fn updates(&self, repo: &str, after: Option<Stamp>, limit: usize) -> Vec<SignedRef>;

@@ -23,6 +23,16 @@ pub const CHUNK: u64 = 1 << 20;
 /// Wants plus haves in one fetch request.
 pub const MAX_IDS: usize = 50_000;
 
+/// The answer to [`Request::Compare`] from `mine` (the answerer's digests).
+pub fn compare(mine: Vec<RepoDigest>, repo: &str, digest: Option<[u8; 32]>) -> Response {
+    Response::Digest {
+        repos: mine
+            .into_iter()
+            .filter(|d| d.repo == repo && Some(d.digest) != digest)
+            .collect(),
+    }
+}
+
 /// A repository's signed update log, summarised.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct RepoDigest {
@@ -83,6 +93,14 @@ pub enum Request {
         repo: String,
         /// The pack's trailing SHA-1.
         checksum: [u8; 20],
+    },
+    /// Does your log of `repo` differ from mine? Answered with [`Response::Digest`]: the
+    /// answerer's digest of it if it holds a log that differs, else nothing.
+    Compare {
+        /// `owner/name`.
+        repo: String,
+        /// The asker's digest of its log (none: it has no log).
+        digest: Option<[u8; 32]>,
     },
     /// Bytes of a prepared pack from `offset` (at most [`CHUNK`]).
     Chunk {

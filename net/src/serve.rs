@@ -125,6 +125,9 @@ fn answer(shared: &Shared, peer: PeerId, request: Request) -> Response {
         Request::Digest { repos } => Response::Digest {
             repos: differing(shared.host.digests(), repos),
         },
+        Request::Compare { repo, digest } => {
+            crate::proto::compare(shared.host.digests(), &repo, digest)
+        }
         Request::Updates { repo, after } => {
             page(shared.host.updates(&repo, after, UPDATES_PAGE + 1))
         }

@@ -135,6 +135,9 @@ pub struct NetStats {
     pub pulls_failed: AtomicU64,
     /// Providers the DHT named for pulls.
     pub providers_found: AtomicU64,
+    /// Checks of a held repository against its providers that are not connected (each
+    /// anti-entropy tick, and after an announced sync found no source).
+    pub provider_checks: AtomicU64,
 }
 
 impl NetStats {
@@ -167,6 +170,7 @@ impl NetStats {
             ("pulls", n(&self.pulls)),
             ("pulls_failed", n(&self.pulls_failed)),
             ("providers_found", n(&self.providers_found)),
+            ("provider_checks", n(&self.provider_checks)),
         ]
     }
 }

@@ -45,6 +45,12 @@ struct Args {
     /// Probability a restarting node comes back with an empty store.
     #[arg(long, default_value_t = 0.0)]
     churn: f64,
+    /// The first this many repositories are seeded only by some nodes (`--seeders`).
+    #[arg(long, default_value_t = 0)]
+    seeded_only: usize,
+    /// The share of nodes that seed those repositories.
+    #[arg(long, default_value_t = 1.0)]
+    seeders: f64,
     /// Instead of many seeds: one run per node count (comma separated), as a table.
     #[arg(long, value_delimiter = ',')]
     sweep: Vec<usize>,
@@ -67,6 +73,8 @@ impl Args {
             topology: self.topology,
             anti_entropy_ms: self.anti_entropy_ms,
             churn: self.churn,
+            seeded_only: self.seeded_only,
+            seeders: self.seeders,
             ..Config::default()
         }
     }

@@ -145,6 +145,9 @@ impl Model {
                 repos: differing(self.digests(), repos),
             },
             Request::Updates { repo, after } => page(self.updates(&repo, after, UPDATES_PAGE + 1)),
+            Request::Compare { repo, digest } => {
+                guts_net::proto::compare(self.digests(), &repo, digest)
+            }
             Request::Records { .. } => Response::Records {
                 records: Vec::new(),
                 next: None,

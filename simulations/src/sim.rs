@@ -11,7 +11,7 @@ use std::collections::{BTreeMap, BTreeSet, HashMap, HashSet};
 use std::sync::Arc;
 
 use guts_git::ObjectId;
-use guts_net::machine::{Action, Input, Limits, Replicator};
+use guts_net::machine::{Action, Input, Limits, PullKind, Replicator};
 use guts_net::proto::Request;
 use guts_net::{
     Announcement, Body, Clock, Hlc, NetStats, NodeId, NodeKey, PackRef, ReplicaError, SignedRef,
@@ -210,6 +210,11 @@ pub struct Sim {
     last_push: u64,
     held: HashMap<u64, Held>,
     next_ticket: u64,
+    /// Which side of the partition each node is on, while the network is split.
+    side: Option<Vec<bool>>,
+    /// Peers a node reaches outside its links (a provider check dialled them), by the
+    /// check's ticket.
+    dialled: HashMap<u64, (Peer, Vec<Peer>)>,
     /// First-copy hops: most, sum, count.
     hops: (u32, u64, u64),
     duplicates: u64,
@@ -281,6 +286,8 @@ impl Sim {
             last_push: 0,
             held: HashMap::new(),
             next_ticket: 0,
+            side: None,
+            dialled: HashMap::new(),
             hops: (0, 0, 0),
             duplicates: 0,
             churned: 0,
@@ -381,6 +388,73 @@ impl Sim {
             && !self.cut.contains(&(a.min(b), a.max(b)))
     }
 
+    /// `a` can ask `b`: they are linked, or a provider check of `a`'s dialled `b` and no
+    /// partition lies between them.
+    fn reaches(&self, a: Peer, b: Peer) -> bool {
+        self.linked(a, b)
+            || (a != b
+                && self.nodes[a].up
+                && self.nodes[b].up
+                && self.side.as_ref().is_none_or(|s| s[a] == s[b])
+                && self
+                    .dialled
+                    .values()
+                    .any(|(n, peers)| *n == a && peers.contains(&b)))
+    }
+
+    /// What a node does each anti-entropy tick besides its rounds when repositories are
+    /// seeded selectively (as `event_loop/pulling.rs` does): the next repository it holds
+    /// is checked against the other nodes that hold it (the DHT's providers) that it is
+    /// not linked to.
+    fn check_providers(&mut self, node: Peer) {
+        // Every repository it holds or seeds (a node that seeds one knows of it from its
+        // record, log or not).
+        let model = &self.nodes[node].model;
+        let held: Vec<String> = (0..self.config.repos)
+            .map(repo_name)
+            .filter(|r| model.seeds(r) || model.repos.contains_key(r))
+            .collect();
+        if held.is_empty() {
+            return;
+        }
+        let repo = held[self.rng.below(held.len() as u64) as usize].clone();
+        let kind = match model.digests().into_iter().find(|d| d.repo == repo) {
+            Some(d) => PullKind::Check { digest: d.digest },
+            None => PullKind::Take,
+        };
+        let mut providers: Vec<Peer> = (0..self.config.nodes)
+            .filter(|&p| {
+                p != node
+                    && !self.linked(node, p)
+                    && self.nodes[p]
+                        .model
+                        .repos
+                        .get(&repo)
+                        .is_some_and(|r| !r.log.is_empty())
+            })
+            .collect();
+        // The DHT names a few of them (K closest, then the first answers).
+        while providers.len() > 3 {
+            let i = self.rng.below(providers.len() as u64) as usize;
+            providers.swap_remove(i);
+        }
+        if providers.is_empty() {
+            return;
+        }
+        self.next_ticket += 1;
+        let ticket = self.next_ticket;
+        self.dialled.insert(ticket, (node, providers.clone()));
+        self.deliver(
+            node,
+            Input::Pull {
+                ticket,
+                repo,
+                sources: providers,
+                kind,
+            },
+        );
+    }
+
     fn wall(&self, node: Peer) -> u64 {
         EPOCH_MS + self.now + self.nodes[node].skew_ms
     }
@@ -417,6 +491,9 @@ impl Sim {
             }
             Ev::Tick(node) => {
                 self.deliver(node, Input::Tick);
+                if self.config.seeded_only > 0 && self.nodes[node].up {
+                    self.check_providers(node);
+                }
                 let next = self.config.anti_entropy_ms + self.rng.below(100);
                 self.at(next, Ev::Tick(node));
             }
@@ -439,6 +516,7 @@ impl Sim {
                         }
                     }
                 }
+                self.side = Some(side);
                 self.relink(before);
                 let heal = self.rng.between(500, 5_000);
                 self.at(heal, Ev::Heal);
@@ -446,6 +524,7 @@ impl Sim {
             Ev::Heal => {
                 let before = self.links();
                 self.cut.clear();
+                self.side = None;
                 self.relink(before);
                 if self.active {
                     let next = self.rng.between(1_000, self.config.active_ms / 2 + 1_000);
@@ -461,6 +540,7 @@ impl Sim {
                     n.inc += 1;
                     n.seen.clear();
                     self.held.retain(|_, h| h.node != node);
+                    self.dialled.retain(|_, (n, _)| *n != node);
                     self.relink(before);
                     let back = self.rng.between(200, 3_000);
                     self.at(back, Ev::Restart(node));
@@ -474,6 +554,7 @@ impl Sim {
                 }
                 let before = self.links();
                 self.cut.clear();
+                self.side = None;
                 self.relink(before);
                 self.at(100, Ev::Check);
             }
@@ -658,7 +739,7 @@ impl Sim {
         match action {
             Action::Request { req, peer, request } => {
                 let delay = self.rng.between(1, 10);
-                let result = if !self.linked(node, peer) {
+                let result = if !self.reaches(node, peer) {
                     Err(format!("not connected to {peer}"))
                 } else if self.rng.chance(self.config.request_failure) {
                     Err("request timed out".into())
@@ -719,8 +800,9 @@ impl Sim {
                     self.send_gossip(node, Some(h.from), &h.bytes, h.hops + 1);
                 }
             }
-            // No pulls are simulated.
-            Action::Pulled { .. } => {}
+            Action::Pulled { ticket, .. } => {
+                self.dialled.remove(&ticket);
+            }
             Action::ApplyRecords { round, .. } => {
                 self.reply(
                     node,
@@ -742,7 +824,7 @@ impl Sim {
     ) -> Result<Pack, String> {
         let mut last = "no peer to fetch from".to_string();
         for &src in sources {
-            if !self.linked(node, src) {
+            if !self.reaches(node, src) {
                 last = format!("not connected to {src}");
                 continue;
             }

@@ -190,9 +190,10 @@ fn nodes_that_leave_and_join_empty_catch_up() {
     assert!(r.churned > 0);
 }
 
-/// Two of four repositories are seeded by about a third of the nodes: those converge on
-/// every seeder, while the other nodes pass their announcements on and store nothing of
-/// them, through loss, partitions and crashes.
+/// Two of four repositories are seeded by about a third of the nodes of a sparse random
+/// graph: those converge on every seeder (seeders with only non-seeders around them reach
+/// the others as providers), while the other nodes pass their announcements on and store
+/// nothing of them, through loss, partitions and crashes.
 #[test]
 fn non_seeding_nodes_never_store_a_seeded_only_repository() {
     let config = Config {
@@ -202,6 +203,7 @@ fn non_seeding_nodes_never_store_a_seeded_only_repository() {
         pushes: 150,
         seeded_only: 2,
         seeders: 0.35,
+        topology: Topology::Random { degree: 4 },
         ..Config::default()
     };
     let r = converges(config.clone());

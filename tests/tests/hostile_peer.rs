@@ -41,6 +41,10 @@ impl HostileHost {
 }
 
 impl Host for HostileHost {
+    fn held(&self) -> Vec<String> {
+        vec![REPO.into()]
+    }
+
     fn digests(&self) -> Vec<RepoDigest> {
         let l = self.lies();
         let mut digest = [7u8; 32];

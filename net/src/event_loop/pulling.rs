@@ -1,7 +1,7 @@
 //! The event loop's side of providing and pulling repositories.
 //!
-//! - Providing: the repositories this node holds (its log digests, read for every
-//!   anti-entropy round, and each push accepted here) are provided in the DHT under
+//! - Providing: the repositories this node holds (read from the host at every
+//!   anti-entropy tick, and each push accepted here) are provided in the DHT under
 //!   [`provider_key`]; one it no longer holds is withdrawn.
 //! - Pulling ([`crate::NetHandle::pull`]): a repository this node does not hold is looked
 //!   up in the DHT; the providers found are dialled at once (the lookup knows their
@@ -10,8 +10,9 @@
 //!   [`FIND_WAIT`]. The state machine then takes the repository from the first source that
 //!   has it ([`Input::Pull`]). Pulls of one repository share one lookup; at most
 //!   [`MAX_PULLS`] run at once.
+//! - Checking: each anti-entropy tick, the next repository this node holds is compared
+//!   with its providers that are not connected ([`PullKind::Check`]).
 
-use std::collections::HashSet;
 use std::sync::atomic::Ordering;
 use std::time::{Duration, Instant};
 
@@ -22,7 +23,7 @@ use tokio::sync::oneshot;
 use super::EventLoop;
 use crate::behaviour::{MAX_PROVIDED, provider_key};
 use crate::error::ReplicaError;
-use crate::machine::{Input, Pulled};
+use crate::machine::{Input, PullKind, Pulled};
 use crate::proto::{RECORDS, RepoDigest};
 use crate::service::lock;
 
@@ -70,6 +71,9 @@ pub(crate) type PullReply = oneshot::Sender<Result<Pulled, PullError>>;
 /// A pull: looking for providers, then running in the state machine.
 pub(crate) struct Pulling {
     repo: String,
+    kind: PullKind,
+    /// Asked for by the node (a clone waits), not started by the event loop itself.
+    asked: bool,
     replies: Vec<PullReply>,
     /// Providers found so far, in the order found.
     providers: Vec<PeerId>,
@@ -82,30 +86,82 @@ pub(crate) struct Pulling {
 }
 
 impl EventLoop {
-    /// Provides each repository in `digests` not provided yet, and withdraws those no
-    /// longer held (the digests list every repository with a log).
-    pub(super) fn provide_held(&mut self, digests: &[RepoDigest]) {
-        let held: HashSet<&str> = digests
+    /// Notes this node's log digests (read for a round), for the checks.
+    pub(super) fn note_digests(&mut self, digests: &[RepoDigest]) {
+        self.held_digests = digests
             .iter()
-            .map(|d| d.repo.as_str())
-            .filter(|r| *r != RECORDS)
+            .filter(|d| d.repo != RECORDS)
+            .map(|d| (d.repo.clone(), d.digest))
             .collect();
+    }
+
+    /// Reads which repositories this node holds, off the event loop; the answer comes back
+    /// as [`super::Command::Held`].
+    pub(super) fn read_held(&self) {
+        if !self.swarm.behaviour().kad.is_enabled() {
+            return;
+        }
+        let shared = self.shared.clone();
+        self.shared.tasks.spawn(async move {
+            let host = shared.host.clone();
+            if let Ok(held) = tokio::task::spawn_blocking(move || host.held()).await {
+                let _ = shared.commands.send(super::Command::Held(held)).await;
+            }
+        });
+    }
+
+    /// Provides each repository held not provided yet, and withdraws those no longer held.
+    pub(super) fn provide_held(&mut self, held: Vec<String>) {
+        self.held_repos = held.into_iter().collect();
         let gone: Vec<String> = self
             .provided
             .iter()
-            .filter(|r| !held.contains(r.as_str()))
+            .filter(|r| !self.held_repos.contains(*r))
             .cloned()
             .collect();
-        let Some(kad) = self.swarm.behaviour_mut().kad.as_mut() else {
-            return;
-        };
-        for repo in gone {
-            kad.stop_providing(&provider_key(&repo));
-            self.provided.remove(&repo);
+        if let Some(kad) = self.swarm.behaviour_mut().kad.as_mut() {
+            for repo in gone {
+                kad.stop_providing(&provider_key(&repo));
+                self.provided.remove(&repo);
+            }
         }
-        for repo in held {
+        let held: Vec<String> = self.held_repos.iter().cloned().collect();
+        for repo in &held {
             self.provide(repo);
         }
+    }
+
+    /// One anti-entropy tick's check against the DHT: the next repository this node holds
+    /// (in turn) is compared with those of its providers this node is not connected to,
+    /// and taken from one that differs. Rounds reach connected peers only; this reaches
+    /// the other holders, so nodes that store a repository catch up with each other even
+    /// when only nodes that do not store it lie between them.
+    pub(super) fn check_next_provided(&mut self) {
+        if !self.swarm.behaviour().kad.is_enabled() || self.pulling.len() >= MAX_PULLS / 2 {
+            return;
+        }
+        let next = self
+            .held_repos
+            .range::<String, _>((
+                std::ops::Bound::Excluded(self.check_cursor.clone().unwrap_or_default()),
+                std::ops::Bound::Unbounded,
+            ))
+            .next()
+            .or_else(|| self.held_repos.iter().next())
+            .cloned();
+        let Some(repo) = next else {
+            return;
+        };
+        self.check_cursor = Some(repo.clone());
+        if self.pulling.values().any(|p| p.repo == repo) {
+            return;
+        }
+        // Held with no log yet (created here, or its record arrived): taken whole.
+        let kind = match self.held_digests.get(&repo) {
+            Some(&digest) => PullKind::Check { digest },
+            None => PullKind::Take,
+        };
+        self.pull_in_background(repo, kind);
     }
 
     /// Provides `repo` in the DHT, once.
@@ -128,14 +184,30 @@ impl EventLoop {
             .store(self.provided.len() as u64, Ordering::Relaxed);
     }
 
-    /// A pull asked for by the node.
+    /// A pull asked for by the node (`reply` waits for it).
     pub(super) fn pull(&mut self, repo: String, reply: PullReply) {
+        self.start_lookup(repo, PullKind::Take, Some(reply));
+    }
+
+    /// A pull or check the event loop starts by itself (nobody waits).
+    pub(super) fn pull_in_background(&mut self, repo: String, kind: PullKind) {
+        self.start_lookup(repo, kind, None);
+    }
+
+    /// Looks up `repo`'s providers, then pulls or checks it.
+    fn start_lookup(&mut self, repo: String, kind: PullKind, reply: Option<PullReply>) {
         if let Some(p) = self.pulling.values_mut().find(|p| p.repo == repo) {
-            p.replies.push(reply);
+            if let Some(reply) = reply {
+                p.replies.push(reply);
+                p.asked = true;
+            }
             return;
         }
+        let asked = reply.is_some();
         if self.pulling.len() >= MAX_PULLS {
-            let _ = reply.send(Err(PullError::Busy));
+            if let Some(reply) = reply {
+                let _ = reply.send(Err(PullError::Busy));
+            }
             return;
         }
         self.next_ticket += 1;
@@ -150,7 +222,9 @@ impl EventLoop {
             ticket,
             Pulling {
                 repo,
-                replies: vec![reply],
+                kind,
+                asked,
+                replies: reply.into_iter().collect(),
                 providers: Vec::new(),
                 query,
                 deadline: Instant::now() + FIND_WAIT,
@@ -243,20 +317,27 @@ impl EventLoop {
             return;
         };
         let mut sources = p.providers.clone();
-        let others: Vec<PeerId> = self
-            .swarm
-            .connected_peers()
-            .filter(|peer| !sources.contains(peer))
-            .take(MAX_SOURCES)
-            .copied()
-            .collect();
-        sources.extend(others);
-        let repo = p.repo.clone();
-        tracing::debug!(%repo, providers = p.providers.len(), sources = sources.len(), "pulling");
+        // A check is for the holders this node is not in rounds with; a pull falls back
+        // on connected peers.
+        if p.kind == PullKind::Take {
+            let others: Vec<PeerId> = self
+                .swarm
+                .connected_peers()
+                .filter(|peer| !sources.contains(peer))
+                .take(MAX_SOURCES)
+                .copied()
+                .collect();
+            sources.extend(others);
+        } else {
+            sources.retain(|peer| !self.swarm.is_connected(peer));
+        }
+        let (repo, kind) = (p.repo.clone(), p.kind);
+        tracing::debug!(%repo, ?kind, providers = p.providers.len(), sources = sources.len(), "pulling");
         self.feed(Input::Pull {
             ticket,
             repo,
             sources,
+            kind,
         });
     }
 
@@ -271,6 +352,17 @@ impl EventLoop {
             }
         }
         let stats = &self.shared.stats;
+        if !p.asked {
+            stats.provider_checks.fetch_add(1, Ordering::Relaxed);
+            match &result {
+                Ok(done) if done.applied > 0 => {
+                    tracing::info!(repo = %p.repo, applied = done.applied, "caught up from a provider")
+                }
+                Ok(_) => {}
+                Err(e) => tracing::debug!(repo = %p.repo, error = %e, "checking providers failed"),
+            }
+            return;
+        }
         let result = match result {
             Ok(Pulled { found: false, .. }) => Err(PullError::NoSeeder {
                 repo: p.repo.clone(),

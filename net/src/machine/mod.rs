@@ -36,7 +36,7 @@ use crate::signed::SignedRef;
 
 use job::{Job, Owner};
 use pull::Pull;
-pub use pull::Pulled;
+pub use pull::{PullKind, Pulled};
 use round::{Round, Settled};
 
 /// Names a repository sync.
@@ -102,6 +102,8 @@ pub enum Input<P, K> {
         repo: String,
         /// Whom to ask, in order.
         sources: Vec<P>,
+        /// Take it, or check it against the sources.
+        kind: PullKind,
     },
     /// The answer to [`Action::Request`].
     Answer {
@@ -343,7 +345,8 @@ impl<P: Copy + Ord + Debug, K: Debug> Replicator<P, K> {
                 ticket,
                 repo,
                 sources,
-            } => self.start_pull(ticket, repo, sources),
+                kind,
+            } => self.start_pull(ticket, repo, sources, kind),
             Input::Answer { req, result } => match self.pending.remove(&req) {
                 Some(Pending::Digest(peer)) => self.on_differ(peer, result),
                 Some(Pending::Updates(peer)) => self.on_page(peer, result),

@@ -3,6 +3,10 @@
 //! asked in turn for their signed log of it; the first that has one is synced from as an
 //! anti-entropy round's sync is (the other sources as fallbacks for the pack), and the end
 //! is reported with [`Action::Pulled`]. A source that fails or has no log is passed over.
+//!
+//! A check ([`PullKind::Check`]) is the same for a repository this node holds, against
+//! nodes it may not be connected to: each source is first asked whether its log differs
+//! ([`Request::Compare`]), and only one that differs is read.
 
 use std::collections::VecDeque;
 use std::fmt::Debug;
@@ -23,10 +27,25 @@ pub struct Pulled {
     pub found: bool,
 }
 
+/// What a pull is for.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum PullKind {
+    /// Take the repository (this node holds none of its log): read a source's whole log.
+    Take,
+    /// Check a repository this node holds against sources it may not be connected to (the
+    /// nodes that provide it): compare digests with each in turn, and read the log of the
+    /// first that differs.
+    Check {
+        /// This node's digest of its log.
+        digest: [u8; 32],
+    },
+}
+
 /// One pull under way.
 #[derive(Debug)]
 pub(super) struct Pull<P> {
     repo: String,
+    kind: PullKind,
     /// Sources not asked yet, in order.
     left: VecDeque<P>,
     /// The source being asked, and its log so far.
@@ -70,9 +89,16 @@ pub(super) fn add_page(
 impl<P: Copy + Ord + Debug, K: Debug> Replicator<P, K> {
     /// Starts pulling `repo` from `sources` (in order); ends with [`Action::Pulled`] for
     /// `ticket`.
-    pub(super) fn start_pull(&mut self, ticket: u64, repo: String, sources: Vec<P>) {
+    pub(super) fn start_pull(
+        &mut self,
+        ticket: u64,
+        repo: String,
+        sources: Vec<P>,
+        kind: PullKind,
+    ) {
         let pull = Pull {
             repo,
+            kind,
             left: sources.into_iter().collect(),
             asking: None,
             failure: None,
@@ -98,9 +124,15 @@ impl<P: Copy + Ord + Debug, K: Debug> Replicator<P, K> {
             return;
         };
         pull.asking = Some((peer, Vec::new()));
-        let request = Request::Updates {
-            repo: pull.repo.clone(),
-            after: None,
+        let request = match pull.kind {
+            PullKind::Take => Request::Updates {
+                repo: pull.repo.clone(),
+                after: None,
+            },
+            PullKind::Check { digest } => Request::Compare {
+                repo: pull.repo.clone(),
+                digest: Some(digest),
+            },
         };
         self.request(peer, request, Pending::Pull(ticket));
     }
@@ -113,6 +145,19 @@ impl<P: Copy + Ord + Debug, K: Debug> Replicator<P, K> {
             return;
         };
         let step = match result {
+            // A check: the source's log is the same as this node's; the next one may not be.
+            Ok(Response::Digest { repos }) if repos.is_empty() => {
+                return self.ask_next_source(ticket);
+            }
+            // It differs: read its log.
+            Ok(Response::Digest { .. }) => {
+                let request = Request::Updates {
+                    repo: pull.repo.clone(),
+                    after: None,
+                };
+                pull.asking = Some((peer, all));
+                return self.request(peer, request, Pending::Pull(ticket));
+            }
             Ok(Response::Updates { updates, more }) => {
                 add_page(&mut all, updates, more).map_err(ReplicaError::peer)
             }

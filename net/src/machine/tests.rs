@@ -320,6 +320,7 @@ fn a_pull_takes_the_repository_from_the_first_source_that_has_it() {
         ticket: 5,
         repo: REPO.into(),
         sources: vec![1, 2, 3, 4],
+        kind: super::PullKind::Take,
     });
     let asked = |out: Vec<Action<u8, ()>>| -> (u64, u8) {
         out.into_iter()
@@ -404,6 +405,7 @@ fn a_pull_no_source_can_serve_ends_with_the_reason() {
             ticket: 5,
             repo: REPO.into(),
             sources: vec![1, 2],
+            kind: super::PullKind::Take,
         });
         loop {
             let Some((req, _)) = request(out) else {
@@ -434,6 +436,75 @@ fn a_pull_no_source_can_serve_ends_with_the_reason() {
         ticket: 5,
         repo: REPO.into(),
         sources: vec![],
+        kind: super::PullKind::Take,
     });
     assert!(matches!(pulled(&out), Some(Ok(p)) if !p.found));
+}
+
+/// A check compares digests with each source first: one in step ends it at once; one that
+/// differs has its log read and synced.
+#[test]
+fn a_check_reads_only_a_log_that_differs() {
+    let key = NodeKey::generate().expect("key");
+    let stats = Arc::new(NetStats::default());
+    let mut m = Machine::new(BTreeSet::from([key.id()]), Limits::default(), stats);
+    let check = super::PullKind::Check { digest: [9; 32] };
+    let out = m.handle(Input::Pull {
+        ticket: 5,
+        repo: REPO.into(),
+        sources: vec![1, 2],
+        kind: check,
+    });
+    let Some((mut req, Request::Compare { digest: mine, .. })) = request(out) else {
+        panic!("a compare first")
+    };
+    assert_eq!(mine, Some([9; 32]));
+    for peer in [1, 2] {
+        let out = m.handle(Input::Answer {
+            req,
+            result: Ok(Response::Digest { repos: vec![] }),
+        });
+        if peer == 1 {
+            let Some((next, Request::Compare { .. })) = request(out) else {
+                panic!("one in step: the next is compared")
+            };
+            req = next;
+        } else {
+            assert!(matches!(pulled(&out), Some(Ok(p)) if p.applied == 0));
+        }
+    }
+    assert!(m.idle(), "all in step: no log read");
+
+    let out = m.handle(Input::Pull {
+        ticket: 5,
+        repo: REPO.into(),
+        sources: vec![1, 2],
+        kind: check,
+    });
+    let (req, _) = request(out).expect("a compare");
+    let out = m.handle(Input::Answer {
+        req,
+        result: Ok(Response::Digest {
+            repos: vec![digest(REPO, 3)],
+        }),
+    });
+    let Some((req, Request::Updates { after: None, .. })) = request(out) else {
+        panic!("the log is read where it differs")
+    };
+    let job = page_with_one_update(&mut m, &key, req);
+    let out = m.handle(Input::Planned {
+        job,
+        result: Ok((
+            SyncPlan {
+                new: vec![update(&key)],
+                ..SyncPlan::default()
+            },
+            0,
+        )),
+    });
+    let out = match pulled(&out) {
+        Some(_) => out,
+        None => m.handle(Input::Applied { job, result: Ok(1) }),
+    };
+    assert!(matches!(pulled(&out), Some(Ok(p)) if p.applied == 1));
 }

@@ -250,6 +250,31 @@ impl NodeHost {
     }
 }
 
+impl NodeHost {
+    /// Calls `f` with the record of every repository held, a page at a time (a failing
+    /// store ends the listing, logged).
+    fn each_repo(&self, mut f: impl FnMut(&guts_store::RepoRecord)) {
+        let mut after: Option<(String, String)> = None;
+        loop {
+            let page = match self
+                .store
+                .list_repos(after.as_ref().map(|(o, n)| (o.as_str(), n.as_str())), 500)
+            {
+                Ok(p) => p,
+                Err(e) => {
+                    tracing::error!(error = %e, "listing repositories");
+                    return;
+                }
+            };
+            let Some(last) = page.last() else {
+                return;
+            };
+            after = Some((last.owner.clone(), last.name.clone()));
+            page.iter().for_each(&mut f);
+        }
+    }
+}
+
 /// Makes the store hold `full` as `meta` describes it: creates it (true), or updates its
 /// metadata if it exists (false). Does not flush.
 pub(crate) fn materialize(
@@ -316,45 +341,35 @@ fn cutoff(store: &Store, full: &str) -> Result<Option<Stamp>, ReplicaError> {
 }
 
 impl Host for NodeHost {
+    fn held(&self) -> Vec<String> {
+        let mut out = Vec::new();
+        self.each_repo(|rec| out.push(rec.full_name().to_string()));
+        out
+    }
+
     fn digests(&self) -> Vec<RepoDigest> {
         let store = &self.store;
         let mut out = Vec::new();
-        let mut after: Option<(String, String)> = None;
-        loop {
-            let page = match store
-                .list_repos(after.as_ref().map(|(o, n)| (o.as_str(), n.as_str())), 500)
-            {
-                Ok(p) => p,
-                Err(e) => {
-                    tracing::error!(error = %e, "listing repositories for a digest");
-                    return out;
-                }
+        self.each_repo(|rec| {
+            let Ok(Some(repo)) = store.repo(&rec.owner, &rec.name) else {
+                return;
             };
-            let Some(last) = page.last() else {
-                break;
+            // Kept up to date with each insert: no log is read here.
+            let Ok(d) = repo.log_digest() else {
+                return;
             };
-            after = Some((last.owner.clone(), last.name.clone()));
-            for rec in &page {
-                let Ok(Some(repo)) = store.repo(&rec.owner, &rec.name) else {
-                    continue;
-                };
-                // Kept up to date with each insert: no log is read here.
-                let Ok(d) = repo.log_digest() else {
-                    continue;
-                };
-                if d.entries == 0 {
-                    continue;
-                }
-                let mut digest = [0u8; 32];
-                digest[..20].copy_from_slice(&d.hash);
-                digest[20..28].copy_from_slice(&d.entries.to_be_bytes());
-                out.push(RepoDigest {
-                    repo: rec.full_name().to_string(),
-                    digest,
-                    entries: d.entries,
-                });
+            if d.entries == 0 {
+                return;
             }
-        }
+            let mut digest = [0u8; 32];
+            digest[..20].copy_from_slice(&d.hash);
+            digest[20..28].copy_from_slice(&d.entries.to_be_bytes());
+            out.push(RepoDigest {
+                repo: rec.full_name().to_string(),
+                digest,
+                entries: d.entries,
+            });
+        });
         // The repository and account records, as one entry.
         let mut h = Sha256::new();
         let mut entries = 0u64;
