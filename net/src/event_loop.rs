@@ -98,6 +98,10 @@ struct Held {
     since: Instant,
     /// The repository it announces.
     repo: String,
+    /// The node that accepted the push (it has what it announces).
+    origin: Option<PeerId>,
+    /// Its sync failed and a pull from the providers runs for it: its verdict is final.
+    retried: bool,
 }
 
 /// Who waits for the answer to a request.
@@ -215,7 +219,7 @@ impl EventLoop {
                 _ = rounds.tick() => {
                     self.feed(Input::Tick);
                     self.read_held();
-                    self.check_next_provided();
+                    self.check_provided();
                 }
             }
         }
@@ -589,6 +593,12 @@ impl EventLoop {
                         }) => repo.clone(),
                         _ => String::new(),
                     },
+                    origin: checked
+                        .as_ref()
+                        .ok()
+                        .and_then(|a| peer_id_of(&a.origin))
+                        .filter(|o| *o != self.shared.peer_id),
+                    retried: false,
                 },
             );
             Some(self.next_ticket)
@@ -626,20 +636,45 @@ impl EventLoop {
 
     /// Passes a held push announcement on (its sync applied it, or there was nothing new),
     /// or lets gossip drop it without blaming its source (the sync failed here). A failed
-    /// sync means no peer at hand had what this node wants: with the DHT, the nodes that
-    /// provide the repository are asked (a pull), not left to anti-entropy, which only
-    /// asks connected peers.
+    /// sync means no peer at hand had what this node wants: with the DHT, the origin (dialled
+    /// by its id) and the nodes that provide the repository are asked, not left to
+    /// anti-entropy, which only asks connected peers.
     fn release(&mut self, ticket: u64, accept: bool) {
         let Some(held) = self.held.remove(&ticket) else {
             return;
         };
-        if !accept && self.swarm.behaviour().kad.is_enabled() && !held.repo.is_empty() {
+        if !accept
+            && !held.retried
+            && self.swarm.behaviour().kad.is_enabled()
+            && !held.repo.is_empty()
+        {
             let kind = match self.held_digests.get(&held.repo) {
                 Some(&digest) => crate::machine::PullKind::Check { digest },
                 None => crate::machine::PullKind::Take,
             };
-            self.pull_in_background(held.repo.clone(), kind);
+            let (repo, origin) = (held.repo.clone(), held.origin);
+            self.held.insert(
+                ticket,
+                Held {
+                    retried: true,
+                    ..held
+                },
+            );
+            // Still held: passed on once the pull has it (the nodes after this one may
+            // have no other way to hear of it).
+            if self.pull_in_background(repo, kind, origin, Some(ticket)) {
+                return;
+            }
+            let Some(held) = self.held.remove(&ticket) else {
+                return;
+            };
+            return self.verdict(held, false);
         }
+        self.verdict(held, accept);
+    }
+
+    /// Tells gossip to pass a held announcement on, or to drop it.
+    fn verdict(&mut self, held: Held, accept: bool) {
         let verdict = if accept {
             MessageAcceptance::Accept
         } else {

@@ -173,6 +173,8 @@ struct Node {
     seen: HashSet<[u8; 32]>,
     /// Messages and bytes sent.
     sent: (u64, u64),
+    /// Provider checks made (which repository is next).
+    checked: usize,
 }
 
 /// An announcement a node holds until its sync ends, then passes on.
@@ -215,6 +217,8 @@ pub struct Sim {
     /// Peers a node reaches outside its links (a provider check dialled them), by the
     /// check's ticket.
     dialled: HashMap<u64, (Peer, Vec<Peer>)>,
+    /// Announcements whose sync failed, held until the pull that retries it ends.
+    retrying: HashMap<u64, Held>,
     /// First-copy hops: most, sum, count.
     hops: (u32, u64, u64),
     duplicates: u64,
@@ -262,6 +266,7 @@ impl Sim {
                     stats,
                     seen: HashSet::new(),
                     sent: (0, 0),
+                    checked: 0,
                 }
             })
             .collect();
@@ -288,6 +293,7 @@ impl Sim {
             next_ticket: 0,
             side: None,
             dialled: HashMap::new(),
+            retrying: HashMap::new(),
             hops: (0, 0, 0),
             duplicates: 0,
             churned: 0,
@@ -408,7 +414,7 @@ impl Sim {
     /// not linked to.
     fn check_providers(&mut self, node: Peer) {
         // Every repository it holds or seeds (a node that seeds one knows of it from its
-        // record, log or not).
+        // record, log or not), in turn.
         let model = &self.nodes[node].model;
         let held: Vec<String> = (0..self.config.repos)
             .map(repo_name)
@@ -417,8 +423,27 @@ impl Sim {
         if held.is_empty() {
             return;
         }
-        let repo = held[self.rng.below(held.len() as u64) as usize].clone();
-        let kind = match model.digests().into_iter().find(|d| d.repo == repo) {
+        let n = &mut self.nodes[node];
+        n.checked = n.checked.wrapping_add(1);
+        let repo = held[n.checked % held.len()].clone();
+        self.pull_from_providers(node, repo, None);
+    }
+
+    /// Checks `repo` at `node` against `first`, then up to 3 of the other nodes that hold
+    /// it and that `node` is not linked to (the DHT's providers): compares digests, or
+    /// takes it whole if `node` has no log of it.
+    fn pull_from_providers(
+        &mut self,
+        node: Peer,
+        repo: String,
+        first: Option<Peer>,
+    ) -> Option<u64> {
+        let kind = match self.nodes[node]
+            .model
+            .digests()
+            .into_iter()
+            .find(|d| d.repo == repo)
+        {
             Some(d) => PullKind::Check { digest: d.digest },
             None => PullKind::Take,
         };
@@ -438,8 +463,12 @@ impl Sim {
             let i = self.rng.below(providers.len() as u64) as usize;
             providers.swap_remove(i);
         }
+        if let Some(f) = first.filter(|f| *f != node) {
+            providers.retain(|p| *p != f);
+            providers.insert(0, f);
+        }
         if providers.is_empty() {
-            return;
+            return None;
         }
         self.next_ticket += 1;
         let ticket = self.next_ticket;
@@ -453,6 +482,7 @@ impl Sim {
                 kind,
             },
         );
+        Some(ticket)
     }
 
     fn wall(&self, node: Peer) -> u64 {
@@ -492,7 +522,10 @@ impl Sim {
             Ev::Tick(node) => {
                 self.deliver(node, Input::Tick);
                 if self.config.seeded_only > 0 && self.nodes[node].up {
-                    self.check_providers(node);
+                    // As many as a node checks per tick (`event_loop/pulling.rs`).
+                    for _ in 0..4 {
+                        self.check_providers(node);
+                    }
                 }
                 let next = self.config.anti_entropy_ms + self.rng.below(100);
                 self.at(next, Ev::Tick(node));
@@ -541,6 +574,7 @@ impl Sim {
                     n.seen.clear();
                     self.held.retain(|_, h| h.node != node);
                     self.dialled.retain(|_, (n, _)| *n != node);
+                    self.retrying.retain(|_, h| h.node != node);
                     self.relink(before);
                     let back = self.rng.between(200, 3_000);
                     self.at(back, Ev::Restart(node));
@@ -793,15 +827,37 @@ impl Sim {
                 self.reply(node, 1, Input::Applied { job, result });
             }
             Action::Forward { ticket, accept } => {
-                if let Some(h) = self.held.remove(&ticket)
-                    && accept
-                    && h.node == node
+                let Some(h) = self.held.remove(&ticket) else {
+                    return;
+                };
+                if h.node != node {
+                    return;
+                }
+                if accept {
+                    self.send_gossip(node, Some(h.from), &h.bytes, h.hops + 1);
+                } else if self.config.seeded_only > 0
+                    && let Ok(Announcement {
+                        body: Body::Push { repo, .. },
+                        origin,
+                        ..
+                    }) = Announcement::decode(&h.bytes)
+                {
+                    // As the node does: no peer at hand had it; ask the origin, then the
+                    // providers, and pass the announcement on if that takes it.
+                    let origin = self.nodes.iter().position(|n| n.key.id() == origin);
+                    if let Some(pull) = self.pull_from_providers(node, repo, origin) {
+                        self.retrying.insert(pull, h);
+                    }
+                }
+            }
+            Action::Pulled { ticket, result } => {
+                self.dialled.remove(&ticket);
+                if let Some(h) = self.retrying.remove(&ticket)
+                    && matches!(result, Ok(p) if p.found)
+                    && self.nodes[node].up
                 {
                     self.send_gossip(node, Some(h.from), &h.bytes, h.hops + 1);
                 }
-            }
-            Action::Pulled { ticket, .. } => {
-                self.dialled.remove(&ticket);
             }
             Action::ApplyRecords { round, .. } => {
                 self.reply(

@@ -222,3 +222,17 @@ fn non_seeding_nodes_never_store_a_seeded_only_repository() {
         assert!(m.repos.contains_key("sim/r3"));
     }
 }
+
+/// Gossip alone (no anti-entropy), 200 nodes of degree 6, half the repositories seeded by
+/// 30 % of the nodes: a seeder that hears of a push only through nodes that do not store
+/// it fetches it from the origin or the repository's providers, then passes the
+/// announcement on, so every seeder converges.
+#[test]
+fn seeders_among_non_seeders_converge_by_gossip_alone() {
+    let r = converges(Config {
+        seeded_only: 2,
+        seeders: 0.3,
+        ..gossip_only(16, 200, Topology::Random { degree: 6 })
+    });
+    assert!(r.pushes >= 50);
+}

@@ -10,8 +10,8 @@
 //!   [`FIND_WAIT`]. The state machine then takes the repository from the first source that
 //!   has it ([`Input::Pull`]). Pulls of one repository share one lookup; at most
 //!   [`MAX_PULLS`] run at once.
-//! - Checking: each anti-entropy tick, the next repository this node holds is compared
-//!   with its providers that are not connected ([`PullKind::Check`]).
+//! - Checking: each anti-entropy tick, the next few repositories this node holds are
+//!   compared with their providers that are not connected ([`PullKind::Check`]).
 
 use std::sync::atomic::Ordering;
 use std::time::{Duration, Instant};
@@ -31,6 +31,8 @@ use crate::service::lock;
 pub(crate) const FIND_WAIT: Duration = Duration::from_secs(5);
 /// Pulls under way at most; more are refused as busy.
 pub(crate) const MAX_PULLS: usize = 16;
+/// Held repositories checked against their providers per anti-entropy tick.
+pub(crate) const CHECKS_PER_TICK: usize = 4;
 /// Providers asked per pull at most (then connected peers, as many).
 const MAX_SOURCES: usize = 8;
 
@@ -74,6 +76,8 @@ pub(crate) struct Pulling {
     kind: PullKind,
     /// Asked for by the node (a clone waits), not started by the event loop itself.
     asked: bool,
+    /// Announcements held until it ends (their sync failed; this pull retries it).
+    tickets: Vec<u64>,
     replies: Vec<PullReply>,
     /// Providers found so far, in the order found.
     providers: Vec<PeerId>,
@@ -131,12 +135,19 @@ impl EventLoop {
         }
     }
 
-    /// One anti-entropy tick's check against the DHT: the next repository this node holds
-    /// (in turn) is compared with those of its providers this node is not connected to,
-    /// and taken from one that differs. Rounds reach connected peers only; this reaches
-    /// the other holders, so nodes that store a repository catch up with each other even
-    /// when only nodes that do not store it lie between them.
-    pub(super) fn check_next_provided(&mut self) {
+    /// One anti-entropy tick's checks against the DHT: the next [`CHECKS_PER_TICK`]
+    /// repositories this node holds (in turn) are each compared with those of their
+    /// providers this node is not connected to, and taken from one that differs. Rounds
+    /// reach connected peers only; this reaches the other holders, so nodes that store a
+    /// repository catch up with each other even when only nodes that do not store it lie
+    /// between them.
+    pub(super) fn check_provided(&mut self) {
+        for _ in 0..CHECKS_PER_TICK.min(self.held_repos.len()) {
+            self.check_next_provided();
+        }
+    }
+
+    fn check_next_provided(&mut self) {
         if !self.swarm.behaviour().kad.is_enabled() || self.pulling.len() >= MAX_PULLS / 2 {
             return;
         }
@@ -161,7 +172,7 @@ impl EventLoop {
             Some(&digest) => PullKind::Check { digest },
             None => PullKind::Take,
         };
-        self.pull_in_background(repo, kind);
+        self.pull_in_background(repo, kind, None, None);
     }
 
     /// Provides `repo` in the DHT, once.
@@ -186,29 +197,45 @@ impl EventLoop {
 
     /// A pull asked for by the node (`reply` waits for it).
     pub(super) fn pull(&mut self, repo: String, reply: PullReply) {
-        self.start_lookup(repo, PullKind::Take, Some(reply));
+        self.start_lookup(repo, PullKind::Take, Some(reply), None, None);
     }
 
-    /// A pull or check the event loop starts by itself (nobody waits).
-    pub(super) fn pull_in_background(&mut self, repo: String, kind: PullKind) {
-        self.start_lookup(repo, kind, None);
+    /// A pull or check the event loop starts by itself (nobody waits), asking `first`
+    /// before the providers the DHT names; `ticket` names an announcement held until it
+    /// ends. False if it could not start (too many under way).
+    pub(super) fn pull_in_background(
+        &mut self,
+        repo: String,
+        kind: PullKind,
+        first: Option<PeerId>,
+        ticket: Option<u64>,
+    ) -> bool {
+        self.start_lookup(repo, kind, None, first, ticket)
     }
 
-    /// Looks up `repo`'s providers, then pulls or checks it.
-    fn start_lookup(&mut self, repo: String, kind: PullKind, reply: Option<PullReply>) {
+    /// Looks up `repo`'s providers, then pulls or checks it. False if it could not start.
+    fn start_lookup(
+        &mut self,
+        repo: String,
+        kind: PullKind,
+        reply: Option<PullReply>,
+        first: Option<PeerId>,
+        held: Option<u64>,
+    ) -> bool {
         if let Some(p) = self.pulling.values_mut().find(|p| p.repo == repo) {
             if let Some(reply) = reply {
                 p.replies.push(reply);
                 p.asked = true;
             }
-            return;
+            p.tickets.extend(held);
+            return true;
         }
         let asked = reply.is_some();
         if self.pulling.len() >= MAX_PULLS {
             if let Some(reply) = reply {
                 let _ = reply.send(Err(PullError::Busy));
             }
-            return;
+            return false;
         }
         self.next_ticket += 1;
         let ticket = self.next_ticket;
@@ -224,6 +251,7 @@ impl EventLoop {
                 repo,
                 kind,
                 asked,
+                tickets: held.into_iter().collect(),
                 replies: reply.into_iter().collect(),
                 providers: Vec::new(),
                 query,
@@ -231,10 +259,14 @@ impl EventLoop {
                 started: false,
             },
         );
+        if let Some(peer) = first {
+            self.add_provider(ticket, peer);
+        }
         if query.is_none() {
             // No DHT: the connected peers are the only sources.
             self.start_pull(ticket);
         }
+        true
     }
 
     /// Progress of a provider lookup.
@@ -249,39 +281,45 @@ impl EventLoop {
         };
         let mut connected = false;
         if let Ok(kad::GetProvidersOk::FoundProviders { providers, .. }) = result {
-            let blocked = lock(&self.shared.blocked).clone();
             for peer in providers {
-                if peer == self.shared.peer_id || blocked.contains(&peer) {
-                    continue;
+                if peer != self.shared.peer_id {
+                    self.shared
+                        .stats
+                        .providers_found
+                        .fetch_add(1, Ordering::Relaxed);
                 }
-                let Some(p) = self.pulling.get_mut(&ticket) else {
-                    return;
-                };
-                if p.providers.contains(&peer) || p.providers.len() >= MAX_SOURCES {
-                    continue;
-                }
-                p.providers.push(peer);
-                self.dialable.insert(peer);
-                self.shared
-                    .stats
-                    .providers_found
-                    .fetch_add(1, Ordering::Relaxed);
-                if self.swarm.is_connected(&peer) {
-                    connected = true;
-                } else {
-                    // Now, while the lookup still knows the provider's addresses.
-                    let opts = DialOpts::peer_id(peer)
-                        .condition(PeerCondition::DisconnectedAndNotDialing)
-                        .build();
-                    if let Err(e) = self.swarm.dial(opts) {
-                        tracing::debug!(%peer, error = %e, "dialling a provider failed");
-                    }
-                }
+                connected |= self.add_provider(ticket, peer);
             }
         }
         if last || connected {
             self.start_pull(ticket);
         }
+    }
+
+    /// Adds a source to a pull, dialling it if it is not connected (now, while the lookup
+    /// still knows its addresses). True if it is connected already.
+    fn add_provider(&mut self, ticket: u64, peer: PeerId) -> bool {
+        if peer == self.shared.peer_id || lock(&self.shared.blocked).contains(&peer) {
+            return false;
+        }
+        let Some(p) = self.pulling.get_mut(&ticket) else {
+            return false;
+        };
+        if p.providers.contains(&peer) || p.providers.len() >= MAX_SOURCES {
+            return false;
+        }
+        p.providers.push(peer);
+        self.dialable.insert(peer);
+        if self.swarm.is_connected(&peer) {
+            return true;
+        }
+        let opts = DialOpts::peer_id(peer)
+            .condition(PeerCondition::DisconnectedAndNotDialing)
+            .build();
+        if let Err(e) = self.swarm.dial(opts) {
+            tracing::debug!(%peer, error = %e, "dialling a provider failed");
+        }
+        false
     }
 
     /// Starts the pulls whose lookup has waited long enough.
@@ -350,6 +388,11 @@ impl EventLoop {
             if !self.pulling.values().any(|o| o.providers.contains(peer)) {
                 self.dialable.remove(peer);
             }
+        }
+        // Passed on if the pull took something from a source (this node now serves it).
+        let took = matches!(&result, Ok(done) if done.found);
+        for held in &p.tickets {
+            self.release(*held, took);
         }
         let stats = &self.shared.stats;
         if !p.asked {
