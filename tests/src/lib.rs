@@ -353,16 +353,22 @@ pub fn master_repo(dir: &Path, n: usize) -> String {
         refs += &format!("create refs/heads/feature/b{i:03} {at}\n");
         refs += &format!("create refs/tags/v0.{i} {at}\n");
     }
+    update_refs(dir, &refs);
+    git(dir, &["rev-parse", "master"]).trim().to_string()
+}
+
+/// Runs `git update-ref --stdin` in `dir` with `script` (one `create REF ID` per line):
+/// thousands of refs in one process.
+pub fn update_refs(dir: &Path, script: &str) {
     let mut child = std::process::Command::new("git")
         .args(["update-ref", "--stdin"])
         .current_dir(dir)
         .stdin(std::process::Stdio::piped())
         .spawn()
         .expect("git update-ref");
-    std::io::Write::write_all(&mut child.stdin.take().expect("stdin"), refs.as_bytes())
+    std::io::Write::write_all(&mut child.stdin.take().expect("stdin"), script.as_bytes())
         .expect("write refs");
     assert!(child.wait().expect("update-ref").success());
-    git(dir, &["rev-parse", "master"]).trim().to_string()
 }
 
 /// Adds `n` commits, numbered from `from`, each changing a few files.

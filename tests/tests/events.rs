@@ -372,16 +372,7 @@ fn a_push_of_thousands_of_refs_makes_one_bounded_event_that_says_how_many() {
     let refs: String = (0..1500)
         .map(|i| format!("create refs/heads/b{i:04} {head}\n"))
         .collect();
-    let f = t.path().join("refs.txt");
-    std::fs::write(&f, refs).expect("write");
-    let out = std::process::Command::new("sh")
-        .arg("-c")
-        .arg(format!("git update-ref --stdin < {}", f.display()))
-        .current_dir(t.path())
-        .output()
-        .expect("update-ref");
-    assert!(out.status.success());
-    std::fs::remove_file(&f).expect("rm");
+    guts_tests::update_refs(t.path(), &refs);
     git(t.path(), &["push", "-q", &url, "--all"]);
     let e = c.event("push", WAIT);
     assert_eq!(e["refs_total"], 1501, "{}", e["refs_total"]);

@@ -342,14 +342,7 @@ fn many_tags_and_large_push(proto: &str) {
         refs.push_str(&format!("create refs/tags/t{i:04} {}", head.trim()));
         refs.push('\n');
     }
-    std::fs::write(src.join("tags.txt"), refs).expect("write");
-    let out = std::process::Command::new("sh")
-        .arg("-c")
-        .arg("git update-ref --stdin < tags.txt && rm tags.txt")
-        .current_dir(&src)
-        .output()
-        .expect("update-ref");
-    assert!(out.status.success());
+    guts_tests::update_refs(&src, &refs);
     push(proto, &src, &["-q", &url, "main", "--tags"]);
     assert_eq!(remote_refs(&url, proto).len(), 2001);
     same_refs(&src, &url, proto);

@@ -8,7 +8,8 @@ use std::time::Duration;
 
 use guts_tests::cluster::Cluster;
 use guts_tests::{
-    all_objects, commit_files, git, http, local_refs, make_repo, remote_refs, tmp, wait_for,
+    all_objects, commit_files, git, http, local_refs, make_repo, remote_refs, tmp, update_refs,
+    wait_for,
 };
 
 const DEADLINE: Duration = Duration::from_secs(60);
@@ -486,15 +487,7 @@ fn a_long_update_log_converges_by_pages() {
     let input: String = (0..8300)
         .map(|i| format!("create refs/tags/t{i:05} {head}\n"))
         .collect();
-    let mut child = std::process::Command::new("git")
-        .args(["update-ref", "--stdin"])
-        .current_dir(w)
-        .stdin(std::process::Stdio::piped())
-        .spawn()
-        .expect("git update-ref");
-    std::io::Write::write_all(&mut child.stdin.take().expect("stdin"), input.as_bytes())
-        .expect("write");
-    assert!(child.wait().expect("update-ref").success());
+    update_refs(w, &input);
     git(w, &["push", "-q", &url, "--tags"]);
     c.restart(1);
     wait_refs(&c, "many/tags", &source_refs(w));
@@ -586,15 +579,7 @@ fn a_push_of_two_thousand_refs_replicates_by_announcements_alone() {
         script.push_str(&format!("create refs/heads/topic/branch-{i:04} {id}\n"));
         script.push_str(&format!("create refs/tags/v{i}.0.0 {id}\n"));
     }
-    let mut child = std::process::Command::new("git")
-        .args(["update-ref", "--stdin"])
-        .current_dir(w)
-        .stdin(std::process::Stdio::piped())
-        .spawn()
-        .expect("git update-ref");
-    std::io::Write::write_all(child.stdin.as_mut().expect("stdin"), script.as_bytes())
-        .expect("write");
-    assert!(child.wait().expect("wait").success());
+    update_refs(w, &script);
     git(w, &["push", "-q", &url, "--all"]);
     git(w, &["push", "-q", &url, "--tags"]);
     let want = source_refs(w);

@@ -212,6 +212,30 @@ fn plan_job(actions: &[Action<u8, ()>]) -> u64 {
         .expect("a plan")
 }
 
+/// Answers `job`'s plan: one new update of `key`, one object missing.
+fn plan_one_missing(m: &mut Machine, key: &NodeKey, job: u64) -> Vec<Action<u8, ()>> {
+    let plan = SyncPlan {
+        new: vec![update(key)],
+        wants: vec![[1; 20]],
+        haves: vec![],
+    };
+    m.handle(Input::Planned {
+        job,
+        result: Ok((plan, 0)),
+    })
+}
+
+/// The sources of the first download in `actions`.
+fn download_sources(actions: &[Action<u8, ()>]) -> Vec<u8> {
+    actions
+        .iter()
+        .find_map(|a| match a {
+            Action::Download { sources, .. } => Some(sources.clone()),
+            _ => None,
+        })
+        .expect("a download")
+}
+
 fn forwards(actions: &[Action<u8, ()>]) -> Vec<(u64, bool)> {
     actions
         .iter()
@@ -276,22 +300,8 @@ fn an_announced_pack_is_asked_of_its_source_then_of_other_peers() {
     };
     let out = m.handle(announced_from(&key, 3, Some(pack), None));
     let job = plan_job(&out);
-    let plan = SyncPlan {
-        new: vec![update(&key)],
-        wants: vec![[1; 20]],
-        haves: vec![],
-    };
-    let out = m.handle(Input::Planned {
-        job,
-        result: Ok((plan, 0)),
-    });
-    let sources = out
-        .iter()
-        .find_map(|a| match a {
-            Action::Download { sources, .. } => Some(sources.clone()),
-            _ => None,
-        })
-        .expect("a download");
+    let out = plan_one_missing(&mut m, &key, job);
+    let sources = download_sources(&out);
     assert_eq!(sources[0], 3, "the source first");
     assert_eq!(sources.len(), 4, "then three others: {sources:?}");
     let mut unique = sources.clone();
@@ -359,22 +369,8 @@ fn a_pull_takes_the_repository_from_the_first_source_that_has_it() {
         }),
     });
     let job = plan_job(&out);
-    let plan = SyncPlan {
-        new: vec![update(&key)],
-        wants: vec![[1; 20]],
-        haves: vec![],
-    };
-    let out = m.handle(Input::Planned {
-        job,
-        result: Ok((plan, 0)),
-    });
-    let sources = out
-        .iter()
-        .find_map(|a| match a {
-            Action::Download { sources, .. } => Some(sources.clone()),
-            _ => None,
-        })
-        .expect("a download");
+    let out = plan_one_missing(&mut m, &key, job);
+    let sources = download_sources(&out);
     assert_eq!(
         sources,
         vec![3, 4],
