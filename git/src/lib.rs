@@ -11,8 +11,10 @@
 //! - [`refname`]: ref name rules (`git check-ref-format`).
 //! - [`walk`]: negotiation helpers over an object database: reachability, what a client
 //!   lacks, fast-forward checks, shallow boundaries and filters.
+//! - [`merge`]: merge bases, and three-way merges of commits, trees and file contents.
 
 pub mod hash;
+pub mod merge;
 pub mod object;
 pub mod odb;
 pub mod oid;
