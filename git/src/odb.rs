@@ -124,6 +124,25 @@ impl MemoryOdb {
         self.len() == 0
     }
 
+    /// Adds every object of `git cat-file --batch` output (`ID KIND SIZE\nDATA\n`...);
+    /// returns how many, or `None` at the first malformed record.
+    pub fn insert_batch(&self, mut out: &[u8]) -> Option<usize> {
+        let mut n = 0;
+        while !out.is_empty() {
+            let nl = out.iter().position(|&b| b == b'\n')?;
+            let header = std::str::from_utf8(&out[..nl]).ok()?;
+            let mut parts = header.split(' ');
+            let id: ObjectId = parts.next()?.parse().ok()?;
+            let kind = Kind::from_name(parts.next()?.as_bytes())?;
+            let size: usize = parts.next()?.parse().ok()?;
+            let data = out.get(nl + 1..nl + 1 + size)?.to_vec();
+            out = out.get(nl + 1 + size + 1..)?;
+            self.insert_with_id(id, kind, data);
+            n += 1;
+        }
+        Some(n)
+    }
+
     /// All stored ids.
     pub fn ids(&self) -> Vec<ObjectId> {
         let map = self.objects.read().unwrap_or_else(|e| e.into_inner());

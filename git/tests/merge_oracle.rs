@@ -215,7 +215,12 @@ fn merges_agree_with_git_merge_tree() {
 
     let mut rng = Rng(20_261_203);
     let mut pairs = Vec::new();
-    for i in 0..60 {
+    // `bench/merge.sh` asks for a bigger corpus and keeps it.
+    let count: usize = std::env::var("GUTS_MERGE_PAIRS")
+        .ok()
+        .and_then(|n| n.parse().ok())
+        .unwrap_or(60);
+    for i in 0..count {
         let all = files(w);
         let hot: Vec<(String, usize)> = (0..3)
             .map(|_| (all[rng.below(all.len())].clone(), rng.below(60)))
@@ -292,6 +297,24 @@ fn merges_agree_with_git_merge_tree() {
         }
     }
     eprintln!("{clean} clean, {conflicted} conflicted, {criss_cross} criss-cross");
+    if let Ok(keep) = std::env::var("GUTS_MERGE_CORPUS") {
+        let keep = Path::new(&keep);
+        let list: String = pairs
+            .iter()
+            .map(|(a, b)| format!("refs/heads/{a} refs/heads/{b}\n"))
+            .collect();
+        git(
+            w,
+            &[
+                "clone",
+                "-q",
+                "--bare",
+                ".",
+                &keep.join("repo.git").to_string_lossy(),
+            ],
+        );
+        std::fs::write(keep.join("pairs.txt"), list).expect("write pairs");
+    }
     assert!(
         disagree.is_empty(),
         "{} disagree:\n{}",

@@ -74,32 +74,26 @@ pub fn fixture() -> &'static Path {
 
 /// Every object in the repository, as `git cat-file --batch-all-objects --batch` gives them.
 pub fn all_objects(repo: &Path) -> Vec<(ObjectId, Kind, Vec<u8>)> {
-    let out = git(
-        repo,
-        &["cat-file", "--batch-all-objects", "--batch", "--unordered"],
-    );
-    let mut objects = Vec::new();
-    let mut rest = &out[..];
-    while !rest.is_empty() {
-        let nl = rest.iter().position(|&b| b == b'\n').unwrap();
-        let header = std::str::from_utf8(&rest[..nl]).unwrap();
-        let mut parts = header.split(' ');
-        let id: ObjectId = parts.next().unwrap().parse().unwrap();
-        let kind = Kind::from_name(parts.next().unwrap().as_bytes()).unwrap();
-        let size: usize = parts.next().unwrap().parse().unwrap();
-        let data = rest[nl + 1..nl + 1 + size].to_vec();
-        rest = &rest[nl + 1 + size + 1..];
-        objects.push((id, kind, data));
-    }
-    objects
+    let odb = odb_of(repo);
+    odb.ids()
+        .into_iter()
+        .map(|id| {
+            let (kind, data) = guts_git::odb::ObjectRead::read_object(&odb, &id)
+                .unwrap()
+                .unwrap();
+            (id, kind, data)
+        })
+        .collect()
 }
 
 /// A MemoryOdb holding every object of the repository.
 pub fn odb_of(repo: &Path) -> MemoryOdb {
+    let out = git(
+        repo,
+        &["cat-file", "--batch-all-objects", "--batch", "--unordered"],
+    );
     let odb = MemoryOdb::new();
-    for (id, kind, data) in all_objects(repo) {
-        odb.insert_with_id(id, kind, data);
-    }
+    odb.insert_batch(&out).expect("git's batch output parses");
     odb
 }
 
