@@ -10,6 +10,8 @@
 //! - [`accounts`]: account records (users, token hashes, organizations, teams,
 //!   permissions, SSH keys, protected branches), the permission rule, and the grant a
 //!   pushed update carries to show its pusher could write.
+//! - [`collab`]: issues and pull requests as sets of operations, folded the same on
+//!   every node.
 //! - [`merge`]: the ref merge rule, a last-writer-wins register plus the conflict tips no
 //!   later update covers, a function of the set of updates (not of delivery order).
 //! - [`updates`]: planning and applying a repository's signed updates by the merge rule,
@@ -33,6 +35,7 @@ pub mod accounts;
 pub mod announce;
 mod behaviour;
 pub mod codec;
+pub mod collab;
 mod drive;
 pub mod error;
 mod event_loop;

@@ -1,0 +1,318 @@
+//! The fold is a function of the set of operations: any order, any duplicates, one state.
+//! And the numbering rule: unique, stable for proposals that did not collide.
+
+use proptest::prelude::*;
+
+use super::*;
+use crate::hlc::{Hlc, Stamp};
+use crate::identity::NodeId;
+
+fn stamp(ms: u64, node: u8) -> Stamp {
+    Stamp {
+        hlc: Hlc {
+            wall_ms: ms,
+            logical: 0,
+        },
+        origin: NodeId([node; 32]),
+    }
+}
+
+fn open(kind: Kind, ms: u64) -> Op {
+    Op {
+        repo: "alice/app".into(),
+        thread: None,
+        stamp: stamp(ms, 1),
+        author: "alice".into(),
+        moderator: false,
+        action: Action::Open {
+            kind,
+            title: "a title".into(),
+            body: "a body".into(),
+            number: 1,
+        },
+    }
+}
+
+fn pull() -> Kind {
+    Kind::Pull {
+        base: "main".into(),
+        head: Head {
+            repo: "alice/app".into(),
+            branch: "topic".into(),
+        },
+    }
+}
+
+/// A random operation on `thread` from one of three users at one of three nodes; comment
+/// targets are picked among `comments`.
+fn action(comments: Vec<OpId>) -> impl Strategy<Value = Action> {
+    let pick = move |i: usize| comments.get(i % comments.len().max(1)).copied();
+    let pick2 = pick.clone();
+    prop_oneof![
+        "[a-z]{1,8}".prop_map(Action::EditTitle),
+        "[a-z ]{0,12}".prop_map(Action::EditBody),
+        "[a-z]{1,12}".prop_map(Action::Comment),
+        ("[a-z]{1,3}", any::<bool>()).prop_map(|(name, on)| Action::Label { name, on }),
+        ("[a-c]", any::<bool>()).prop_map(|(user, on)| Action::Assign { user, on }),
+        Just(Action::Close),
+        Just(Action::Reopen),
+        (any::<u8>(), any::<bool>()).prop_map(|(c, approve)| Action::Review {
+            verdict: if approve {
+                Verdict::Approve
+            } else {
+                Verdict::RequestChanges
+            },
+            body: String::new(),
+            commit: [c; 20],
+        }),
+        any::<u8>().prop_map(|c| Action::Merge {
+            commit: [c; 20],
+            strategy: MergeStrategy::Merge,
+        }),
+        (any::<usize>(), "[a-z]{1,6}").prop_map(move |(i, body)| match pick(i) {
+            Some(comment) => Action::EditComment { comment, body },
+            None => Action::Close,
+        }),
+        any::<usize>().prop_map(move |i| match pick2(i) {
+            Some(c) => Action::DeleteComment(c),
+            None => Action::Reopen,
+        }),
+    ]
+}
+
+/// An opening operation and up to 40 others, each with a small (often equal) time.
+fn thread_ops() -> impl Strategy<Value = Vec<Op>> {
+    let first = open(pull(), 100);
+    let id = first.id();
+    // Comments the later edits and deletions may name: fixed ids made up front.
+    let seeds: Vec<Op> = (0..3u8)
+        .map(|i| Op {
+            repo: "alice/app".into(),
+            thread: Some(id),
+            stamp: stamp(200 + u64::from(i), i % 3),
+            author: ["alice", "bob", "carol"][i as usize].into(),
+            moderator: false,
+            action: Action::Comment(format!("seed {i}")),
+        })
+        .collect();
+    let comments: Vec<OpId> = seeds.iter().map(Op::id).collect();
+    prop::collection::vec(
+        (
+            action(comments),
+            100u64..400,
+            0u8..3,
+            0usize..3,
+            any::<bool>(),
+        ),
+        0..40,
+    )
+    .prop_map(move |raw| {
+        let mut ops = vec![first.clone()];
+        ops.extend(seeds.iter().cloned());
+        for (action, ms, node, who, moderator) in raw {
+            ops.push(Op {
+                repo: "alice/app".into(),
+                thread: Some(id),
+                stamp: stamp(ms, node),
+                author: ["alice", "bob", "carol"][who].into(),
+                moderator,
+                action,
+            });
+        }
+        ops
+    })
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig::with_cases(
+        std::env::var("PROPTEST_CASES").ok().and_then(|c| c.parse().ok()).unwrap_or(256)
+    ))]
+
+    #[test]
+    fn any_order_and_any_duplicates_fold_to_one_state(
+        ops in thread_ops(),
+        order in prop::collection::vec(any::<prop::sample::Index>(), 0..120),
+    ) {
+        let want = fold(&ops).expect("the opening is there");
+        // Another order, with some operations repeated.
+        let mut shuffled: Vec<&Op> = ops.iter().collect();
+        for (i, ix) in order.iter().enumerate() {
+            let j = ix.index(shuffled.len());
+            if i % 3 == 0 {
+                let dup = shuffled[j];
+                shuffled.push(dup);
+            } else {
+                let k = i % shuffled.len();
+                shuffled.swap(j, k);
+            }
+        }
+        prop_assert_eq!(fold(shuffled), Some(want));
+    }
+}
+
+#[test]
+fn without_its_opening_a_thread_waits() {
+    let first = open(Kind::Issue, 1);
+    let comment = Op {
+        thread: Some(first.id()),
+        stamp: stamp(2, 2),
+        action: Action::Comment("hi".into()),
+        ..first.clone()
+    };
+    assert!(fold([&comment]).is_none());
+    let t = fold([&comment, &first]).expect("now whole");
+    assert_eq!(t.comments.len(), 1);
+}
+
+#[test]
+fn a_pull_request_is_merged_once_and_stays_merged() {
+    let first = open(pull(), 1);
+    let op = |ms: u64, node: u8, who: &str, action: Action| Op {
+        thread: Some(first.id()),
+        stamp: stamp(ms, node),
+        author: who.into(),
+        action,
+        ..first.clone()
+    };
+    let merge = |ms, node, c| {
+        op(
+            ms,
+            node,
+            "alice",
+            Action::Merge {
+                commit: [c; 20],
+                strategy: MergeStrategy::Merge,
+            },
+        )
+    };
+    // Two nodes merge at once; someone closes after; a reopen after that.
+    let ops = [
+        first.clone(),
+        merge(10, 2, 2),
+        merge(10, 3, 3),
+        op(11, 1, "bob", Action::Close),
+        op(12, 1, "bob", Action::Reopen),
+    ];
+    let t = fold(&ops).expect("thread");
+    match t.state {
+        State::Merged { commit, .. } => assert_eq!(commit, [2; 20], "the first by stamp"),
+        other => panic!("not merged: {other:?}"),
+    }
+    // An issue cannot be merged.
+    let issue = open(Kind::Issue, 1);
+    let m = Op {
+        thread: Some(issue.id()),
+        ..merge(5, 1, 1)
+    };
+    assert_eq!(fold([&issue, &m]).expect("issue").state, State::Open);
+}
+
+#[test]
+fn only_its_author_or_a_moderator_edits_a_comment() {
+    let first = open(Kind::Issue, 1);
+    let op = |ms: u64, who: &str, moderator: bool, action: Action| Op {
+        thread: Some(first.id()),
+        stamp: stamp(ms, 1),
+        author: who.into(),
+        moderator,
+        action,
+        ..first.clone()
+    };
+    let c = op(2, "bob", false, Action::Comment("bob's".into()));
+    let edit = |ms, who, moderator, body: &str| {
+        op(
+            ms,
+            who,
+            moderator,
+            Action::EditComment {
+                comment: c.id(),
+                body: body.into(),
+            },
+        )
+    };
+    let ops = [
+        first.clone(),
+        c.clone(),
+        edit(3, "carol", false, "carol's"),
+        edit(4, "bob", false, "bob's again"),
+    ];
+    assert_eq!(fold(&ops).expect("t").comments[0].body, "bob's again");
+    let ops = [
+        first.clone(),
+        c.clone(),
+        edit(5, "carol", true, "moderated"),
+    ];
+    assert_eq!(fold(&ops).expect("t").comments[0].body, "moderated");
+}
+
+#[test]
+fn limits_are_checked() {
+    let mut o = open(Kind::Issue, 1);
+    assert_eq!(o.validate(), Ok(()));
+    o.action = Action::Open {
+        kind: Kind::Issue,
+        title: "x".repeat(MAX_TITLE + 1),
+        body: String::new(),
+        number: 1,
+    };
+    assert!(matches!(o.validate(), Err(OpError::TooLong { .. })));
+    let c = Op {
+        thread: Some(o.id()),
+        action: Action::Comment("y".repeat(MAX_BODY + 1)),
+        ..open(Kind::Issue, 2)
+    };
+    assert!(matches!(c.validate(), Err(OpError::TooLong { .. })));
+    let orphan = Op {
+        thread: None,
+        action: Action::Close,
+        ..open(Kind::Issue, 3)
+    };
+    assert!(matches!(orphan.validate(), Err(OpError::Shape(_))));
+}
+
+#[test]
+fn concurrent_opens_get_distinct_numbers_by_one_rule() {
+    let id = |b: u8| OpId([b; 32]);
+    // Nodes 1 and 2 both proposed 7; a later thread proposed 8 knowing only #7.
+    let threads = [
+        (id(1), 7, stamp(100, 1)),
+        (id(2), 7, stamp(101, 2)),
+        (id(3), 8, stamp(102, 3)),
+        (id(4), 3, stamp(10, 1)),
+    ];
+    let n = numbers(&threads);
+    assert_eq!(n[&id(1)], 7, "the earliest keeps it");
+    assert_eq!(n[&id(3)], 8, "a unique proposal is kept");
+    assert_eq!(
+        n[&id(2)],
+        9,
+        "the other takes the next number nobody proposed"
+    );
+    assert_eq!(n[&id(4)], 3);
+    // Any order of the input gives the same numbers.
+    let mut rev = threads;
+    rev.reverse();
+    assert_eq!(numbers(&rev), n);
+    // All distinct.
+    let distinct: std::collections::BTreeSet<u64> = n.values().copied().collect();
+    assert_eq!(distinct.len(), n.len());
+    assert_eq!(propose(n.values().copied()), 10);
+}
+
+#[test]
+fn the_latest_stamp_wins_concurrent_edits() {
+    let first = open(Kind::Issue, 1);
+    let edit = |ms: u64, node: u8, title: &str| Op {
+        thread: Some(first.id()),
+        stamp: stamp(ms, node),
+        action: Action::EditTitle(title.into()),
+        ..first.clone()
+    };
+    // Whatever their ids, the later stamp wins; at one time, the node id decides.
+    for (a, b) in [("zzz", "aaa"), ("aaa", "zzz"), ("m", "n"), ("n", "m")] {
+        let ops = [first.clone(), edit(20, 1, a), edit(10, 1, b)];
+        assert_eq!(fold(&ops).expect("t").title, a);
+        let ops = [first.clone(), edit(30, 2, a), edit(30, 1, b)];
+        assert_eq!(fold(&ops).expect("t").title, a);
+    }
+}
