@@ -71,6 +71,12 @@ pub enum Body {
         /// The entry now, or none: deleted.
         entry: Option<crate::accounts::Entry>,
     },
+    /// An operation on an issue or pull request (kept forever; a thread is the fold of its
+    /// operations).
+    Collab {
+        /// The operation (`op.stamp.origin` is the announcement's origin).
+        op: crate::collab::Op,
+    },
 }
 
 /// A repository's state in a [`Body::Repo`] record.
@@ -233,6 +239,15 @@ impl Announcement {
                         return invalid("a record that follows a later deletion".into());
                     }
                 }
+            }
+            Body::Collab { op } => {
+                check_repo(&op.repo)?;
+                if op.stamp.origin != self.origin {
+                    return invalid("an operation stamped by another node".into());
+                }
+                check_drift(op.stamp.hlc, now_ms)?;
+                op.validate()
+                    .map_err(|e| AnnounceError::Invalid(e.to_string()))?;
             }
             Body::Account { stamp, key, entry } => {
                 if stamp.origin != self.origin {

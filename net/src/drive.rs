@@ -123,6 +123,14 @@ fn apply_records(shared: &Shared, records: Vec<Vec<u8>>) -> Result<(usize, usize
                 }
                 continue;
             }
+            Ok(Body::Collab { op }) => {
+                match shared.host.apply_op(&op, record) {
+                    Ok(true) => applied += 1,
+                    Ok(false) => {}
+                    Err(e) => failed = Some((op.repo.clone(), e)),
+                }
+                continue;
+            }
             Ok(Body::Push { .. }) => {
                 refused += 1;
                 continue;

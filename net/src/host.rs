@@ -85,6 +85,9 @@ pub trait Host: Send + Sync + 'static {
         entry: Option<&crate::accounts::Entry>,
         record: Vec<u8>,
     ) -> Result<bool, ReplicaError>;
+    /// Keeps a verified operation on an issue or pull request (`record` is its signed
+    /// announcement, to keep and pass on). Returns false if it was kept already.
+    fn apply_op(&self, op: &crate::collab::Op, record: Vec<u8>) -> Result<bool, ReplicaError>;
     /// Something happened on the network.
     fn event(&self, event: NetEvent);
 }

@@ -8,7 +8,7 @@
 //! - `state.rs`: the shared state handlers see; `error.rs`: JSON errors that never leak
 //!   internals; `metrics.rs`: the Prometheus registry and the request middleware.
 //! - `health.rs`: `/health` and the live, ready and startup probes.
-//! - `limits.rs`: shares per client address (connections, Git requests).
+//! - `limits.rs`: shares per client address (connections, Git requests); `hex.rs`: hex.
 //! - `rest.rs`: `/api/repos` and `/api/v1/repos`; `paging.rs`: the one pagination scheme
 //!   (`?page`, `?per_page`, `Link`) of every list.
 //! - `seeding_api.rs`: `/api/v1/node/seeding`, which repositories this node stores.
@@ -16,6 +16,8 @@
 //!   protected branches: authentication, the access checks every route makes, and their
 //!   REST API.
 //! - [`events`]: the realtime event hub and `GET /ws`.
+//! - [`collab`]: issues (and, to come, pull requests): operations kept and folded into
+//!   threads, and their REST API.
 //! - `replica/`: replication: the node's key and clock, the signed update log of every ref
 //!   change, and the network's [`guts_net::Host`] (logs, packs, applying what arrived).
 //! - `git/`: Git Smart HTTP: routes and path forms (`mod.rs`), body streaming between async
@@ -24,11 +26,13 @@
 //!   (`upload.rs`), and receive-pack (`receive.rs`).
 
 pub mod accounts;
+pub mod collab;
 pub mod config;
 mod error;
 pub mod events;
 mod git;
 mod health;
+mod hex;
 mod limits;
 mod metrics;
 mod paging;

@@ -46,6 +46,11 @@ pub mod tree {
     pub const LOG_DIGESTS: &str = "log_digests";
     /// The node's bounded event log (see `events.rs`).
     pub const EVENTS: &str = "events";
+    /// Operations on issues and pull requests (opaque to the store), by repository,
+    /// thread and operation.
+    pub const COLLAB: &str = "collab";
+    /// Each repository's threads: its opening operation, by repository and thread.
+    pub const THREADS: &str = "threads";
 }
 
 /// `repos` key.

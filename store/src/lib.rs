@@ -16,6 +16,8 @@
 //! - Each repository's latest signed record (`signed.rs`), kept after deletion so
 //!   replication does not bring it back.
 //! - Account records (`accounts.rs`): the latest signed record of each account key.
+//! - Operations on issues and pull requests (`collab.rs`), each kept once, with an index
+//!   of each repository's threads.
 //! - The node's bounded event log for WebSocket resumption ([`EventLog`], `events.rs`).
 //! - [`sync::lock`]: the one way locks are taken (a panic does not poison them for good).
 //!
@@ -26,6 +28,7 @@
 mod accounts;
 mod chunks;
 pub mod codec;
+mod collab;
 mod db;
 mod error;
 mod events;
@@ -44,6 +47,7 @@ mod signed;
 pub mod sync;
 
 pub use accounts::AccountWatcher;
+pub use collab::CollabId;
 pub use db::{DEFAULT_EVENT_LOG, MAX_DESCRIPTION, Store, StoreOptions, StoreTotals};
 pub use error::StoreError;
 pub use events::EventLog;

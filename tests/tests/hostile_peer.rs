@@ -41,6 +41,14 @@ impl HostileHost {
 }
 
 impl Host for HostileHost {
+    fn apply_op(
+        &self,
+        _op: &guts_node::net::collab::Op,
+        _record: Vec<u8>,
+    ) -> Result<bool, guts_node::net::ReplicaError> {
+        Ok(false)
+    }
+
     fn held(&self) -> Vec<String> {
         vec![REPO.into()]
     }

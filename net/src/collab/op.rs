@@ -7,11 +7,13 @@ use sha2::{Digest, Sha256};
 
 use crate::hlc::Stamp;
 
-/// Characters in a title at most.
-pub const MAX_TITLE: usize = 256;
-/// Characters in a body, comment or review at most (GitHub's limit).
-pub const MAX_BODY: usize = 65_536;
-/// Characters in a label or user name at most.
+/// Bytes (UTF-8) in a title at most.
+pub const MAX_TITLE: usize = 1024;
+/// Bytes (UTF-8) in a body, comment or review at most: an operation with the largest
+/// texts still travels in one signed announcement ([`crate::announce::MAX_ANNOUNCEMENT`]),
+/// so GitHub's 65,536 characters are out of reach; 24 KiB is a long comment.
+pub const MAX_BODY: usize = 24 * 1024;
+/// Bytes in a label or user name at most.
 pub const MAX_NAME: usize = 100;
 
 /// Names an operation: a hash of its encoding.
@@ -165,7 +167,7 @@ pub struct Op {
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum OpError {
     /// A text is over its limit.
-    #[error("{what} is longer than {max} characters")]
+    #[error("{what} is longer than {max} bytes")]
     TooLong {
         /// Which text.
         what: &'static str,
@@ -184,7 +186,7 @@ fn check(what: &'static str, text: &str, max: usize, nonempty: bool) -> Result<(
     if nonempty && text.trim().is_empty() {
         return Err(OpError::Empty(what));
     }
-    if text.chars().count() > max {
+    if text.len() > max {
         return Err(OpError::TooLong { what, max });
     }
     Ok(())

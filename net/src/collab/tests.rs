@@ -316,3 +316,37 @@ fn the_latest_stamp_wins_concurrent_edits() {
         assert_eq!(fold(&ops).expect("t").title, a);
     }
 }
+
+/// An operation with every text at its limit still fits one announcement.
+#[test]
+fn the_largest_operation_fits_one_announcement() {
+    let key = crate::identity::NodeKey::generate().expect("key");
+    let op = Op {
+        repo: format!("{}/{}", "o".repeat(39), "r".repeat(100)),
+        thread: None,
+        stamp: stamp(1, 1),
+        author: "u".repeat(MAX_NAME),
+        moderator: false,
+        action: Action::Open {
+            kind: Kind::Pull {
+                base: "b".repeat(MAX_TITLE),
+                head: Head {
+                    repo: "h".repeat(MAX_TITLE),
+                    branch: "x".repeat(MAX_TITLE),
+                },
+            },
+            title: "t".repeat(MAX_TITLE),
+            body: "é".repeat(MAX_BODY / 2),
+            number: u64::MAX,
+        },
+    };
+    assert_eq!(op.validate(), Ok(()));
+    let bytes = crate::announce::Announcement::sign(&key, crate::announce::Body::Collab { op })
+        .encode()
+        .expect("encodes");
+    assert!(
+        bytes.len() <= crate::announce::MAX_ANNOUNCEMENT,
+        "{}",
+        bytes.len()
+    );
+}

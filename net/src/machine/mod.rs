@@ -336,10 +336,12 @@ impl<P: Copy + Ord + Debug, K: Debug> Replicator<P, K> {
                         });
                     }
                 }
-                Body::Repo { .. } | Body::Account { .. } => self.out.push(Action::ApplyRecords {
-                    round: None,
-                    records: vec![bytes],
-                }),
+                Body::Repo { .. } | Body::Account { .. } | Body::Collab { .. } => {
+                    self.out.push(Action::ApplyRecords {
+                        round: None,
+                        records: vec![bytes],
+                    })
+                }
             },
             Input::Pull {
                 ticket,

@@ -134,6 +134,23 @@ pub enum Event {
         /// False: kept; true: settled by a later merge or push.
         resolved: bool,
     },
+    /// An operation on an issue or pull request, made here or replicated.
+    Thread {
+        /// `owner/name`.
+        repo: String,
+        /// Its type on the wire (`issue.opened`, `pull.merged`, ...).
+        kind: &'static str,
+        /// The thread's number.
+        number: u64,
+        /// The thread's id (hex).
+        thread: String,
+        /// Who did it.
+        author: String,
+        /// The thread's title.
+        title: String,
+        /// The comment or review text, if the operation has one.
+        body: Option<String>,
+    },
     /// A peer connected.
     PeerConnected {
         /// Its libp2p peer id.
@@ -156,6 +173,7 @@ impl Event {
             Event::Push { .. } => "push",
             Event::RefReplicated { .. } => "ref.replicated",
             Event::Conflict { .. } => "conflict",
+            Event::Thread { kind, .. } => kind,
             Event::PeerConnected { .. } => "peer.connected",
             Event::PeerDisconnected { .. } => "peer.disconnected",
         }
@@ -169,7 +187,8 @@ impl Event {
             | Event::RepoDeleted { repo, .. }
             | Event::Push { repo, .. }
             | Event::RefReplicated { repo, .. }
-            | Event::Conflict { repo, .. } => Some(repo),
+            | Event::Conflict { repo, .. }
+            | Event::Thread { repo, .. } => Some(repo),
             Event::PeerConnected { .. } | Event::PeerDisconnected { .. } => None,
         }
     }
@@ -228,6 +247,20 @@ impl Event {
                 "tip": tip.to_hex(),
                 "conflict_ref": guts_net::conflict_ref(name, tip),
                 "resolved": resolved,
+            }),
+            Event::Thread {
+                number,
+                thread,
+                author,
+                title,
+                body,
+                ..
+            } => json!({
+                "number": number,
+                "thread": thread,
+                "user": author,
+                "title": title,
+                "body": body,
             }),
             Event::PeerConnected { peer } | Event::PeerDisconnected { peer } => {
                 json!({ "peer": peer })

@@ -494,26 +494,62 @@ impl Host for NodeHost {
                 Vec::new()
             })
         };
-        let (repo_after, account_after) = match after {
-            None => (None, None),
+        // Then `u:` and the hex of an operation's key (issues and pull requests).
+        let (repo_after, account_after, op_after) = match after {
+            None => (None, None, None),
             Some(c) => match c.split_at_checked(2) {
-                Some(("r:", name)) => (Some(name), None),
-                Some(("s:", key)) => (None, Some(key)),
+                Some(("r:", name)) => (Some(name), None, None),
+                Some(("s:", key)) => (None, Some(key), None),
+                Some(("u:", hex)) => match crate::hex::decode(hex) {
+                    Some(k) => (None, None, Some(k)),
+                    None => return Vec::new(),
+                },
                 _ => return Vec::new(),
             },
         };
-        if account_after.is_none() {
+        if account_after.is_none() && op_after.is_none() {
             for (name, record) in read(store.signed_records(repo_after, limit)) {
                 out.push((format!("r:{name}"), record));
             }
         }
-        if out.len() < limit {
+        if out.len() < limit && op_after.is_none() {
             let left = limit - out.len();
             for (key, record) in read(store.account_records("", account_after, left)) {
                 out.push((format!("s:{key}"), record));
             }
         }
+        if out.len() < limit {
+            let left = limit - out.len();
+            let page = store
+                .collab_records(op_after.as_deref(), left)
+                .unwrap_or_else(|e| {
+                    tracing::error!(error = %e, "reading operations for a peer");
+                    Vec::new()
+                });
+            for (key, record) in page {
+                out.push((format!("u:{}", crate::hex::encode(&key)), record));
+            }
+        }
         out
+    }
+
+    fn apply_op(&self, op: &guts_net::collab::Op, record: Vec<u8>) -> Result<bool, ReplicaError> {
+        let (id, thread) = (op.id(), op.thread_id());
+        let new =
+            self.store
+                .put_collab_op(&op.repo, &thread.0, &id.0, op.thread.is_none(), &record)?;
+        if new {
+            self.store.flush()?;
+            self.signer.observe(op.stamp.hlc);
+            // Published once kept (an operation whose thread has not arrived yet shows
+            // with it).
+            let numbers = crate::collab::view::numbered(&self.store, &op.repo)?;
+            if let Some(t) = crate::collab::view::thread(&self.store, &op.repo, &thread)? {
+                let n = numbers.get(&thread).copied().unwrap_or(0);
+                self.publish(&[crate::collab::events::of(op, &t, n)]);
+            }
+        }
+        Ok(new)
     }
 
     fn apply_account(

@@ -257,6 +257,28 @@ impl Replication {
         )))
     }
 
+    /// Records an operation on an issue or pull request made here: stamps it (after
+    /// everything this node has seen), checks it as peers will, signs, keeps and flushes
+    /// it, then announces it. Returns it.
+    pub fn record_op(
+        &self,
+        store: &Store,
+        make: impl FnOnce(guts_net::Stamp) -> guts_net::collab::Op,
+    ) -> Result<guts_net::collab::Op, StoreError> {
+        let op = make(self.signer.stamp());
+        op.validate()
+            .map_err(|e| StoreError::Invalid(e.to_string()))?;
+        let record = Announcement::sign(self.signer.key(), Body::Collab { op: op.clone() })
+            .encode()
+            .map_err(|e| StoreError::Encode(e.to_string()))?;
+        let id = op.id();
+        let thread = op.thread_id();
+        store.put_collab_op(&op.repo, &thread.0, &id.0, op.thread.is_none(), &record)?;
+        store.flush()?;
+        self.announce_record(record);
+        Ok(op)
+    }
+
     /// Deletes a repository here, keeping a signed record of the deletion, and announces it.
     /// False if there was no such repository.
     pub fn delete_local(&self, store: &Store, full: &RepoName) -> Result<bool, StoreError> {

@@ -1,0 +1,12 @@
+//! Issues and pull requests on the node (issue 17): operations signed here or replicated
+//! (`guts_net::collab`), kept in the store, folded into threads, numbered, and served.
+//!
+//! - `view.rs`: reading threads from the store: decode, fold, number, find, list.
+//! - `json.rs`: the REST shapes (GitHub's, where they fit) and ISO 8601 times.
+//! - `api.rs`: `/api/v1/repos/{owner}/{name}/issues...` handlers.
+//! - `events.rs`: the hub events an operation makes (`issue.opened`, ...).
+
+pub mod api;
+pub mod events;
+pub mod json;
+pub mod view;
