@@ -256,8 +256,8 @@ async fn show(
     Ok(Json(out).into_response())
 }
 
-/// `PATCH .../issues/{number}`.
-async fn edit(
+/// `PATCH .../issues/{number}` (and `.../pulls/{number}`).
+pub(super) async fn edit(
     State(state): State<AppState>,
     caller: Caller,
     Path((owner, name, which)): Path<(String, String, String)>,

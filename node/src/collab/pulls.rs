@@ -1,0 +1,309 @@
+//! `/api/v1/repos/{owner}/{name}/pulls...`: open a pull request from a branch of this
+//! repository (`head: "topic"`) or of another one on the network (`head: "bob:topic"`, bob's
+//! repository of the same name) into a base branch; list them; show one with its head and
+//! base tips and whether it merges (guts-git's three-way merge, with the conflicting
+//! paths); list its commits. Pull requests share issues' numbers, comments, labels and
+//! edits (`PATCH .../pulls/{n}` is the issue edit).
+
+use axum::Json;
+use axum::Router;
+use axum::body::Bytes;
+use axum::extract::{Path, Query, State};
+use axum::http::{HeaderMap, StatusCode};
+use axum::response::{IntoResponse, Response};
+use axum::routing::get;
+use guts_git::ObjectId;
+use guts_net::Perm;
+use guts_net::collab::{Action, Head, Kind, Op, State as ThreadState, Thread, propose};
+use guts_store::{Repo, Store};
+use serde::Deserialize;
+use serde_json::{Value, json};
+
+use super::mergeability::{Scratch, check};
+use super::{api, json, view};
+use crate::accounts::Caller;
+use crate::error::ApiError;
+use crate::paging::Paged;
+use crate::rest::{blocking, parse_json, readable};
+use crate::state::AppState;
+
+/// Commits listed for a pull request at most.
+const MAX_COMMITS: usize = 250;
+
+/// The routes under `prefix`.
+pub fn routes(prefix: &str) -> Router<AppState> {
+    let base = format!("{prefix}/repos/{{owner}}/{{name}}/pulls");
+    Router::new()
+        .route(&base, get(list).post(open))
+        .route(&format!("{base}/{{number}}"), get(show).patch(api::edit))
+        .route(&format!("{base}/{{number}}/commits"), get(commits))
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct OpenBody {
+    title: String,
+    #[serde(default)]
+    body: String,
+    head: String,
+    base: String,
+}
+
+#[derive(Debug, Deserialize)]
+struct ListQuery {
+    state: Option<String>,
+}
+
+/// A branch's tip, or 422 naming what is missing.
+fn tip(repo: &Repo, branch: &str) -> Result<ObjectId, ApiError> {
+    let name = format!("refs/heads/{branch}");
+    guts_git::refname::check(&name).map_err(|_| unknown(repo, branch))?;
+    repo.get_ref(&name)?.ok_or_else(|| unknown(repo, branch))
+}
+
+fn unknown(repo: &Repo, branch: &str) -> ApiError {
+    ApiError::new(
+        StatusCode::UNPROCESSABLE_ENTITY,
+        format!("{} has no branch {branch:?}", repo.full_name()),
+    )
+}
+
+/// The repository a pull request's head is in (readable by the caller), or 404/422.
+fn head_repo(store: &Store, caller: &Caller, base: &Repo, head: &Head) -> Result<Repo, ApiError> {
+    let (owner, name) = head
+        .repo
+        .split_once('/')
+        .ok_or_else(|| ApiError::new(StatusCode::UNPROCESSABLE_ENTITY, "a bad head repository"))?;
+    if head.repo == base.full_name().to_string() {
+        return Ok(base.clone());
+    }
+    readable(store, caller, owner, name, Perm::Read)
+}
+
+/// A pull request as GitHub shows one; `merge` when it was computed.
+fn pull_json(
+    n: u64,
+    t: &Thread,
+    tips: Option<(ObjectId, ObjectId)>,
+    merge: Option<&guts_git::merge::Merged>,
+) -> Value {
+    let mut v = json::thread(n, t);
+    let Kind::Pull { base, head } = &t.kind else {
+        return v;
+    };
+    let merged = matches!(t.state, ThreadState::Merged { .. });
+    v["head"] = json!({
+        "ref": head.branch,
+        "repo": { "full_name": head.repo },
+        "sha": tips.map(|(_, h)| h.to_hex()),
+    });
+    v["base"] = json!({ "ref": base, "sha": tips.map(|(b, _)| b.to_hex()) });
+    v["merged"] = json!(merged);
+    match merge {
+        Some(m) => {
+            v["mergeable"] = json!(m.is_clean());
+            v["mergeable_state"] = json!(if m.is_clean() { "clean" } else { "dirty" });
+            v["conflicts"] = m
+                .conflicts
+                .iter()
+                .map(|c| {
+                    json!({
+                        "path": String::from_utf8_lossy(&c.path),
+                        "kind": format!("{:?}", c.kind),
+                    })
+                })
+                .collect();
+        }
+        None => {
+            v["mergeable"] = Value::Null;
+            v["mergeable_state"] = json!("unknown");
+        }
+    }
+    v
+}
+
+/// `POST .../pulls`.
+async fn open(
+    State(state): State<AppState>,
+    caller: Caller,
+    Path((owner, name)): Path<(String, String)>,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Result<Response, ApiError> {
+    let me = caller.with_scope(Perm::Write)?.user.clone();
+    let b: OpenBody = parse_json(&headers, &body)?;
+    let st = state.clone();
+    let out = blocking(&state, move |store| {
+        let repo = readable(&store, &caller, &owner, &name, Perm::Read)?;
+        let full = repo.full_name().to_string();
+        let head = match b.head.split_once(':') {
+            Some((fork_owner, branch)) => Head {
+                repo: format!("{fork_owner}/{}", repo.record().name),
+                branch: branch.to_string(),
+            },
+            None => Head {
+                repo: full.clone(),
+                branch: b.head.clone(),
+            },
+        };
+        let from = head_repo(&store, &caller, &repo, &head)?;
+        tip(&repo, &b.base)?;
+        tip(&from, &head.branch)?;
+        if head.repo == full && head.branch == b.base {
+            return Err(ApiError::new(
+                StatusCode::UNPROCESSABLE_ENTITY,
+                "the head and the base are the same branch",
+            ));
+        }
+        let number = propose(view::numbered(&store, &full)?.values().copied());
+        let op = st.replication().record_op(&store, |stamp| Op {
+            repo: full.clone(),
+            thread: None,
+            stamp,
+            author: me.clone(),
+            moderator: false,
+            action: Action::Open {
+                kind: Kind::Pull {
+                    base: b.base.clone(),
+                    head,
+                },
+                title: b.title,
+                body: b.body,
+                number,
+            },
+        })?;
+        api::publish(&st, &store, &op)?;
+        let (n, t) = view::find(&store, &full, &view::hex(&op.id()))?
+            .ok_or_else(|| ApiError::internal(&"the pull request just kept is missing"))?;
+        Ok(pull_json(n, &t, None, None))
+    })
+    .await?;
+    Ok((StatusCode::CREATED, Json(out)).into_response())
+}
+
+/// `GET .../pulls`.
+async fn list(
+    State(state): State<AppState>,
+    caller: Caller,
+    Path((owner, name)): Path<(String, String)>,
+    Query(q): Query<ListQuery>,
+    paged: Paged,
+) -> Result<Response, ApiError> {
+    let want = q.state.unwrap_or_else(|| "open".into());
+    if !["open", "closed", "all"].contains(&want.as_str()) {
+        return Err(ApiError::new(
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "state must be open, closed or all",
+        ));
+    }
+    let items = blocking(&state, move |store| {
+        let repo = readable(&store, &caller, &owner, &name, Perm::Read)?;
+        let all = view::list(&store, &repo.full_name().to_string())?;
+        Ok(all
+            .iter()
+            .filter(|(_, t)| matches!(t.kind, Kind::Pull { .. }))
+            .filter(|(_, t)| match want.as_str() {
+                "open" => t.state == ThreadState::Open,
+                "closed" => t.state != ThreadState::Open,
+                _ => true,
+            })
+            .map(|(n, t)| pull_json(*n, t, None, None))
+            .collect::<Vec<_>>())
+    })
+    .await?;
+    Ok(paged.page_of(items))
+}
+
+/// The pull request `which` of the repository, its head repository, and both tips (none
+/// if a branch is gone).
+struct Found {
+    number: u64,
+    thread: Thread,
+    base: Repo,
+    head: Repo,
+    tips: Option<(ObjectId, ObjectId)>,
+}
+
+fn find_pull(
+    store: &Store,
+    caller: &Caller,
+    owner: &str,
+    name: &str,
+    which: &str,
+) -> Result<Found, ApiError> {
+    let repo = readable(store, caller, owner, name, Perm::Read)?;
+    let full = repo.full_name().to_string();
+    let (number, thread) = view::find(store, &full, which)?
+        .filter(|(_, t)| matches!(t.kind, Kind::Pull { .. }))
+        .ok_or_else(|| ApiError::not_found("pull request", which))?;
+    let Kind::Pull { base, head } = &thread.kind else {
+        return Err(ApiError::not_found("pull request", which));
+    };
+    let from = head_repo(store, caller, &repo, head)?;
+    let tips = match (
+        repo.get_ref(&format!("refs/heads/{base}"))?,
+        from.get_ref(&format!("refs/heads/{}", head.branch))?,
+    ) {
+        (Some(b), Some(h)) => Some((b, h)),
+        _ => None,
+    };
+    Ok(Found {
+        number,
+        thread,
+        base: repo,
+        head: from,
+        tips,
+    })
+}
+
+/// `GET .../pulls/{number}`: with whether it merges, computed now.
+async fn show(
+    State(state): State<AppState>,
+    caller: Caller,
+    Path((owner, name, which)): Path<(String, String, String)>,
+) -> Result<Response, ApiError> {
+    let out = blocking(&state, move |store| {
+        let f = find_pull(&store, &caller, &owner, &name, &which)?;
+        let open = f.thread.state == ThreadState::Open;
+        let merge = match f.tips {
+            Some((b, h)) if open => {
+                let fork = (f.head.id() != f.base.id()).then(|| f.head.odb());
+                let scratch = Scratch::new(f.base.odb(), fork);
+                Some(check(&scratch, &b, &h).map_err(|e| ApiError::internal(&e))?)
+            }
+            _ => None,
+        };
+        Ok(pull_json(f.number, &f.thread, f.tips, merge.as_ref()))
+    })
+    .await?;
+    Ok(Json(out).into_response())
+}
+
+/// `GET .../pulls/{number}/commits`: the head's commits the base lacks, oldest first.
+async fn commits(
+    State(state): State<AppState>,
+    caller: Caller,
+    Path((owner, name, which)): Path<(String, String, String)>,
+    paged: Paged,
+) -> Result<Response, ApiError> {
+    let items = blocking(&state, move |store| {
+        let f = find_pull(&store, &caller, &owner, &name, &which)?;
+        let Some((b, h)) = f.tips else {
+            return Ok(Vec::new());
+        };
+        let fork = (f.head.id() != f.base.id()).then(|| f.head.odb());
+        let scratch = Scratch::new(f.base.odb(), fork);
+        let walk = guts_git::walk::commits_between(&scratch, &[h], &[b], &Default::default())
+            .map_err(|e| ApiError::internal(&e))?;
+        let mut out: Vec<Value> = walk
+            .included
+            .iter()
+            .take(MAX_COMMITS)
+            .map(|c| json!({ "sha": c.to_hex() }))
+            .collect();
+        out.reverse();
+        Ok(out)
+    })
+    .await?;
+    Ok(paged.page_of(items))
+}
