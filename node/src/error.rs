@@ -57,6 +57,13 @@ impl ApiError {
     }
 }
 
+impl From<guts_git::odb::OdbError> for ApiError {
+    /// Objects that cannot be read are this node's fault: 500, cause logged.
+    fn from(e: guts_git::odb::OdbError) -> Self {
+        Self::internal(&e)
+    }
+}
+
 impl From<StoreError> for ApiError {
     fn from(e: StoreError) -> Self {
         match e {

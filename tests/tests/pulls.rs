@@ -231,4 +231,141 @@ fn pull_requests_merge_or_conflict_as_git_says_on_every_node() {
     wait_for("the resolution on both nodes", DEADLINE, || {
         (0..2).all(|i| show(&c, i, 3).1["mergeable"] == true)
     });
+    merges(&c, w, &alice);
+}
+
+/// Fetches `main` from node `i` into the work tree as `node-i`, checked by `git fsck`.
+fn fetch_main(c: &Cluster, w: &Path, i: usize) -> String {
+    let from = format!("{}/alice/app.git", c.node(i).anon_url);
+    git(
+        w,
+        &[
+            "fetch",
+            "-q",
+            &from,
+            &format!("+main:refs/remotes/node{i}/main"),
+        ],
+    );
+    git(w, &["fsck", "--strict"]);
+    git(w, &["rev-parse", &format!("refs/remotes/node{i}/main")])
+        .trim()
+        .to_string()
+}
+
+/// Merges the pull requests: refused without write access, while conflicting, and twice;
+/// a merge commit, a squash and a rebase made on node 1 are what git expects, on both
+/// nodes.
+fn merges(c: &Cluster, w: &Path, alice: &str) {
+    let merge = |i: usize, t: &str, n: u64, body: Value| {
+        http(
+            "PUT",
+            &url(
+                c.node(i),
+                &format!("/repos/alice/app/pulls/{n}/merge"),
+                Some(t),
+            ),
+            Some(body),
+        )
+    };
+    let (status, body) = http(
+        "POST",
+        &format!("{}/api/v1/users", c.node(0).url),
+        Some(json!({ "name": "carol" })),
+    );
+    assert_eq!(status, 201, "{body}");
+    let carol = body["token"].as_str().expect("token").to_string();
+    wait_for("carol on node 1", DEADLINE, || {
+        http("GET", &url(c.node(1), "/user", Some(&carol)), None).0 == 200
+    });
+    assert_eq!(merge(1, &carol, 2, json!({})).0, 403);
+    assert_eq!(
+        merge(1, alice, 2, json!({ "merge_method": "octopus" })).0,
+        422
+    );
+
+    // A merge commit, made on node 1.
+    let old_main = git(w, &["rev-parse", "main"]).trim().to_string();
+    let topic = git(w, &["rev-parse", "topic"]).trim().to_string();
+    let (status, merged) = merge(1, alice, 2, json!({ "merge_method": "merge" }));
+    assert_eq!(status, 200, "{merged}");
+    let sha = merged["sha"].as_str().expect("sha").to_string();
+    wait_for("the merge on node 0", DEADLINE, || {
+        fetch_main(c, w, 0) == sha
+    });
+    assert_eq!(fetch_main(c, w, 1), sha);
+    let parents = git(w, &["rev-list", "--parents", "-n", "1", &sha]);
+    assert_eq!(
+        parents.split_whitespace().skip(1).collect::<Vec<_>>(),
+        vec![old_main.as_str(), topic.as_str()]
+    );
+    let tree = git(w, &["rev-parse", &format!("{sha}^{{tree}}")]);
+    let want = git(w, &["merge-tree", "--write-tree", &old_main, &topic]);
+    assert_eq!(tree.trim(), want.lines().next().expect("tree"));
+    wait_for("merged on both nodes", DEADLINE, || {
+        (0..2).all(|i| show(c, i, 2).1["merged"] == true)
+    });
+    assert_eq!(merge(0, alice, 2, json!({})).0, 405, "merged once");
+
+    // The resolved clash, squashed on node 1: one commit on main with the merged tree.
+    git(
+        w,
+        &[
+            "fetch",
+            "-q",
+            &format!("{}/alice/app.git", c.node(0).anon_url),
+            "+clash:refs/remotes/node0/clash",
+        ],
+    );
+    let clash = git(w, &["rev-parse", "refs/remotes/node0/clash"])
+        .trim()
+        .to_string();
+    let (status, squashed) = merge(1, alice, 3, json!({ "merge_method": "squash" }));
+    assert_eq!(status, 200, "{squashed}");
+    let sha2 = squashed["sha"].as_str().expect("sha").to_string();
+    wait_for("the squash on node 0", DEADLINE, || {
+        fetch_main(c, w, 0) == sha2
+    });
+    let parents = git(w, &["rev-list", "--parents", "-n", "1", &sha2]);
+    assert_eq!(
+        parents.split_whitespace().skip(1).collect::<Vec<_>>(),
+        vec![sha.as_str()]
+    );
+    let tree = git(w, &["rev-parse", &format!("{sha2}^{{tree}}")]);
+    let want = git(w, &["merge-tree", "--write-tree", &sha, &clash]);
+    assert_eq!(tree.trim(), want.lines().next().expect("tree"));
+
+    // A rebase: two commits re-applied on main, in order, with their messages.
+    git(w, &["checkout", "-q", "-b", "rb", &old_main]);
+    commit(w, "r1.txt", "one\n", "rb one");
+    commit(w, "r2.txt", "two\n", "rb two");
+    let push_url = with_token(
+        &format!("{}/alice/app.git", c.node(0).anon_url),
+        "alice",
+        alice,
+    );
+    git(w, &["push", "-q", &push_url, "rb"]);
+    let (status, pr) = http(
+        "POST",
+        &url(c.node(0), "/repos/alice/app/pulls", Some(alice)),
+        Some(json!({ "title": "Rebase me", "head": "rb", "base": "main" })),
+    );
+    assert_eq!(status, 201, "{pr}");
+    let n = pr["number"].as_u64().expect("number");
+    wait_for("the pull request on node 1", DEADLINE, || {
+        show(c, 1, n).1["mergeable"] == true
+    });
+    let (status, rebased) = merge(1, alice, n, json!({ "merge_method": "rebase" }));
+    assert_eq!(status, 200, "{rebased}");
+    let sha3 = rebased["sha"].as_str().expect("sha").to_string();
+    wait_for("the rebase on node 0", DEADLINE, || {
+        fetch_main(c, w, 0) == sha3
+    });
+    let log = git(w, &["log", "--format=%s %P", "-n", "3", &sha3]);
+    let lines: Vec<&str> = log.lines().collect();
+    assert!(lines[0].starts_with("rb two "), "{log}");
+    assert!(lines[1].starts_with("rb one "), "{log}");
+    assert!(lines[1].ends_with(&sha2), "re-applied on main: {log}");
+    for f in ["r1.txt", "r2.txt", "c.txt"] {
+        git(w, &["cat-file", "-e", &format!("{sha3}:{f}")]);
+    }
 }

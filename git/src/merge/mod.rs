@@ -136,17 +136,43 @@ fn merge_at<O: ObjectRead + ObjectWrite>(
         [one] => Some(commit_links(odb, one)?.tree),
         [first, rest @ ..] => Some(virtual_base(odb, *first, rest, depth)?),
     };
-    let mut m = tree::TreeMerge {
-        odb,
-        labels,
-        inner: depth > 0,
-        conflicts: Vec::new(),
-    };
     let (o, t) = (
         commit_links(odb, ours)?.tree,
         commit_links(odb, theirs)?.tree,
     );
-    let tree = match m.trees(base_tree, Some(o), Some(t), b"")? {
+    let mut merged = trees_at(odb, base_tree, o, t, labels, depth > 0)?;
+    merged.bases = bases;
+    Ok(merged)
+}
+
+/// Merges trees `ours` and `theirs` against `base` (none: empty), as one step of a
+/// cherry-pick or rebase does. Results are written to `odb`.
+pub fn merge_trees<O: ObjectRead + ObjectWrite>(
+    odb: &O,
+    base: Option<ObjectId>,
+    ours: ObjectId,
+    theirs: ObjectId,
+    labels: (&str, &str),
+) -> Result<Merged, MergeError> {
+    trees_at(odb, base, ours, theirs, labels, false)
+}
+
+/// The tree merge itself; `inner` when merging merge bases into a virtual one.
+fn trees_at<O: ObjectRead + ObjectWrite>(
+    odb: &O,
+    base: Option<ObjectId>,
+    ours: ObjectId,
+    theirs: ObjectId,
+    labels: (&str, &str),
+    inner: bool,
+) -> Result<Merged, MergeError> {
+    let mut m = tree::TreeMerge {
+        odb,
+        labels,
+        inner,
+        conflicts: Vec::new(),
+    };
+    let tree = match m.trees(base, Some(ours), Some(theirs), b"")? {
         Some(id) => id,
         None => empty_tree(odb)?,
     };
@@ -156,7 +182,7 @@ fn merge_at<O: ObjectRead + ObjectWrite>(
     Ok(Merged {
         tree,
         conflicts,
-        bases,
+        bases: Vec::new(),
     })
 }
 

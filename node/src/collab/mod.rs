@@ -5,12 +5,14 @@
 //! - `json.rs`: the REST shapes (GitHub's, where they fit) and ISO 8601 times.
 //! - `api.rs`: `/api/v1/repos/{owner}/{name}/issues...` handlers.
 //! - `pulls.rs`: `/api/v1/repos/{owner}/{name}/pulls...`: open, list, show (with whether
-//!   it merges), commits; `mergeability.rs`: the merge check over the store's objects.
+//!   it merges), commits; `mergeability.rs`: the merge check over the store's objects;
+//!   `merging.rs`: `PUT .../pulls/{n}/merge` (merge, squash, rebase, fast-forward).
 //! - `events.rs`: the hub events an operation makes (`issue.opened`, ...).
 
 pub mod api;
 pub mod events;
 pub mod json;
 mod mergeability;
+mod merging;
 pub mod pulls;
 pub mod view;

@@ -37,6 +37,10 @@ pub fn routes(prefix: &str) -> Router<AppState> {
         .route(&base, get(list).post(open))
         .route(&format!("{base}/{{number}}"), get(show).patch(api::edit))
         .route(&format!("{base}/{{number}}/commits"), get(commits))
+        .route(
+            &format!("{base}/{{number}}/merge"),
+            axum::routing::put(super::merging::merge),
+        )
 }
 
 #[derive(Debug, Deserialize)]
@@ -216,15 +220,15 @@ async fn list(
 
 /// The pull request `which` of the repository, its head repository, and both tips (none
 /// if a branch is gone).
-struct Found {
-    number: u64,
-    thread: Thread,
-    base: Repo,
-    head: Repo,
-    tips: Option<(ObjectId, ObjectId)>,
+pub(super) struct Found {
+    pub number: u64,
+    pub thread: Thread,
+    pub base: Repo,
+    pub head: Repo,
+    pub tips: Option<(ObjectId, ObjectId)>,
 }
 
-fn find_pull(
+pub(super) fn find_pull(
     store: &Store,
     caller: &Caller,
     owner: &str,

@@ -472,19 +472,80 @@ async fn pushing(
     let store = state.store()?.clone();
     let user = caller.user().map(str::to_string);
     let full = repo.full_name();
-    tokio::task::spawn_blocking(move || {
-        // Every pushed update carries its pusher's grant, or peers would refuse it.
-        let pusher = match user {
-            Some(u) => accounts::grant_for(&store, &u, full.owner(), full.name())?,
-            None => None,
-        }
-        .ok_or_else(|| ApiError::forbidden("write access is required"))?;
-        Ok(receive::Pushing {
-            pusher: Some(pusher),
-            protected: accounts::protected_patterns(&store, &full)?,
-        })
+    tokio::task::spawn_blocking(move || who_pushes(&store, user.as_deref(), &full)).await?
+}
+
+/// What a push by `user` to `full` carries and must respect (blocking).
+pub(crate) fn who_pushes(
+    store: &guts_store::Store,
+    user: Option<&str>,
+    full: &RepoName,
+) -> Result<receive::Pushing, ApiError> {
+    // Every pushed update carries its pusher's grant, or peers would refuse it.
+    let pusher = match user {
+        Some(u) => accounts::grant_for(store, u, full.owner(), full.name())?,
+        None => None,
+    }
+    .ok_or_else(|| ApiError::forbidden("write access is required"))?;
+    Ok(receive::Pushing {
+        pusher: Some(pusher),
+        protected: accounts::protected_patterns(store, full)?,
     })
-    .await?
+}
+
+/// A push the node makes itself (a pull request's merge): `name` from `old` to `new`,
+/// with `pack` holding what `new` needs, through the same path as a client's push
+/// (protected branches, the update log, replication, events). Blocking. The ref's
+/// refusal, if any, is returned as the reason git would print.
+pub(crate) fn push_here(
+    st: &AppState,
+    repo: &Repo,
+    who: &receive::Pushing,
+    (name, old, new): (&str, guts_git::ObjectId, guts_git::ObjectId),
+    pack: Vec<u8>,
+) -> Result<Result<(), String>, ApiError> {
+    let push = receive::Push {
+        commands: vec![receive::Command {
+            old,
+            new,
+            name: name.to_string(),
+        }],
+        report_status: true,
+        sideband: false,
+        quiet: true,
+        atomic: true,
+        push_options: Vec::new(),
+    };
+    let limits = (st.config().max_pack_bytes, st.config().max_object_bytes);
+    let mut report = Vec::new();
+    let (outcome, mut pushed) = receive::serve(
+        repo,
+        &push,
+        std::io::Cursor::new(pack),
+        limits,
+        st.replication(),
+        who,
+        &mut report,
+    )
+    .map_err(|e| ApiError::internal(&e))?;
+    let full = repo.full_name();
+    st.replication()
+        .announce_push(&full, std::mem::take(&mut pushed.accepted));
+    crate::events::publish_push(st, &full, &pushed);
+    if outcome == receive::Outcome::Ok {
+        return Ok(Ok(()));
+    }
+    // The report: "ng REF REASON" for the refused ref.
+    let text = String::from_utf8_lossy(&report);
+    let reason = text
+        .split(['\n', '\0'])
+        .find_map(|l| l.find("ng ").map(|i| l[i + 3..].to_string()))
+        .map(|l| {
+            l.split_once(' ')
+                .map_or(l.clone(), |(_, why)| why.to_string())
+        })
+        .unwrap_or_else(|| "the push was refused".into());
+    Ok(Err(reason))
 }
 
 async fn receive_pack(
