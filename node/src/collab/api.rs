@@ -133,6 +133,36 @@ pub fn publish(st: &AppState, store: &Store, op: &Op) -> Result<(), ApiError> {
     Ok(())
 }
 
+/// `?state=`: open (the default), closed (merged too) or all.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(super) enum StateFilter {
+    Open,
+    Closed,
+    All,
+}
+
+impl StateFilter {
+    pub(super) fn parse(s: Option<&str>) -> Result<StateFilter, ApiError> {
+        match s.unwrap_or("open") {
+            "open" => Ok(StateFilter::Open),
+            "closed" => Ok(StateFilter::Closed),
+            "all" => Ok(StateFilter::All),
+            _ => Err(ApiError::new(
+                StatusCode::UNPROCESSABLE_ENTITY,
+                "state must be open, closed or all",
+            )),
+        }
+    }
+
+    pub(super) fn admits(self, t: &Thread) -> bool {
+        match self {
+            StateFilter::Open => t.state == ThreadState::Open,
+            StateFilter::Closed => t.state != ThreadState::Open,
+            StateFilter::All => true,
+        }
+    }
+}
+
 /// `GET .../issues`.
 async fn list(
     State(state): State<AppState>,
@@ -141,13 +171,7 @@ async fn list(
     Query(q): Query<ListQuery>,
     paged: Paged,
 ) -> Result<Response, ApiError> {
-    let want_state = q.state.unwrap_or_else(|| "open".into());
-    if !["open", "closed", "all"].contains(&want_state.as_str()) {
-        return Err(ApiError::new(
-            StatusCode::UNPROCESSABLE_ENTITY,
-            "state must be open, closed or all",
-        ));
-    }
+    let want_state = StateFilter::parse(q.state.as_deref())?;
     let labels: Vec<String> = q
         .labels
         .map(|l| {
@@ -163,11 +187,7 @@ async fn list(
         let all = view::list(&store, &a.repo)?;
         Ok(all
             .iter()
-            .filter(|(_, t)| match want_state.as_str() {
-                "open" => t.state == ThreadState::Open,
-                "closed" => t.state != ThreadState::Open,
-                _ => true,
-            })
+            .filter(|(_, t)| want_state.admits(t))
             .filter(|(_, t)| labels.iter().all(|l| t.labels.contains(l)))
             .filter(|(_, t)| q.creator.as_ref().is_none_or(|c| *c == t.author))
             .filter(|(_, t)| q.assignee.as_ref().is_none_or(|u| t.assignees.contains(u)))

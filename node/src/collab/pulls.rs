@@ -193,24 +193,14 @@ async fn list(
     Query(q): Query<ListQuery>,
     paged: Paged,
 ) -> Result<Response, ApiError> {
-    let want = q.state.unwrap_or_else(|| "open".into());
-    if !["open", "closed", "all"].contains(&want.as_str()) {
-        return Err(ApiError::new(
-            StatusCode::UNPROCESSABLE_ENTITY,
-            "state must be open, closed or all",
-        ));
-    }
+    let want = api::StateFilter::parse(q.state.as_deref())?;
     let items = blocking(&state, move |store| {
         let repo = readable(&store, &caller, &owner, &name, Perm::Read)?;
         let all = view::list(&store, &repo.full_name().to_string())?;
         Ok(all
             .iter()
             .filter(|(_, t)| matches!(t.kind, Kind::Pull { .. }))
-            .filter(|(_, t)| match want.as_str() {
-                "open" => t.state == ThreadState::Open,
-                "closed" => t.state != ThreadState::Open,
-                _ => true,
-            })
+            .filter(|(_, t)| want.admits(t))
             .map(|(n, t)| pull_json(*n, t, None, None))
             .collect::<Vec<_>>())
     })
