@@ -190,6 +190,26 @@ fn pull_requests_merge_or_conflict_as_git_says_on_every_node() {
     assert_eq!(v["mergeable"], false, "{v}");
     assert_eq!(conflicts(&v), git_paths);
 
+    // Its head is advertised as refs/pull/2/head: git fetches it, v2 and v0.
+    for (i, proto) in [(1, "2"), (0, "0")] {
+        let from = format!("{}/alice/app.git", c.node(i).anon_url);
+        git(
+            w,
+            &[
+                "-c",
+                &format!("protocol.version={proto}"),
+                "fetch",
+                "-q",
+                &from,
+                "pull/2/head",
+            ],
+        );
+        assert_eq!(
+            git(w, &["rev-parse", "FETCH_HEAD"]).trim(),
+            git(w, &["rev-parse", "topic"]).trim()
+        );
+    }
+
     // Its commits: the head's that main lacks, oldest first.
     let (_, commits) = http(
         "GET",
@@ -276,6 +296,38 @@ fn merges(c: &Cluster, w: &Path, alice: &str) {
     let carol = body["token"].as_str().expect("token").to_string();
     wait_for("carol on node 1", DEADLINE, || {
         http("GET", &url(c.node(1), "/user", Some(&carol)), None).0 == 200
+    });
+    // Reviews: the author does not approve their own; Carol approves on node 1, and node 0
+    // lists it.
+    let review = |i: usize, t: &str, n: u64, body: Value| {
+        http(
+            "POST",
+            &url(
+                c.node(i),
+                &format!("/repos/alice/app/pulls/{n}/reviews"),
+                Some(t),
+            ),
+            Some(body),
+        )
+    };
+    assert_eq!(review(1, alice, 2, json!({ "event": "APPROVE" })).0, 422);
+    assert_eq!(
+        review(1, &carol, 2, json!({ "event": "REQUEST_CHANGES" })).0,
+        422
+    );
+    assert_eq!(review(1, &carol, 2, json!({ "event": "MAYBE" })).0, 422);
+    let (status, r) = review(1, &carol, 2, json!({ "event": "APPROVE", "body": "lgtm" }));
+    assert_eq!(status, 201, "{r}");
+    assert_eq!(r["state"], "APPROVED");
+    assert_eq!(r["commit_id"], git(w, &["rev-parse", "topic"]).trim());
+    wait_for("the review on node 0", DEADLINE, || {
+        let (_, v) = http(
+            "GET",
+            &url(c.node(0), "/repos/alice/app/pulls/2/reviews", None),
+            None,
+        );
+        v.as_array()
+            .is_some_and(|a| a.len() == 1 && a[0]["user"]["login"] == "carol")
     });
     assert_eq!(merge(1, &carol, 2, json!({})).0, 403);
     assert_eq!(

@@ -2,7 +2,7 @@
 //! fit, so existing client code reads them), and ISO 8601 times.
 
 use guts_net::Stamp;
-use guts_net::collab::{Comment, Kind, State, Thread};
+use guts_net::collab::{Comment, Kind, Review, State, Thread, Verdict};
 use serde_json::{Value, json};
 
 use super::view::hex;
@@ -88,6 +88,23 @@ pub fn comment(c: &Comment) -> Value {
         "body": c.body,
         "created_at": at(&c.created),
         "updated_at": at(&c.edited.unwrap_or(c.created)),
+    })
+}
+
+/// A review, as GitHub shows one.
+pub fn review(r: &Review) -> Value {
+    let state = match r.verdict {
+        Verdict::Approve => "APPROVED",
+        Verdict::RequestChanges => "CHANGES_REQUESTED",
+        Verdict::Comment => "COMMENTED",
+    };
+    json!({
+        "id": hex(&r.id),
+        "user": user(&r.author),
+        "state": state,
+        "body": r.body,
+        "commit_id": guts_git::ObjectId::from_bytes(r.commit).to_hex(),
+        "submitted_at": at(&r.at),
     })
 }
 

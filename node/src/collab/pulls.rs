@@ -2,7 +2,8 @@
 //! repository (`head: "topic"`) or of another one on the network (`head: "bob:topic"`, bob's
 //! repository of the same name) into a base branch; list them; show one with its head and
 //! base tips and whether it merges (guts-git's three-way merge, with the conflicting
-//! paths); list its commits. Pull requests share issues' numbers, comments, labels and
+//! paths); list its commits; review it (approve, request changes, comment). Pull
+//! requests share issues' numbers, comments, labels and
 //! edits (`PATCH .../pulls/{n}` is the issue edit).
 
 use axum::Json;
@@ -14,7 +15,7 @@ use axum::response::{IntoResponse, Response};
 use axum::routing::get;
 use guts_git::ObjectId;
 use guts_net::Perm;
-use guts_net::collab::{Action, Head, Kind, Op, State as ThreadState, Thread, propose};
+use guts_net::collab::{Action, Head, Kind, Op, State as ThreadState, Thread, Verdict, propose};
 use guts_store::{Repo, Store};
 use serde::Deserialize;
 use serde_json::{Value, json};
@@ -41,6 +42,10 @@ pub fn routes(prefix: &str) -> Router<AppState> {
             &format!("{base}/{{number}}/merge"),
             axum::routing::put(super::merging::merge),
         )
+        .route(
+            &format!("{base}/{{number}}/reviews"),
+            get(reviews).post(review),
+        )
 }
 
 #[derive(Debug, Deserialize)]
@@ -51,6 +56,16 @@ struct OpenBody {
     body: String,
     head: String,
     base: String,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct ReviewBody {
+    event: String,
+    #[serde(default)]
+    body: String,
+    #[serde(default)]
+    commit_id: Option<String>,
 }
 
 #[derive(Debug, Deserialize)]
@@ -300,4 +315,92 @@ async fn commits(
     })
     .await?;
     Ok(paged.page_of(items))
+}
+
+/// `GET .../pulls/{number}/reviews`.
+async fn reviews(
+    State(state): State<AppState>,
+    caller: Caller,
+    Path((owner, name, which)): Path<(String, String, String)>,
+    paged: Paged,
+) -> Result<Response, ApiError> {
+    let items = blocking(&state, move |store| {
+        let f = find_pull(&store, &caller, &owner, &name, &which)?;
+        Ok(f.thread
+            .reviews
+            .iter()
+            .map(json::review)
+            .collect::<Vec<_>>())
+    })
+    .await?;
+    Ok(paged.page_of(items))
+}
+
+/// `POST .../pulls/{number}/reviews`: approve, request changes or comment, on the head as
+/// it is now (an author does not approve their own pull request).
+async fn review(
+    State(state): State<AppState>,
+    caller: Caller,
+    Path((owner, name, which)): Path<(String, String, String)>,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Result<Response, ApiError> {
+    let me = caller.with_scope(Perm::Write)?.user.clone();
+    let b: ReviewBody = parse_json(&headers, &body)?;
+    let unprocessable = |m: &str| ApiError::new(StatusCode::UNPROCESSABLE_ENTITY, m.to_string());
+    let verdict = match b.event.as_str() {
+        "APPROVE" => Verdict::Approve,
+        "REQUEST_CHANGES" => Verdict::RequestChanges,
+        "COMMENT" => Verdict::Comment,
+        _ => {
+            return Err(unprocessable(
+                "event must be APPROVE, REQUEST_CHANGES or COMMENT",
+            ));
+        }
+    };
+    if verdict != Verdict::Approve && b.body.trim().is_empty() {
+        return Err(unprocessable("this review needs a body"));
+    }
+    let st = state.clone();
+    let out = blocking(&state, move |store| {
+        let f = find_pull(&store, &caller, &owner, &name, &which)?;
+        if f.thread.state != ThreadState::Open {
+            return Err(unprocessable("the pull request is not open"));
+        }
+        if verdict == Verdict::Approve && f.thread.author == me {
+            return Err(unprocessable("you cannot approve your own pull request"));
+        }
+        let Some((_, head)) = f.tips else {
+            return Err(unprocessable("its head branch is gone"));
+        };
+        if b.commit_id.as_ref().is_some_and(|c| *c != head.to_hex()) {
+            return Err(unprocessable(
+                "commit_id is not the head of the pull request",
+            ));
+        }
+        let full = f.base.full_name().to_string();
+        let op = st.replication().record_op(&store, |stamp| Op {
+            repo: full.clone(),
+            thread: Some(f.thread.id),
+            stamp,
+            author: me.clone(),
+            moderator: false,
+            action: Action::Review {
+                verdict,
+                body: b.body.clone(),
+                commit: *head.as_bytes(),
+            },
+        })?;
+        api::publish(&st, &store, &op)?;
+        let t = view::thread(&store, &full, &f.thread.id)?
+            .ok_or_else(|| ApiError::not_found("pull request", &which))?;
+        let r = t
+            .reviews
+            .iter()
+            .find(|r| r.id == op.id())
+            .ok_or_else(|| ApiError::internal(&"the review just kept is missing"))?;
+        Ok(json::review(r))
+    })
+    .await?;
+    Ok((StatusCode::CREATED, Json(out)).into_response())
 }

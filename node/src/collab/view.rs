@@ -79,3 +79,25 @@ pub fn parse_id(hex: &str) -> Option<OpId> {
 pub fn hex(id: &OpId) -> String {
     crate::hex::encode(&id.0)
 }
+
+/// The pull requests of `repo` whose head is a branch of `repo` itself, as (number,
+/// branch): what `refs/pull/N/head` advertises. Read from the opening operations only.
+pub fn pull_heads(store: &Store, repo: &str) -> Result<Vec<(u64, String)>, StoreError> {
+    let numbers = numbered(store, repo)?;
+    let mut out = Vec::new();
+    for (id, record) in store.collab_threads(repo)? {
+        let Some(op) = decode(&record) else {
+            continue;
+        };
+        if let guts_net::collab::Action::Open {
+            kind: guts_net::collab::Kind::Pull { head, .. },
+            ..
+        } = op.action
+            && head.repo == repo
+            && let Some(n) = numbers.get(&OpId(id))
+        {
+            out.push((*n, head.branch));
+        }
+    }
+    Ok(out)
+}

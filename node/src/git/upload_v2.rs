@@ -94,7 +94,7 @@ fn ls_refs(repo: &Repo, args: &[Vec<u8>], out: &mut dyn Write) -> Result<(), Git
     }
     let wanted =
         |name: &str| prefixes.is_empty() || prefixes.iter().any(|p| name.starts_with(p.as_str()));
-    let refs = repo.list_refs()?;
+    let refs = super::advertise::upload_refs(repo)?;
     let odb = repo.odb();
     let head = repo.head_ref();
     let mut buf = Vec::new();
