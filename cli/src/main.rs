@@ -8,6 +8,8 @@
 //! - `cmd/repo.rs`: `guts repo create|edit|list`; `cmd/user.rs`: `guts user create` (through
 //!   the API, or a stopped node's store); `cmd/health.rs`: `guts health`.
 //! - `cmd/events.rs`: `guts events`, follow a node's WebSocket event stream.
+//! - `cmd/issue.rs`: `guts issue create|list|show|comment|close`; `cmd/pr.rs`: `guts pr
+//!   create|list|show|merge`.
 //! - `cmd/pack.rs`: `guts pack verify`, index and verify a pack file with guts-git.
 //!
 //! Every flag also reads a `GUTS_*` environment variable.
@@ -38,6 +40,12 @@ enum Command {
     /// Manage users.
     #[command(subcommand)]
     User(cmd::user::UserCommand),
+    /// Work with issues.
+    #[command(subcommand)]
+    Issue(cmd::issue::IssueCommand),
+    /// Work with pull requests.
+    #[command(subcommand)]
+    Pr(cmd::pr::PrCommand),
     /// Follow a node's events (JSON, one per line) until Ctrl-C.
     Events(cmd::events::EventsArgs),
     /// Show a node's health.
@@ -71,6 +79,8 @@ fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Devnet(args) => cmd::devnet::run(args),
         Command::Repo(cmd) => cmd::repo::run(cmd),
         Command::User(cmd) => cmd::user::run(cmd),
+        Command::Issue(cmd) => cmd::issue::run(cmd),
+        Command::Pr(cmd) => cmd::pr::run(cmd),
         Command::Health(node) => cmd::health::run(node),
         Command::Events(args) => cmd::events::run(args),
         Command::Pack(cmd) => cmd::pack::run(cmd),

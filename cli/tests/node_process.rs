@@ -363,3 +363,109 @@ fn sigkill_mid_push_loses_nothing_acknowledged() {
         }
     }
 }
+
+/// `guts issue` and `guts pr` against a node process: open, list, comment, show and close
+/// an issue; open, show (mergeable) and merge a pull request, checked with git.
+#[test]
+fn issue_and_pr_commands() {
+    let data = tempfile::tempdir().expect("tempdir");
+    let root = first_admin(data.path(), "root");
+    let node = NodeProc::start(data.path());
+    let as_root = |args: &[&str]| {
+        let mut a: Vec<&str> = args.to_vec();
+        a.extend_from_slice(&["--node", &node.url, "--token", &root]);
+        guts(&a)
+    };
+    let (ok, out) = as_root(&["repo", "create", "root/app"]);
+    assert!(ok, "{out}");
+    let w = tempfile::tempdir().expect("tempdir");
+    let w = w.path();
+    git_ok(w, &["init", "-q", "-b", "main"]);
+    std::fs::write(w.join("a.txt"), "one\n").expect("write");
+    git_ok(w, &["add", "."]);
+    git_ok(
+        w,
+        &[
+            "-c",
+            "user.name=r",
+            "-c",
+            "user.email=r@x",
+            "commit",
+            "-q",
+            "-m",
+            "one",
+        ],
+    );
+    git_ok(w, &["checkout", "-q", "-b", "topic"]);
+    std::fs::write(w.join("b.txt"), "two\n").expect("write");
+    git_ok(w, &["add", "."]);
+    git_ok(
+        w,
+        &[
+            "-c",
+            "user.name=r",
+            "-c",
+            "user.email=r@x",
+            "commit",
+            "-q",
+            "-m",
+            "two",
+        ],
+    );
+    let push = node
+        .url
+        .replacen("http://", &format!("http://root:{root}@"), 1);
+    git_ok(
+        w,
+        &[
+            "push",
+            "-q",
+            &format!("{push}/root/app.git"),
+            "main",
+            "topic",
+        ],
+    );
+
+    let (ok, out) = as_root(&["issue", "create", "root/app", "--title", "It crashes"]);
+    assert!(
+        ok && out.contains("#1 [open] It crashes (by root)"),
+        "{out}"
+    );
+    let (ok, out) = as_root(&["issue", "comment", "root/app", "1", "--body", "same here"]);
+    assert!(ok, "{out}");
+    let (ok, out) = as_root(&["issue", "show", "root/app", "1"]);
+    assert!(ok && out.contains("same here"), "{out}");
+    let (ok, out) = as_root(&["issue", "close", "root/app", "1"]);
+    assert!(ok && out.contains("[closed]"), "{out}");
+    let (ok, out) = as_root(&["issue", "list", "root/app", "--state", "all"]);
+    assert!(ok && out.contains("#1 [closed]"), "{out}");
+    let (ok, out) = as_root(&["issue", "comment", "root/app", "9", "--body", "x"]);
+    assert!(!ok && out.contains("404"), "{out}");
+
+    let (ok, out) = as_root(&[
+        "pr", "create", "root/app", "--title", "Topic", "--head", "topic",
+    ]);
+    assert!(ok && out.contains("#2 [PR open] Topic"), "{out}");
+    let (ok, out) = as_root(&["pr", "show", "root/app", "2"]);
+    assert!(
+        ok && out.contains("main <- root/app:topic") && out.contains("merges cleanly"),
+        "{out}"
+    );
+    let (ok, out) = as_root(&["pr", "merge", "root/app", "2", "--method", "fast-forward"]);
+    assert!(ok, "{out}");
+    let topic = git_ok(w, &["rev-parse", "topic"]);
+    assert!(out.contains(topic.trim()), "{out}");
+    let remote = git_ok(
+        w,
+        &[
+            "ls-remote",
+            &format!("{}/root/app.git", node.url),
+            "refs/heads/main",
+        ],
+    );
+    assert!(remote.starts_with(topic.trim()), "{remote}");
+    let (ok, out) = as_root(&["pr", "list", "root/app"]);
+    assert!(ok && !out.contains("#2"), "merged: not open: {out}");
+    let (ok, out) = as_root(&["pr", "merge", "root/app", "2"]);
+    assert!(!ok && out.contains("already merged"), "{out}");
+}

@@ -93,6 +93,14 @@ fn an_issue_worked_on_from_three_nodes_is_the_same_on_every_node() {
     let (_, list) = http("GET", &issues(0, None), None);
     assert_eq!(list, json!([]));
 
+    // Node 2's hub streams what happens, wherever it was done.
+    let mut ws = guts_tests::ws::WsClient::connect(&guts_tests::ws::ws_url(
+        &c.node(2).anon_url,
+        "channels=repo:alice/app",
+    ))
+    .expect("ws");
+    ws.expect("subscribed", DEADLINE);
+
     // Opened on node 0.
     let (status, opened) = http(
         "POST",
@@ -118,6 +126,14 @@ fn an_issue_worked_on_from_three_nodes_is_the_same_on_every_node() {
     let (s1, bobs) = comment(1, &bob, "same here");
     let (s2, _) = comment(2, &carol, "me too");
     assert_eq!((s1, s2), (201, 201), "{bobs}");
+    let e = ws.event("issue.opened", DEADLINE);
+    assert_eq!(
+        (e["number"].clone(), e["user"].clone()),
+        (json!(1), json!("alice")),
+        "{e}"
+    );
+    let e = ws.event("issue.commented", DEADLINE);
+    assert_eq!(e["repo"], "alice/app", "{e}");
     let edit = |i: usize, t: &str, body: Value| {
         http(
             "PATCH",
@@ -160,6 +176,8 @@ fn an_issue_worked_on_from_three_nodes_is_the_same_on_every_node() {
     assert_eq!(status, 200, "{edited}");
     assert_eq!(edit(0, &alice, json!({ "state": "weird" })).0, 422);
     assert_eq!(edit(0, &alice, json!({ "state": "closed" })).0, 200);
+    let e = ws.event("issue.closed", DEADLINE);
+    assert_eq!(e["user"], "alice", "{e}");
 
     // Every node shows the same issue and the same comments.
     let want_done = |v: &(u16, Value, Value)| {

@@ -22,6 +22,7 @@ pub enum Method {
     Get,
     Post,
     Patch,
+    Put,
 }
 
 impl NodeUrl {
@@ -50,9 +51,10 @@ impl NodeUrl {
                 }
                 req.call()
             }
-            Method::Post | Method::Patch => {
+            Method::Post | Method::Patch | Method::Put => {
                 let mut req = match method {
                     Method::Post => agent.post(&url),
+                    Method::Put => agent.put(&url),
                     _ => agent.patch(&url),
                 };
                 if let Some(b) = &bearer {

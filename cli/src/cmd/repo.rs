@@ -48,7 +48,8 @@ pub enum RepoCommand {
     },
 }
 
-fn split(full_name: &str) -> anyhow::Result<(&str, &str)> {
+/// `OWNER/NAME`, both non-empty.
+pub(crate) fn split(full_name: &str) -> anyhow::Result<(&str, &str)> {
     match full_name.split_once('/') {
         Some((o, n)) if !o.is_empty() && !n.is_empty() => Ok((o, n)),
         _ => bail!("expected OWNER/NAME, got {full_name:?}"),
