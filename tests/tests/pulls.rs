@@ -421,3 +421,100 @@ fn merges(c: &Cluster, w: &Path, alice: &str) {
         git(w, &["cat-file", "-e", &format!("{sha3}:{f}")]);
     }
 }
+
+/// Two nodes cut off from each other merge the same pull request: each moves its main; once
+/// they meet, the ref merge rule decides main (the same on both, the other tip kept as a
+/// conflict ref), and the pull request is merged once, by the same merge on both.
+#[test]
+fn a_pull_request_merged_on_two_cut_off_nodes_ends_merged_once() {
+    let c = Cluster::start(2);
+    let (status, body) = http(
+        "POST",
+        &format!("{}/api/v1/users", c.node(0).url),
+        Some(json!({ "name": "alice" })),
+    );
+    assert_eq!(status, 201, "{body}");
+    let alice = body["token"].as_str().expect("token").to_string();
+    let (status, _) = http(
+        "POST",
+        &url(c.node(0), "/repos", Some(&alice)),
+        Some(json!({ "owner": "alice", "name": "app" })),
+    );
+    assert_eq!(status, 201);
+    let src = tmp();
+    let w = src.path();
+    git(w, &["init", "-q", "-b", "main"]);
+    git(w, &["config", "user.name", "a"]);
+    git(w, &["config", "user.email", "a@example.com"]);
+    commit(w, "a.txt", &lines(4, None), "base");
+    git(w, &["checkout", "-q", "-b", "topic"]);
+    commit(w, "b.txt", "b\n", "topic");
+    let push_url = with_token(
+        &format!("{}/alice/app.git", c.node(0).anon_url),
+        "alice",
+        &alice,
+    );
+    git(w, &["push", "-q", &push_url, "main", "topic"]);
+    let (status, pr) = http(
+        "POST",
+        &url(c.node(0), "/repos/alice/app/pulls", Some(&alice)),
+        Some(json!({ "title": "Topic", "head": "topic", "base": "main" })),
+    );
+    assert_eq!(status, 201, "{pr}");
+    wait_for("the pull request on node 1", DEADLINE, || {
+        show(&c, 1, 1).1["mergeable"] == true
+    });
+    wait_for("alice on node 1", DEADLINE, || {
+        http("GET", &url(c.node(1), "/user", Some(&alice)), None).0 == 200
+    });
+
+    c.partition(&[0], &[1]);
+    let mut shas = Vec::new();
+    for (i, method) in [(0, "merge"), (1, "squash")] {
+        let (status, v) = http(
+            "PUT",
+            &url(c.node(i), "/repos/alice/app/pulls/1/merge", Some(&alice)),
+            Some(json!({ "merge_method": method })),
+        );
+        assert_eq!(status, 200, "node {i}: {v}");
+        shas.push(v["sha"].as_str().expect("sha").to_string());
+    }
+    assert_ne!(shas[0], shas[1]);
+    c.heal(&[0], &[1]);
+    let main_of = |i: usize| {
+        let out = git(
+            w,
+            &[
+                "ls-remote",
+                &format!("{}/alice/app.git", c.node(i).anon_url),
+                "refs/heads/main",
+            ],
+        );
+        out.split_whitespace().next().unwrap_or("").to_string()
+    };
+    wait_for("one main and one merge on both nodes", DEADLINE, || {
+        let (a, b) = (show(&c, 0, 1).1, show(&c, 1, 1).1);
+        let (ma, mb) = (main_of(0), main_of(1));
+        a["merged"] == true
+            && a["pull_request"]["merge_commit_sha"] == b["pull_request"]["merge_commit_sha"]
+            && ma == mb
+            && shas.contains(&ma)
+    });
+    // The other merge is not lost: a conflict ref keeps it.
+    let all = git(
+        w,
+        &[
+            "ls-remote",
+            &format!("{}/alice/app.git", c.node(0).anon_url),
+        ],
+    );
+    let kept: Vec<&str> = all
+        .lines()
+        .filter(|l| l.contains("refs/guts/conflicts/"))
+        .collect();
+    assert!(
+        shas.iter().all(|s| all.contains(s.as_str())),
+        "both merges are still reachable: {all}"
+    );
+    assert_eq!(kept.len(), 1, "{all}");
+}
