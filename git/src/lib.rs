@@ -12,6 +12,7 @@
 //! - [`walk`]: negotiation helpers over an object database: reachability, what a client
 //!   lacks, fast-forward checks, shallow boundaries and filters.
 //! - [`merge`]: merge bases, and three-way merges of commits, trees and file contents.
+//! - [`treediff`]: the files two trees differ in, with line counts and unified hunks.
 
 pub mod hash;
 pub mod merge;
@@ -21,6 +22,7 @@ pub mod oid;
 pub mod pack;
 pub mod pktline;
 pub mod refname;
+pub mod treediff;
 pub mod walk;
 
 pub use hash::{HashMode, hash_object};

@@ -225,6 +225,38 @@ fn pull_requests_merge_or_conflict_as_git_says_on_every_node() {
     let want = git(w, &["rev-list", "--reverse", "main..topic"]);
     assert_eq!(shas, want.lines().collect::<Vec<_>>());
 
+    // Its files: what `git diff --numstat main...topic` says.
+    let (_, files) = http(
+        "GET",
+        &url(c.node(1), "/repos/alice/app/pulls/2/files", None),
+        None,
+    );
+    let got: Vec<String> = files
+        .as_array()
+        .expect("list")
+        .iter()
+        .map(|f| {
+            format!(
+                "{}\t{}\t{}",
+                f["additions"],
+                f["deletions"],
+                f["filename"].as_str().unwrap_or("")
+            )
+        })
+        .collect();
+    let want = git(w, &["diff", "--numstat", "main...topic"]);
+    assert_eq!(got, want.lines().collect::<Vec<_>>());
+    let a = files
+        .as_array()
+        .expect("list")
+        .iter()
+        .find(|f| f["filename"] == "a.txt")
+        .expect("a.txt");
+    let git_patch = git(w, &["diff", "main...topic", "--", "a.txt"]);
+    let hunks = &git_patch[git_patch.find("@@").expect("a hunk")..];
+    assert_eq!(a["patch"], hunks);
+    assert_eq!(a["status"], "modified");
+
     // Lists: pulls has the two; issues has all three, the pull requests marked.
     let (_, list) = http("GET", &url(c.node(1), "/repos/alice/app/pulls", None), None);
     assert_eq!(list.as_array().map(Vec::len), Some(2));

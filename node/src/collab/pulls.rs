@@ -30,6 +30,10 @@ use crate::state::AppState;
 
 /// Commits listed for a pull request at most.
 const MAX_COMMITS: usize = 250;
+/// Files listed for a pull request at most (GitHub's limit).
+const MAX_FILES: usize = 3000;
+/// Files larger than this get no patch or line counts in the files list.
+const MAX_PATCHED: u64 = 1 << 20;
 
 /// The routes under `prefix`.
 pub fn routes(prefix: &str) -> Router<AppState> {
@@ -46,6 +50,7 @@ pub fn routes(prefix: &str) -> Router<AppState> {
             &format!("{base}/{{number}}/reviews"),
             get(reviews).post(review),
         )
+        .route(&format!("{base}/{{number}}/files"), get(files))
 }
 
 #[derive(Debug, Deserialize)]
@@ -403,4 +408,74 @@ async fn review(
     })
     .await?;
     Ok((StatusCode::CREATED, Json(out)).into_response())
+}
+
+/// `GET .../pulls/{number}/files`: the files the head changed since its merge base with the
+/// base (as `git diff base...head`), each with line counts and a unified patch (none for
+/// binary or very large files).
+async fn files(
+    State(state): State<AppState>,
+    caller: Caller,
+    Path((owner, name, which)): Path<(String, String, String)>,
+    paged: Paged,
+) -> Result<Response, ApiError> {
+    use guts_git::odb::ObjectRead;
+    use guts_git::treediff::{Status, diff_trees, text_patch};
+    let items = blocking(&state, move |store| {
+        let f = find_pull(&store, &caller, &owner, &name, &which)?;
+        let Some((b, h)) = f.tips else {
+            return Ok(Vec::new());
+        };
+        let fork = (f.head.id() != f.base.id()).then(|| f.head.odb());
+        let odb = Scratch::new(f.base.odb(), fork);
+        let internal = |e: &dyn std::fmt::Display| ApiError::internal(e);
+        let tree_of = |c: &ObjectId| -> Result<ObjectId, ApiError> {
+            let data = odb.read_kind(c, guts_git::Kind::Commit)?;
+            guts_git::object::CommitLinks::parse(&data)
+                .map(|l| l.tree)
+                .map_err(|e| internal(&e))
+        };
+        let bases = guts_git::merge::merge_bases(&odb, &b, &h).map_err(|e| internal(&e))?;
+        let from = match bases.first() {
+            Some(base) => Some(tree_of(base)?),
+            None => None,
+        };
+        let changes = diff_trees(&odb, from, Some(tree_of(&h)?), MAX_FILES)?;
+        let mut out = Vec::with_capacity(changes.len());
+        for c in changes {
+            let read = |e: Option<(guts_git::object::EntryMode, ObjectId)>| -> Result<Option<Vec<u8>>, ApiError> {
+                let Some((_, id)) = e.filter(|(m, _)| !m.is_commit()) else {
+                    return Ok(Some(Vec::new()));
+                };
+                match odb.object_header(&id)? {
+                    Some((_, size)) if size > MAX_PATCHED => Ok(None),
+                    _ => Ok(Some(odb.read_kind(&id, guts_git::Kind::Blob)?)),
+                }
+            };
+            let patch = match (read(c.old)?, read(c.new)?) {
+                (Some(x), Some(y)) => text_patch(&x, &y),
+                _ => None,
+            };
+            let status = match c.status {
+                Status::Added => "added",
+                Status::Removed => "removed",
+                Status::Modified => "modified",
+            };
+            let mut v = json!({
+                "filename": String::from_utf8_lossy(&c.path),
+                "status": status,
+                "sha": c.new.map(|(_, id)| id.to_hex()),
+            });
+            if let Some((added, removed, text)) = patch {
+                v["additions"] = json!(added);
+                v["deletions"] = json!(removed);
+                v["changes"] = json!(added + removed);
+                v["patch"] = json!(text);
+            }
+            out.push(v);
+        }
+        Ok(out)
+    })
+    .await?;
+    Ok(paged.page_of(items))
 }
