@@ -273,13 +273,29 @@ fn pull_requests_merge_or_conflict_as_git_says_on_every_node() {
         .collect();
     assert_eq!(marked, vec![true, true, false]);
 
-    // The conflict resolved by a push: mergeable now, on both nodes.
+    // The conflict resolved by a push: mergeable now, on both nodes, and both nodes' hubs
+    // say the pull request was updated (node 0 took the push, node 1 replicated it).
+    let mut subscribers: Vec<_> = (0..2)
+        .map(|i| {
+            let mut ws = guts_tests::ws::WsClient::connect(&guts_tests::ws::ws_url(
+                &c.node(i).anon_url,
+                "channels=repo:alice/app",
+            ))
+            .expect("ws");
+            ws.expect("subscribed", DEADLINE);
+            ws
+        })
+        .collect();
     git(w, &["checkout", "-q", "clash"]);
     let out = git_output(w, &["merge", "-q", "main"]);
     assert!(!out.status.success(), "the merge conflicts");
     commit(w, "a.txt", &lines(10, Some((8, "both line 8s"))), "resolve");
     git(w, &["push", "-q", &push_url, "clash"]);
     assert!(git_says(w, "main", "clash").0);
+    for ws in &mut subscribers {
+        let e = ws.event("pull.updated", DEADLINE);
+        assert_eq!(e["number"], 3, "{e}");
+    }
     wait_for("the resolution on both nodes", DEADLINE, || {
         (0..2).all(|i| show(&c, i, 3).1["mergeable"] == true)
     });

@@ -36,3 +36,45 @@ pub fn of(op: &Op, t: &Thread, number: u64) -> Event {
         body,
     }
 }
+
+/// `pull.updated` for each open pull request of `repo` whose head is one of `branches` (of
+/// `repo` itself), after a push or a replicated update moved them.
+pub fn heads_moved(
+    store: &guts_store::Store,
+    repo: &str,
+    refs: impl IntoIterator<Item = String>,
+) -> Vec<Event> {
+    let moved: Vec<String> = refs
+        .into_iter()
+        .filter_map(|r| r.strip_prefix("refs/heads/").map(str::to_string))
+        .collect();
+    if moved.is_empty() {
+        return Vec::new();
+    }
+    let heads = match super::view::pull_heads(store, repo) {
+        Ok(h) => h,
+        Err(e) => {
+            tracing::warn!(%repo, error = %e, "reading pull requests for their heads");
+            return Vec::new();
+        }
+    };
+    let mut out = Vec::new();
+    for (n, branch) in heads.into_iter().filter(|(_, b)| moved.contains(b)) {
+        let Ok(Some((_, t))) = super::view::find(store, repo, &n.to_string()) else {
+            continue;
+        };
+        if t.state != guts_net::collab::State::Open {
+            continue;
+        }
+        out.push(Event::Thread {
+            repo: repo.to_string(),
+            kind: "pull.updated",
+            number: n,
+            thread: hex(&t.id),
+            author: t.author.clone(),
+            title: t.title.clone(),
+            body: Some(format!("{branch} moved")),
+        });
+    }
+    out
+}

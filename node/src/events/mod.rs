@@ -252,4 +252,10 @@ pub(crate) fn publish_push(
             meta: rec.into(),
         });
     }
+    if let Some(store) = state.inner.store.get() {
+        let moved = pushed.changes.iter().map(|(name, _, _)| name.clone());
+        for e in crate::collab::events::heads_moved(store, &full.to_string(), moved) {
+            state.publish(e);
+        }
+    }
 }

@@ -199,6 +199,15 @@ pub(super) fn apply(
         }
     }
     if !steps.is_empty() {
+        let moved = steps
+            .iter()
+            .filter(|s| s.wins)
+            .map(|s| s.update.name.clone());
+        events.extend(crate::collab::events::heads_moved(
+            host.store(),
+            &full.to_string(),
+            moved,
+        ));
         events.push(Event::RefReplicated {
             repo: full.to_string(),
             refs: steps
