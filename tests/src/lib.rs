@@ -334,6 +334,18 @@ pub fn all_objects(dir: &Path) -> Vec<String> {
     out.lines().map(str::to_string).collect()
 }
 
+/// Creates user `name` as `node`'s administrator (through the API); returns their first
+/// token.
+pub fn new_user(node: &TestNode, name: &str) -> String {
+    let (status, body) = http(
+        "POST",
+        &format!("{}/api/v1/users", node.url),
+        Some(serde_json::json!({ "name": name })),
+    );
+    assert_eq!(status, 201, "create user {name}: {body}");
+    body["token"].as_str().expect("token").to_string()
+}
+
 /// Makes a work tree with `commits` commits on main, a branch and tags.
 pub fn make_repo(dir: &Path, commits: usize) {
     git(dir, &["init", "-q", "-b", "main"]);

@@ -11,23 +11,12 @@ use std::time::{Duration, Instant};
 use guts_tests::cluster::Cluster;
 use guts_tests::ws::{WsClient, ws_url};
 use guts_tests::{
-    TestNode, commit_files, git, git_fails, git_output, http, make_repo, remote_refs, tmp,
-    wait_for, with_token,
+    TestNode, commit_files, git, git_fails, git_output, http, make_repo, new_user, remote_refs,
+    tmp, wait_for, with_token,
 };
 use serde_json::json;
 
 const DEADLINE: Duration = Duration::from_secs(60);
-
-/// Creates user `name` as the node's administrator; returns their first token.
-fn new_user(node: &TestNode, name: &str) -> String {
-    let (status, body) = http(
-        "POST",
-        &format!("{}/api/v1/users", node.url),
-        Some(json!({ "name": name })),
-    );
-    assert_eq!(status, 201, "create user {name}: {body}");
-    body["token"].as_str().expect("token").to_string()
-}
 
 /// Creates `owner/name` (private or not) as `token`'s user; returns the plain clone URL.
 fn new_repo(node: &TestNode, token: &str, owner: &str, name: &str, private: bool) -> String {

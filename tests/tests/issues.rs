@@ -21,13 +21,7 @@ fn url(node: &TestNode, path: &str, token: Option<&str>) -> String {
 
 /// Creates user `name` on node 0 and waits until every node knows their token.
 fn user(c: &Cluster, n: usize, name: &str) -> String {
-    let (status, body) = http(
-        "POST",
-        &format!("{}/api/v1/users", c.node(0).url),
-        Some(json!({ "name": name })),
-    );
-    assert_eq!(status, 201, "{body}");
-    let token = body["token"].as_str().expect("token").to_string();
+    let token = guts_tests::new_user(c.node(0), name);
     wait_for("every node to know the user", DEADLINE, || {
         (0..n).all(|i| http("GET", &url(c.node(i), "/user", Some(&token)), None).0 == 200)
     });

@@ -7,7 +7,7 @@ use std::path::Path;
 use std::time::Duration;
 
 use guts_tests::cluster::Cluster;
-use guts_tests::{TestNode, git, git_output, http, tmp, wait_for, with_token};
+use guts_tests::{TestNode, git, git_output, http, new_user, tmp, wait_for, with_token};
 use serde_json::{Value, json};
 
 const DEADLINE: Duration = Duration::from_secs(60);
@@ -80,13 +80,7 @@ fn conflicts(v: &Value) -> Vec<String> {
 #[test]
 fn pull_requests_merge_or_conflict_as_git_says_on_every_node() {
     let c = Cluster::start(2);
-    let (status, body) = http(
-        "POST",
-        &format!("{}/api/v1/users", c.node(0).url),
-        Some(json!({ "name": "alice" })),
-    );
-    assert_eq!(status, 201, "{body}");
-    let alice = body["token"].as_str().expect("token").to_string();
+    let alice = new_user(c.node(0), "alice");
     let (status, body) = http(
         "POST",
         &url(c.node(0), "/repos", Some(&alice)),
@@ -335,13 +329,7 @@ fn merges(c: &Cluster, w: &Path, alice: &str) {
             Some(body),
         )
     };
-    let (status, body) = http(
-        "POST",
-        &format!("{}/api/v1/users", c.node(0).url),
-        Some(json!({ "name": "carol" })),
-    );
-    assert_eq!(status, 201, "{body}");
-    let carol = body["token"].as_str().expect("token").to_string();
+    let carol = new_user(c.node(0), "carol");
     wait_for("carol on node 1", DEADLINE, || {
         http("GET", &url(c.node(1), "/user", Some(&carol)), None).0 == 200
     });
@@ -476,13 +464,7 @@ fn merges(c: &Cluster, w: &Path, alice: &str) {
 #[test]
 fn a_pull_request_merged_on_two_cut_off_nodes_ends_merged_once() {
     let c = Cluster::start(2);
-    let (status, body) = http(
-        "POST",
-        &format!("{}/api/v1/users", c.node(0).url),
-        Some(json!({ "name": "alice" })),
-    );
-    assert_eq!(status, 201, "{body}");
-    let alice = body["token"].as_str().expect("token").to_string();
+    let alice = new_user(c.node(0), "alice");
     let (status, _) = http(
         "POST",
         &url(c.node(0), "/repos", Some(&alice)),
