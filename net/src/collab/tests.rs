@@ -350,3 +350,90 @@ fn the_largest_operation_fits_one_announcement() {
         bytes.len()
     );
 }
+
+/// Forged operations are refused before anything is kept: from an untrusted node, stamped
+/// as another node, altered after signing, or over the limits.
+#[test]
+fn forged_operations_are_refused() {
+    use crate::announce::{AnnounceError, Announcement, Body};
+    let trusted = crate::identity::NodeKey::generate().expect("key");
+    let stranger = crate::identity::NodeKey::generate().expect("key");
+    let ok = |n: &crate::identity::NodeId| *n == trusted.id();
+    let op_of = |key: &crate::identity::NodeKey| Op {
+        stamp: Stamp {
+            hlc: Hlc {
+                wall_ms: 1_000,
+                logical: 0,
+            },
+            origin: key.id(),
+        },
+        ..open(Kind::Issue, 1)
+    };
+    let now = 2_000;
+    let good = Announcement::sign(
+        &trusted,
+        Body::Collab {
+            op: op_of(&trusted),
+        },
+    );
+    assert_eq!(good.validate(ok, now), Ok(()));
+    let untrusted = Announcement::sign(
+        &stranger,
+        Body::Collab {
+            op: op_of(&stranger),
+        },
+    );
+    assert!(matches!(
+        untrusted.validate(ok, now),
+        Err(AnnounceError::Untrusted(_))
+    ));
+    // Signed by the trusted node, but claiming another node accepted it.
+    let posing = Announcement::sign(
+        &trusted,
+        Body::Collab {
+            op: op_of(&stranger),
+        },
+    );
+    assert!(matches!(
+        posing.validate(ok, now),
+        Err(AnnounceError::Invalid(_))
+    ));
+    // Altered after signing.
+    let mut altered = good.clone();
+    if let Body::Collab { op } = &mut altered.body {
+        op.author = "mallory".into();
+    }
+    assert!(matches!(
+        altered.validate(ok, now),
+        Err(AnnounceError::BadSignature(_))
+    ));
+    // Over the limits, though signed by a trusted node.
+    let mut big = op_of(&trusted);
+    big.action = Action::Open {
+        kind: Kind::Issue,
+        title: "t".repeat(MAX_TITLE + 1),
+        body: String::new(),
+        number: 1,
+    };
+    let big = Announcement::sign(&trusted, Body::Collab { op: big });
+    assert!(matches!(
+        big.validate(ok, now),
+        Err(AnnounceError::Invalid(_))
+    ));
+    // Stamped further ahead than the drift bound.
+    let far = Op {
+        stamp: Stamp {
+            hlc: Hlc {
+                wall_ms: now + crate::hlc::MAX_DRIFT_MS + 1,
+                logical: 0,
+            },
+            origin: trusted.id(),
+        },
+        ..op_of(&trusted)
+    };
+    let far = Announcement::sign(&trusted, Body::Collab { op: far });
+    assert!(matches!(
+        far.validate(ok, now),
+        Err(AnnounceError::Clock(_))
+    ));
+}
