@@ -45,6 +45,8 @@ pub struct Inner {
     pub throttle: crate::accounts::Throttle,
     /// Repositories being pulled from the network (pull-through).
     pub pulls: crate::replica::pull_through::Pulls,
+    /// Each repository's issues and pull requests, folded once per change.
+    pub listings: crate::collab::cache::Listings,
 }
 
 impl AppState {
@@ -78,6 +80,7 @@ impl AppState {
                 shutting_down: AtomicBool::new(false),
                 throttle: crate::accounts::Throttle::default(),
                 pulls: Default::default(),
+                listings: Default::default(),
                 replication,
             }),
         }

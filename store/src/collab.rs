@@ -49,7 +49,20 @@ impl Store {
         if new && opens {
             self.t.threads.insert(key(repo, thread, None), record)?;
         }
+        if new {
+            let mut v = crate::sync::lock(&self.t.collab_versions);
+            *v.entry(repo.to_string()).or_default() += 1;
+        }
         Ok(new)
+    }
+
+    /// A number that changes whenever a new operation of `repo` is kept (in this process):
+    /// what a cache of its threads is checked against.
+    pub fn collab_version(&self, repo: &str) -> u64 {
+        crate::sync::lock(&self.t.collab_versions)
+            .get(repo)
+            .copied()
+            .unwrap_or(0)
     }
 
     /// Every operation of a thread, by id.

@@ -74,6 +74,8 @@ pub(crate) struct Trees {
         std::sync::Mutex<std::collections::HashMap<u64, std::sync::Arc<std::sync::Mutex<()>>>>,
     /// Told the key of every account record written (see `Store::watch_accounts`).
     pub account_watcher: std::sync::OnceLock<crate::accounts::Watcher>,
+    /// Per repository, bumped each time a new operation is kept (see `collab.rs`).
+    pub collab_versions: std::sync::Mutex<std::collections::HashMap<String, u64>>,
 }
 
 /// Running totals over all repositories.
@@ -160,6 +162,7 @@ impl Store {
             commit_lock: std::sync::Mutex::new(()),
             writers: std::sync::Mutex::new(std::collections::HashMap::new()),
             account_watcher: std::sync::OnceLock::new(),
+            collab_versions: Default::default(),
         };
         let store = Store { t: Arc::new(t) };
         store.recover()?;

@@ -182,20 +182,29 @@ async fn list(
                 .collect()
         })
         .unwrap_or_default();
-    let items = blocking(&state, move |store| {
+    let st = state.clone();
+    let page = paged.clone();
+    let (items, more) = blocking(&state, move |store| {
         let a = access(&store, &caller, &owner, &name)?;
-        let all = view::list(&store, &a.repo)?;
-        Ok(all
-            .iter()
-            .filter(|(_, t)| want_state.admits(t))
-            .filter(|(_, t)| labels.iter().all(|l| t.labels.contains(l)))
-            .filter(|(_, t)| q.creator.as_ref().is_none_or(|c| *c == t.author))
-            .filter(|(_, t)| q.assignee.as_ref().is_none_or(|u| t.assignees.contains(u)))
+        let listing = st.inner.listings.get(&store, &a.repo)?;
+        // Filtered lazily; only this page is turned into JSON.
+        let (items, more) = page.cut(
+            listing
+                .threads
+                .iter()
+                .filter(|(_, t)| want_state.admits(t))
+                .filter(|(_, t)| labels.iter().all(|l| t.labels.contains(l)))
+                .filter(|(_, t)| q.creator.as_ref().is_none_or(|c| *c == t.author))
+                .filter(|(_, t)| q.assignee.as_ref().is_none_or(|u| t.assignees.contains(u))),
+        );
+        let items: Vec<_> = items
+            .into_iter()
             .map(|(n, t)| json::thread(*n, t))
-            .collect::<Vec<_>>())
+            .collect();
+        Ok((items, more))
     })
     .await?;
-    Ok(paged.page_of(items))
+    Ok(paged.respond(items, more))
 }
 
 /// `POST .../issues`.

@@ -1,7 +1,8 @@
 //! Issues and pull requests on the node (issue 17): operations signed here or replicated
 //! (`guts_net::collab`), kept in the store, folded into threads, numbered, and served.
 //!
-//! - `view.rs`: reading threads from the store: decode, fold, number, find, list.
+//! - `view.rs`: reading threads from the store: decode, fold, number, find, list;
+//!   `cache.rs`: each repository's listing, rebuilt only when a new operation was kept.
 //! - `json.rs`: the REST shapes (GitHub's, where they fit) and ISO 8601 times.
 //! - `api.rs`: `/api/v1/repos/{owner}/{name}/issues...` handlers.
 //! - `pulls.rs`: `/api/v1/repos/{owner}/{name}/pulls...`: open, list, show (with whether
@@ -10,6 +11,7 @@
 //! - `events.rs`: the hub events an operation makes (`issue.opened`, ...).
 
 pub mod api;
+pub mod cache;
 pub mod events;
 pub mod json;
 mod mergeability;

@@ -214,18 +214,29 @@ async fn list(
     paged: Paged,
 ) -> Result<Response, ApiError> {
     let want = api::StateFilter::parse(q.state.as_deref())?;
-    let items = blocking(&state, move |store| {
+    let st = state.clone();
+    let page = paged.clone();
+    let (items, more) = blocking(&state, move |store| {
         let repo = readable(&store, &caller, &owner, &name, Perm::Read)?;
-        let all = view::list(&store, &repo.full_name().to_string())?;
-        Ok(all
-            .iter()
-            .filter(|(_, t)| matches!(t.kind, Kind::Pull { .. }))
-            .filter(|(_, t)| want.admits(t))
+        let listing = st
+            .inner
+            .listings
+            .get(&store, &repo.full_name().to_string())?;
+        let (items, more) = page.cut(
+            listing
+                .threads
+                .iter()
+                .filter(|(_, t)| matches!(t.kind, Kind::Pull { .. }))
+                .filter(|(_, t)| want.admits(t)),
+        );
+        let items: Vec<_> = items
+            .into_iter()
             .map(|(n, t)| pull_json(*n, t, None, None))
-            .collect::<Vec<_>>())
+            .collect();
+        Ok((items, more))
     })
     .await?;
-    Ok(paged.page_of(items))
+    Ok(paged.respond(items, more))
 }
 
 /// The pull request `which` of the repository, its head repository, and both tips (none
