@@ -115,8 +115,7 @@ pub async fn merge(
         let guts_net::collab::Kind::Pull { base, head } = &f.thread.kind else {
             return Err(ApiError::not_found("pull request", &which));
         };
-        let fork = (f.head.id() != f.base.id()).then(|| f.head.odb());
-        let scratch = Scratch::new(f.base.odb(), fork);
+        let scratch = f.scratch();
         let now = st.now_secs();
         let title = b.commit_title.unwrap_or_else(|| {
             format!(

@@ -249,6 +249,15 @@ pub(super) struct Found {
     pub tips: Option<(ObjectId, ObjectId)>,
 }
 
+impl Found {
+    /// The objects of the base repository, then of the head's if it is a fork, with what
+    /// a merge writes kept in memory.
+    pub fn scratch(&self) -> Scratch {
+        let fork = (self.head.id() != self.base.id()).then(|| self.head.odb());
+        Scratch::new(self.base.odb(), fork)
+    }
+}
+
 pub(super) fn find_pull(
     store: &Store,
     caller: &Caller,
@@ -292,8 +301,7 @@ async fn show(
         let open = f.thread.state == ThreadState::Open;
         let merge = match f.tips {
             Some((b, h)) if open => {
-                let fork = (f.head.id() != f.base.id()).then(|| f.head.odb());
-                let scratch = Scratch::new(f.base.odb(), fork);
+                let scratch = f.scratch();
                 Some(check(&scratch, &b, &h).map_err(|e| ApiError::internal(&e))?)
             }
             _ => None,
@@ -316,8 +324,7 @@ async fn commits(
         let Some((b, h)) = f.tips else {
             return Ok(Vec::new());
         };
-        let fork = (f.head.id() != f.base.id()).then(|| f.head.odb());
-        let scratch = Scratch::new(f.base.odb(), fork);
+        let scratch = f.scratch();
         let walk = guts_git::walk::commits_between(&scratch, &[h], &[b], &Default::default())
             .map_err(|e| ApiError::internal(&e))?;
         let mut out: Vec<Value> = walk
@@ -437,8 +444,7 @@ async fn files(
         let Some((b, h)) = f.tips else {
             return Ok(Vec::new());
         };
-        let fork = (f.head.id() != f.base.id()).then(|| f.head.odb());
-        let odb = Scratch::new(f.base.odb(), fork);
+        let odb = f.scratch();
         let internal = |e: &dyn std::fmt::Display| ApiError::internal(e);
         let tree_of = |c: &ObjectId| -> Result<ObjectId, ApiError> {
             let data = odb.read_kind(c, guts_git::Kind::Commit)?;
