@@ -212,7 +212,20 @@ pub enum Entry {
         /// `**` across segments.
         pattern: String,
     },
+    /// Branches matching `pattern` change only by merging a pull request that has at least
+    /// `approvals` approving reviews (pushes straight to them are refused).
+    Reviews {
+        /// `owner/name`.
+        repo: String,
+        /// As in [`Entry::Protection`].
+        pattern: String,
+        /// Approving reviews a merge needs: 1 to [`MAX_APPROVALS`].
+        approvals: u32,
+    },
 }
+
+/// The most approvals a rule may require.
+pub const MAX_APPROVALS: u32 = 10;
 
 /// The key kinds, as key prefixes.
 const PREFIXES: &[&str] = &[
@@ -226,6 +239,7 @@ const PREFIXES: &[&str] = &[
     "collab/",
     key::SSH_KEYS,
     "protect/",
+    "reviews/",
 ];
 
 /// Account keys, built in one place: each entry's key, and the prefixes that list them.
@@ -271,6 +285,10 @@ pub mod key {
     pub fn protections_of(repo: impl fmt::Display) -> String {
         protection(repo, "")
     }
+    /// The review rules of repository `repo`.
+    pub fn reviews_of(repo: impl fmt::Display) -> String {
+        reviews(repo, "")
+    }
 
     /// A user.
     pub fn user(name: &str) -> String {
@@ -312,6 +330,10 @@ pub mod key {
     pub fn protection(repo: impl fmt::Display, pattern: &str) -> String {
         format!("protect/{repo}/{pattern}")
     }
+    /// A required-reviews rule.
+    pub fn reviews(repo: impl fmt::Display, pattern: &str) -> String {
+        format!("reviews/{repo}/{pattern}")
+    }
 
     /// Lower-case hex.
     pub fn hex(bytes: &[u8]) -> String {
@@ -344,6 +366,7 @@ impl Entry {
             Entry::Collaborator { repo, user, .. } => key::collaborator(repo, user),
             Entry::SshKey(k) => key::ssh_key(k.id),
             Entry::Protection { repo, pattern } => key::protection(repo, pattern),
+            Entry::Reviews { repo, pattern, .. } => key::reviews(repo, pattern),
         }
     }
 
@@ -424,6 +447,18 @@ impl Entry {
             Entry::Protection { repo: r, pattern } => {
                 repo(r)?;
                 check_pattern(pattern)
+            }
+            Entry::Reviews {
+                repo: r,
+                pattern,
+                approvals,
+            } => {
+                repo(r)?;
+                check_pattern(pattern)?;
+                if !(1..=MAX_APPROVALS).contains(approvals) {
+                    return Err(format!("approvals must be 1 to {MAX_APPROVALS}"));
+                }
+                Ok(())
             }
         }
     }

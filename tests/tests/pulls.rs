@@ -371,6 +371,8 @@ fn merges(c: &Cluster, w: &Path, alice: &str) {
         422
     );
 
+    approvals(c, w, alice, &carol, &merge);
+
     // A merge commit, made on node 1.
     let old_main = git(w, &["rev-parse", "main"]).trim().to_string();
     let topic = git(w, &["rev-parse", "topic"]).trim().to_string();
@@ -393,6 +395,7 @@ fn merges(c: &Cluster, w: &Path, alice: &str) {
         (0..2).all(|i| show(c, i, 2).1["merged"] == true)
     });
     assert_eq!(merge(0, alice, 2, json!({})).0, 405, "merged once");
+    drop_rule(c, alice);
 
     // The resolved clash, squashed on node 1: one commit on main with the merged tree.
     git(
@@ -456,6 +459,106 @@ fn merges(c: &Cluster, w: &Path, alice: &str) {
     for f in ["r1.txt", "r2.txt", "c.txt"] {
         git(w, &["cat-file", "-e", &format!("{sha3}:{f}")]);
     }
+}
+
+/// A rule on main asking for one approval: a push straight to main is refused; the merge
+/// is refused while the only approval comes from someone without write access, and once
+/// Carol has it (granted on node 0) her approval lets the merge through on node 1 (the
+/// merge itself is made by the caller). Then the rule goes again.
+fn approvals(
+    c: &Cluster,
+    w: &Path,
+    alice: &str,
+    carol: &str,
+    merge: &dyn Fn(usize, &str, u64, Value) -> (u16, Value),
+) {
+    let rule = url(c.node(0), "/repos/alice/app/protections", Some(alice));
+    for bad in [
+        json!({ "pattern": "main", "required_approvals": 11 }),
+        json!({ "pattern": "main", "required_approvals": -1 }),
+        json!({ "pattern": "main", "approvals": 1 }),
+    ] {
+        assert_eq!(http("POST", &rule, Some(bad.clone())).0, 422, "{bad}");
+    }
+    let (status, r) = http(
+        "POST",
+        &rule,
+        Some(json!({ "pattern": "main", "required_approvals": 1 })),
+    );
+    assert_eq!(status, 201, "{r}");
+    wait_for("the rule on node 1", DEADLINE, || {
+        let (_, v) = http(
+            "GET",
+            &url(c.node(1), "/repos/alice/app/protections/main", Some(alice)),
+            None,
+        );
+        v["required_approvals"] == 1
+    });
+    // Straight to main: refused, on either node.
+    git(w, &["checkout", "-q", "-b", "direct", "main"]);
+    commit(w, "d.txt", "direct\n", "straight to main");
+    for i in 0..2 {
+        let push_url = with_token(
+            &format!("{}/alice/app.git", c.node(i).anon_url),
+            "alice",
+            alice,
+        );
+        let out = git_output(w, &["push", &push_url, "direct:main"]);
+        assert!(!out.status.success(), "a push to main went through");
+        let err = String::from_utf8_lossy(&out.stderr);
+        assert!(err.contains("changes need a pull request"), "{err}");
+    }
+    git(w, &["checkout", "-q", "main"]);
+    // Carol's approval does not count while she cannot write.
+    let (status, v) = merge(1, alice, 2, json!({}));
+    assert_eq!(status, 405, "{v}");
+    let msg = v["error"].as_str().unwrap_or_default();
+    assert!(msg.contains("1 approving review"), "{msg}");
+    assert_eq!(show(c, 1, 2).1["mergeable_state"], "blocked");
+    let (status, _) = http(
+        "PUT",
+        &url(
+            c.node(0),
+            "/repos/alice/app/collaborators/carol",
+            Some(alice),
+        ),
+        Some(json!({ "permission": "write" })),
+    );
+    assert_eq!(status, 204);
+    wait_for("carol's approval counts on node 1", DEADLINE, || {
+        show(c, 1, 2).1["approved_by"] == json!(["carol"])
+    });
+    assert_eq!(show(c, 1, 2).1["mergeable_state"], "clean");
+    // Clean, but nobody approved it.
+    assert_eq!(show(c, 1, 3).1["mergeable_state"], "blocked");
+}
+
+/// Drops the rule and Carol's write access again, on node 0, and waits for node 1.
+fn drop_rule(c: &Cluster, alice: &str) {
+    let (status, _) = http(
+        "DELETE",
+        &url(c.node(0), "/repos/alice/app/protections/main", Some(alice)),
+        None,
+    );
+    assert_eq!(status, 204);
+    let (status, _) = http(
+        "DELETE",
+        &url(
+            c.node(0),
+            "/repos/alice/app/collaborators/carol",
+            Some(alice),
+        ),
+        None,
+    );
+    assert_eq!(status, 204);
+    wait_for("the rule gone on node 1", DEADLINE, || {
+        http(
+            "GET",
+            &url(c.node(1), "/repos/alice/app/protections/main", Some(alice)),
+            None,
+        )
+        .0 == 404
+    });
 }
 
 /// Two nodes cut off from each other merge the same pull request: each moves its main; once

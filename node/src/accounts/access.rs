@@ -106,3 +106,23 @@ pub fn protected_patterns(store: &Store, full: &RepoName) -> Result<Vec<String>,
         _ => None,
     })
 }
+
+/// The required-reviews rules of `owner/name`: pattern and approvals.
+pub fn review_rules(store: &Store, full: &RepoName) -> Result<Vec<(String, u32)>, StoreError> {
+    StoreView(store).list(&key::reviews_of(full), |(_, e)| match e {
+        guts_net::Entry::Reviews {
+            pattern, approvals, ..
+        } => Some((pattern, approvals)),
+        _ => None,
+    })
+}
+
+/// The approvals a merge into `branch` needs (the most any matching rule asks), 0 if none.
+pub fn approvals_needed(rules: &[(String, u32)], branch: &str) -> u32 {
+    rules
+        .iter()
+        .filter(|(p, _)| guts_net::accounts::pattern_matches(p, branch))
+        .map(|(_, n)| *n)
+        .max()
+        .unwrap_or(0)
+}

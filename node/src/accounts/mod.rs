@@ -27,7 +27,9 @@ pub mod tokens;
 mod view;
 mod write;
 
-pub use access::{Access, grant_for, protected_patterns, repo_perm, require};
+pub use access::{
+    Access, approvals_needed, grant_for, protected_patterns, repo_perm, require, review_rules,
+};
 pub use auth::{AuthError, Caller, Principal, authenticate, caller_of, credentials};
 pub use throttle::Throttle;
 pub use view::{StoreView, decode, keep_newest};

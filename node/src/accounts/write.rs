@@ -34,12 +34,13 @@ pub fn forget(
     write(state, store, key, None)
 }
 
-/// Deletes everything keyed by repository `owner/name`: its collaborators, protection rules
+/// Deletes everything keyed by repository `owner/name`: its collaborators, protection and review rules
 /// and the team permissions on it (a cascade, signed and replicated like any deletion), so
 /// that a new repository of the same name inherits nothing.
 pub fn forget_repo(state: &AppState, store: &Store, full: &RepoName) -> Result<(), ApiError> {
     delete_all(state, store, &key::collaborators_of(full))?;
     delete_all(state, store, &key::protections_of(full))?;
+    delete_all(state, store, &key::reviews_of(full))?;
     // trepo/{org}/{team}/{owner}/{name}: teams hold permissions on their org's repositories.
     let suffix = format!("/{full}");
     for (k, _) in StoreView(store).scan(&key::team_repos_of(full.owner(), None))? {

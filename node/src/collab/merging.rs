@@ -3,7 +3,8 @@
 //! merge commit with both parents; `squash`: one commit on the base; `rebase`: each head
 //! commit re-applied on the base; `fast-forward`: the base moves to the head when it can),
 //! packed with what they need, and pushed to the base branch through the same path as a
-//! client's push (write access, protected branches, the update log, replication, events).
+//! client's push (write access, protected branches, the update log, replication, events);
+//! a base branch under a required-reviews rule needs its approvals first (`approvals.rs`).
 //! Then a `merge` operation is recorded: two nodes merging one pull request at once both
 //! move the branch (the ref merge rule decides), and the pull request ends merged once.
 
@@ -24,9 +25,9 @@ use guts_net::collab::{Action, MergeStrategy, Op, State as ThreadState};
 use serde::Deserialize;
 use serde_json::json;
 
-use super::api;
 use super::mergeability::Scratch;
 use super::pulls::find_pull;
+use super::{api, approvals};
 use crate::accounts::Caller;
 use crate::error::ApiError;
 use crate::rest::{blocking, parse_json, readable};
@@ -115,6 +116,10 @@ pub async fn merge(
         let guts_net::collab::Kind::Pull { base, head } = &f.thread.kind else {
             return Err(ApiError::not_found("pull request", &which));
         };
+        let full = repo.full_name();
+        if let Some(why) = approvals::count(&store, &full, base, &f.thread)?.refusal() {
+            return Err(refuse(StatusCode::METHOD_NOT_ALLOWED, why));
+        }
         let scratch = f.scratch();
         let now = st.now_secs();
         let title = b.commit_title.unwrap_or_else(|| {
@@ -236,7 +241,8 @@ pub async fn merge(
                 .map_err(|e| internal(&e))?;
         }
         let (_, pack) = writer.finish().map_err(|e| internal(&e))?;
-        let who = crate::git::who_pushes(&store, Some(&me), &repo.full_name())?;
+        let mut who = crate::git::who_pushes(&store, Some(&me), &full)?;
+        who.merging = true;
         let name = format!("refs/heads/{base}");
         if let Err(why) = crate::git::push_here(&st, &repo, &who, (&name, base_tip, new), pack)? {
             return Err(refuse(
@@ -244,7 +250,7 @@ pub async fn merge(
                 format!("the base branch refused the merge: {why}"),
             ));
         }
-        let full = repo.full_name().to_string();
+        let full = full.to_string();
         let thread = f.thread.id;
         let op = st.replication().record_op(&store, |stamp| Op {
             repo: full.clone(),

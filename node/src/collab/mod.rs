@@ -7,10 +7,12 @@
 //! - `api.rs`: `/api/v1/repos/{owner}/{name}/issues...` handlers.
 //! - `pulls.rs`: `/api/v1/repos/{owner}/{name}/pulls...`: open, list, show (with whether
 //!   it merges), commits; `mergeability.rs`: the merge check over the store's objects;
-//!   `merging.rs`: `PUT .../pulls/{n}/merge` (merge, squash, rebase, fast-forward).
+//!   `merging.rs`: `PUT .../pulls/{n}/merge` (merge, squash, rebase, fast-forward);
+//!   `approvals.rs`: the approving reviews a protected base branch asks for.
 //! - `events.rs`: the hub events an operation makes (`issue.opened`, ...).
 
 pub mod api;
+pub mod approvals;
 pub mod cache;
 pub mod events;
 pub mod json;

@@ -21,7 +21,7 @@ use serde::Deserialize;
 use serde_json::{Value, json};
 
 use super::mergeability::{Scratch, check};
-use super::{api, json, view};
+use super::{api, approvals, json, view};
 use crate::accounts::Caller;
 use crate::error::ApiError;
 use crate::paging::Paged;
@@ -306,7 +306,19 @@ async fn show(
             }
             _ => None,
         };
-        Ok(pull_json(f.number, &f.thread, f.tips, merge.as_ref()))
+        let mut v = pull_json(f.number, &f.thread, f.tips, merge.as_ref());
+        if let Kind::Pull { base, .. } = &f.thread.kind {
+            let a = approvals::count(&store, &f.base.full_name(), base, &f.thread)?;
+            if a.required > 0 {
+                v["required_approvals"] = json!(a.required);
+                v["approved_by"] = json!(a.approved_by);
+                v["changes_requested_by"] = json!(a.changes_requested_by);
+                if open && !a.satisfied() && merge.as_ref().is_some_and(|m| m.is_clean()) {
+                    v["mergeable_state"] = json!("blocked");
+                }
+            }
+        }
+        Ok(v)
     })
     .await?;
     Ok(Json(out).into_response())

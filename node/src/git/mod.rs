@@ -490,6 +490,8 @@ pub(crate) fn who_pushes(
     Ok(receive::Pushing {
         pusher: Some(pusher),
         protected: accounts::protected_patterns(store, full)?,
+        reviewed: accounts::review_rules(store, full)?,
+        merging: false,
     })
 }
 

@@ -157,6 +157,11 @@ pub struct Pushing {
     pub pusher: Option<guts_net::Pusher>,
     /// Protected-branch patterns: matching branches refuse deletion and non-fast-forwards.
     pub protected: Vec<String>,
+    /// Required-reviews rules (pattern, approvals): matching branches move only by a pull
+    /// request's merge.
+    pub reviewed: Vec<(String, u32)>,
+    /// True for a pull request's merge, whose approvals were counted before it was made.
+    pub merging: bool,
 }
 
 /// The outcome of a push, for metrics and the log.
@@ -233,7 +238,7 @@ pub fn serve(
                 let odb = repo.odb();
                 let overlay = rx.overlay(&odb);
                 let reach = check_objects(repo, &rx, &overlay, &push.commands, &mut results)?;
-                check_protected(Some(&overlay), &who.protected, &push.commands, &mut results);
+                check_protected(Some(&overlay), who, &push.commands, &mut results);
                 if push.atomic && results.iter().any(Result::is_err) {
                     fail_atomic(&mut results);
                 }
@@ -266,7 +271,7 @@ pub fn serve(
     } else {
         // Deletes only: no pack follows (read what is left, bounded, and ignore it).
         let _ = std::io::copy(&mut pack.take(1 << 16), &mut std::io::sink());
-        check_protected(None, &who.protected, &push.commands, &mut results);
+        check_protected(None, who, &push.commands, &mut results);
         if push.atomic && results.iter().any(Result::is_err) {
             fail_atomic(&mut results);
         }
@@ -484,25 +489,37 @@ fn leaves_unreachable(
 }
 
 /// Refuses deleting a protected branch, or moving it to a commit that does not contain its
-/// current tip (a force push). `odb` sees the pushed objects (none: a delete-only push).
+/// current tip (a force push); and any change of an existing branch that needs reviewed
+/// pull requests, but through a merge. `odb` sees the pushed objects (none: a delete-only
+/// push).
 fn check_protected(
     odb: Option<&Overlay<'_>>,
-    patterns: &[String],
+    who: &Pushing,
     commands: &[Command],
     results: &mut [Result<(), String>],
 ) {
-    if patterns.is_empty() {
+    if who.protected.is_empty() && who.reviewed.is_empty() {
         return;
     }
     for (c, r) in commands.iter().zip(results.iter_mut()) {
         let Some(branch) = c.name.strip_prefix("refs/heads/") else {
             continue;
         };
-        if r.is_err()
-            || c.old.is_zero()
-            || !patterns
-                .iter()
-                .any(|p| guts_net::accounts::pattern_matches(p, branch))
+        if r.is_err() || c.old.is_zero() {
+            continue;
+        }
+        let needed = crate::accounts::approvals_needed(&who.reviewed, branch);
+        if needed > 0 && !who.merging {
+            *r = Err(format!(
+                "protected branch: changes need a pull request with {needed} approving review{}",
+                if needed == 1 { "" } else { "s" }
+            ));
+            continue;
+        }
+        if !who
+            .protected
+            .iter()
+            .any(|p| guts_net::accounts::pattern_matches(p, branch))
         {
             continue;
         }
