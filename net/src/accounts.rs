@@ -645,7 +645,7 @@ pub struct Pusher {
     pub grant: Vec<Vec<u8>>,
 }
 
-/// Why a pushed update's grant does not hold.
+/// Why a pushed update's or an operation's grant does not hold.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum GrantError {
     /// The update names no pusher.
@@ -657,13 +657,18 @@ pub enum GrantError {
     /// A grant record is not an account entry, or is stamped after the push.
     #[error("grant record {0} does not belong to this push")]
     Foreign(String),
-    /// The records do not give the pusher write access.
-    #[error("{user} had no write access to {repo}")]
-    NoWrite {
-        /// The pusher.
+    /// The records do not show the user.
+    #[error("the records do not show user {0}")]
+    NoUser(String),
+    /// The records do not give the user the access needed.
+    #[error("{user} had no {need} access to {repo}")]
+    Denied {
+        /// The pusher or author.
         user: String,
         /// `owner/name`.
         repo: String,
+        /// The access needed: `read`, `write` or `admin`.
+        need: &'static str,
     },
 }
 
@@ -678,11 +683,40 @@ pub fn check_grant(
     now_ms: u64,
 ) -> Result<(), GrantError> {
     let p = pusher.ok_or(GrantError::NoPusher)?;
-    if p.grant.len() > MAX_GRANT {
-        return Err(GrantError::Foreign(format!("{} records", p.grant.len())));
+    let made = Made {
+        repo,
+        stamp,
+        user: &p.user,
+    };
+    check_access(&made, &p.grant, Some(Perm::Write), trusted, now_ms)
+}
+
+/// What a grant is checked for: who did something to which repository, and when.
+#[derive(Debug, Clone, Copy)]
+pub struct Made<'a> {
+    /// `owner/name`.
+    pub repo: &'a str,
+    /// When (the grant's records are stamped before).
+    pub stamp: Stamp,
+    /// Who.
+    pub user: &'a str,
+}
+
+/// Checks that `made.user` existed and (with `need`) had that access to `made.repo` when
+/// they acted, by the rule in the records of `grant`: at most [`MAX_GRANT`], each signed by
+/// a node `trusted` accepts and stamped before `made.stamp`.
+pub fn check_access(
+    made: &Made<'_>,
+    grant: &[Vec<u8>],
+    need: Option<Perm>,
+    trusted: impl Fn(&NodeId) -> bool,
+    now_ms: u64,
+) -> Result<(), GrantError> {
+    if grant.len() > MAX_GRANT {
+        return Err(GrantError::Foreign(format!("{} records", grant.len())));
     }
     let mut view = BTreeMap::new();
-    for bytes in &p.grant {
+    for bytes in grant {
         let a = Announcement::decode(bytes)?;
         a.validate(&trusted, now_ms)?;
         match a.body {
@@ -690,23 +724,30 @@ pub fn check_grant(
                 stamp: s,
                 key,
                 entry: Some(entry),
-            } if s < stamp => {
+            } if s < made.stamp => {
                 view.insert(key, entry);
             }
             Body::Account { key, .. } => return Err(GrantError::Foreign(key)),
             _ => return Err(GrantError::Foreign("a repository record".into())),
         }
     }
-    let no_write = || GrantError::NoWrite {
-        user: p.user.clone(),
-        repo: repo.to_string(),
+    if !matches!(view.get(&key::user(made.user)), Some(Entry::User(_))) {
+        return Err(GrantError::NoUser(made.user.to_string()));
+    }
+    let Some(need) = need else {
+        return Ok(());
     };
-    let name = guts_store::RepoName::parse(repo).map_err(|_| no_write())?;
-    let Ok(access) = repo_access(&view, &p.user, name.owner(), name.name());
-    if access.perm >= Some(Perm::Write) {
+    let denied = || GrantError::Denied {
+        user: made.user.to_string(),
+        repo: made.repo.to_string(),
+        need: need.as_str(),
+    };
+    let name = guts_store::RepoName::parse(made.repo).map_err(|_| denied())?;
+    let Ok(access) = repo_access(&view, made.user, name.owner(), name.name());
+    if access.perm >= Some(need) {
         Ok(())
     } else {
-        Err(no_write())
+        Err(denied())
     }
 }
 

@@ -125,3 +125,69 @@ fn a_grant_without_a_pusher_or_with_an_unknown_key_fails() {
     };
     assert!(check_grant("ann/app", push, Some(&junk), ok, 6_000).is_err());
 }
+
+/// An operation's grant (`check_access`): with no access needed, the user's own record
+/// suffices and nothing else does; read access to a private repository rests on the
+/// records the rule names; records from an untrusted node or stamped after the operation
+/// never count.
+#[test]
+fn an_operations_grant_shows_the_user_and_the_access_asked() {
+    use guts_net::accounts::{GrantError, Made, check_access};
+    let trusted = NodeKey::from_secret([1; 32]);
+    let stranger = NodeKey::from_secret([2; 32]);
+    let ok = |n: &guts_net::NodeId| *n == trusted.id();
+    let at = Stamp {
+        hlc: Hlc {
+            wall_ms: 5_000,
+            logical: 0,
+        },
+        origin: trusted.id(),
+    };
+    let bob = Entry::User(User {
+        name: "bob".into(),
+        admin: false,
+        created_at: 0,
+        incarnation: 1,
+    });
+    let reads = Entry::Collaborator {
+        repo: "ann/app".into(),
+        user: "bob".into(),
+        perm: Perm::Read,
+    };
+    let made = Made {
+        repo: "ann/app",
+        stamp: at,
+        user: "bob",
+    };
+    let own = vec![signed(&trusted, 4_000, &bob)];
+    assert_eq!(check_access(&made, &own, None, ok, 6_000), Ok(()));
+    assert!(matches!(
+        check_access(&made, &[], None, ok, 6_000),
+        Err(GrantError::NoUser(_))
+    ));
+    // Someone else's record does not show bob.
+    let ann = Entry::User(User {
+        name: "ann".into(),
+        admin: true,
+        created_at: 0,
+        incarnation: 1,
+    });
+    let theirs = vec![signed(&trusted, 4_000, &ann)];
+    assert!(check_access(&made, &theirs, None, ok, 6_000).is_err());
+    // Read access: the collaborator record too.
+    assert!(matches!(
+        check_access(&made, &own, Some(Perm::Read), ok, 6_000),
+        Err(GrantError::Denied { need: "read", .. })
+    ));
+    let both = vec![own[0].clone(), signed(&trusted, 4_000, &reads)];
+    assert_eq!(
+        check_access(&made, &both, Some(Perm::Read), ok, 6_000),
+        Ok(())
+    );
+    assert!(check_access(&made, &both, Some(Perm::Write), ok, 6_000).is_err());
+    // Forged or late records.
+    let forged = vec![signed(&stranger, 4_000, &bob)];
+    assert!(check_access(&made, &forged, None, ok, 6_000).is_err());
+    let late = vec![signed(&trusted, 5_001, &bob)];
+    assert!(check_access(&made, &late, None, ok, 6_000).is_err());
+}

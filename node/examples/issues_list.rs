@@ -31,6 +31,7 @@ fn main() {
             },
             author: "alice".into(),
             moderator: false,
+            grant: Vec::new(),
             action: Action::Open {
                 kind: Kind::Issue,
                 title: format!("issue {i}"),

@@ -150,10 +150,13 @@ pub fn fold<'a>(ops: impl IntoIterator<Item = &'a Op>) -> Option<Thread> {
             continue;
         }
         t.updated = t.updated.max(op.stamp);
+        let own = op.author == t.author || op.moderator;
         match &op.action {
             Action::Open { .. } => {}
-            Action::EditTitle(s) => t.title = s.clone(),
-            Action::EditBody(s) => t.body = s.clone(),
+            // The thread's author or a moderator edits, closes and reopens it; labels,
+            // assignees and merges are a moderator's.
+            Action::EditTitle(s) if own => t.title = s.clone(),
+            Action::EditBody(s) if own => t.body = s.clone(),
             Action::Comment(body) => t.comments.push(Comment {
                 id: *id,
                 author: op.author.clone(),
@@ -179,18 +182,18 @@ pub fn fold<'a>(ops: impl IntoIterator<Item = &'a Op>) -> Option<Thread> {
                     c.body.clear();
                 }
             }
-            Action::Label { name, on } => {
+            Action::Label { name, on } if op.moderator => {
                 labels.insert(name, *on);
             }
-            Action::Assign { user, on } => {
+            Action::Assign { user, on } if op.moderator => {
                 assignees.insert(user, *on);
             }
-            Action::Close => {
+            Action::Close if own => {
                 if t.state == State::Open {
                     t.state = State::Closed;
                 }
             }
-            Action::Reopen => {
+            Action::Reopen if own => {
                 if t.state == State::Closed {
                     t.state = State::Open;
                 }
@@ -207,7 +210,7 @@ pub fn fold<'a>(ops: impl IntoIterator<Item = &'a Op>) -> Option<Thread> {
                 commit: *commit,
                 at: op.stamp,
             }),
-            Action::Merge { commit, strategy } if pull => {
+            Action::Merge { commit, strategy } if pull && op.moderator => {
                 if !matches!(t.state, State::Merged { .. }) {
                     t.state = State::Merged {
                         commit: *commit,
@@ -217,7 +220,14 @@ pub fn fold<'a>(ops: impl IntoIterator<Item = &'a Op>) -> Option<Thread> {
                     };
                 }
             }
-            Action::Review { .. } | Action::Merge { .. } => {}
+            Action::EditTitle(_)
+            | Action::EditBody(_)
+            | Action::Label { .. }
+            | Action::Assign { .. }
+            | Action::Close
+            | Action::Reopen
+            | Action::Review { .. }
+            | Action::Merge { .. } => {}
         }
     }
     t.labels = on_keys(labels);

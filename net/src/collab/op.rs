@@ -11,8 +11,8 @@ use crate::hlc::Stamp;
 pub const MAX_TITLE: usize = 1024;
 /// Bytes (UTF-8) in a body, comment or review at most: an operation with the largest
 /// texts still travels in one signed announcement ([`crate::announce::MAX_ANNOUNCEMENT`]),
-/// so GitHub's 65,536 characters are out of reach; 24 KiB is a long comment.
-pub const MAX_BODY: usize = 24 * 1024;
+/// with its grant, so GitHub's 65,536 characters are out of reach; 22 KiB is a long comment.
+pub const MAX_BODY: usize = 22 * 1024;
 /// Bytes in a label or user name at most.
 pub const MAX_NAME: usize = 100;
 
@@ -156,9 +156,15 @@ pub struct Op {
     pub stamp: Stamp,
     /// The user who made it.
     pub author: String,
-    /// True when the accepting node found the author may moderate the repository (edit
-    /// or delete others' comments).
+    /// True when the accepting node found the author has write access to the repository:
+    /// they may then edit or delete others' comments, edit, close and reopen others'
+    /// threads, label, assign and merge (the fold ignores those otherwise).
     pub moderator: bool,
+    /// The signed account records (encoded [`crate::Body::Account`] announcements) the
+    /// author's access rests on, as a push's grant: their user record, and for a moderator
+    /// the records that give write access. Receivers check them (`check_access`) and
+    /// refuse an operation its grant does not back.
+    pub grant: Vec<Vec<u8>>,
     /// What it does.
     pub action: Action,
 }
@@ -207,6 +213,9 @@ impl Op {
     /// Checks its shape and sizes.
     pub fn validate(&self) -> Result<(), OpError> {
         check("the author", &self.author, MAX_NAME, true)?;
+        if self.grant.len() > crate::accounts::MAX_GRANT {
+            return Err(OpError::Shape("a grant of too many records"));
+        }
         let opens = matches!(self.action, Action::Open { .. });
         if opens == self.thread.is_some() {
             return Err(OpError::Shape(

@@ -24,6 +24,7 @@ fn open(kind: Kind, ms: u64) -> Op {
         stamp: stamp(ms, 1),
         author: "alice".into(),
         moderator: false,
+        grant: Vec::new(),
         action: Action::Open {
             kind,
             title: "a title".into(),
@@ -92,6 +93,7 @@ fn thread_ops() -> impl Strategy<Value = Vec<Op>> {
             stamp: stamp(200 + u64::from(i), i % 3),
             author: ["alice", "bob", "carol"][i as usize].into(),
             moderator: false,
+            grant: Vec::new(),
             action: Action::Comment(format!("seed {i}")),
         })
         .collect();
@@ -116,6 +118,7 @@ fn thread_ops() -> impl Strategy<Value = Vec<Op>> {
                 stamp: stamp(ms, node),
                 author: ["alice", "bob", "carol"][who].into(),
                 moderator,
+                grant: Vec::new(),
                 action,
             });
         }
@@ -174,8 +177,9 @@ fn a_pull_request_is_merged_once_and_stays_merged() {
         action,
         ..first.clone()
     };
-    let merge = |ms, node, c| {
-        op(
+    let merge = |ms, node, c| Op {
+        moderator: true,
+        ..op(
             ms,
             node,
             "alice",
@@ -207,6 +211,71 @@ fn a_pull_request_is_merged_once_and_stays_merged() {
     assert_eq!(fold([&issue, &m]).expect("issue").state, State::Open);
 }
 
+/// Without write access (no moderator flag), a user edits, closes and reopens only their
+/// own threads, and never labels, assigns or merges.
+#[test]
+fn others_threads_need_write_access() {
+    let first = open(pull(), 1);
+    let op = |ms: u64, who: &str, moderator: bool, action: Action| Op {
+        thread: Some(first.id()),
+        stamp: stamp(ms, 2),
+        author: who.into(),
+        moderator,
+        action,
+        ..first.clone()
+    };
+    let attempts = |moderator: bool| {
+        vec![
+            first.clone(),
+            op(2, "bob", moderator, Action::EditTitle("bob's".into())),
+            op(3, "bob", moderator, Action::EditBody("bob's".into())),
+            op(
+                4,
+                "bob",
+                moderator,
+                Action::Label {
+                    name: "bug".into(),
+                    on: true,
+                },
+            ),
+            op(
+                5,
+                "bob",
+                moderator,
+                Action::Assign {
+                    user: "bob".into(),
+                    on: true,
+                },
+            ),
+            op(6, "bob", moderator, Action::Close),
+        ]
+    };
+    let t = fold(&attempts(false)).expect("thread");
+    assert_eq!(
+        (t.title.as_str(), t.body.as_str(), t.state.clone()),
+        ("a title", "a body", State::Open)
+    );
+    assert!(t.labels.is_empty() && t.assignees.is_empty());
+    let mut ops = attempts(false);
+    ops.push(op(
+        7,
+        "bob",
+        false,
+        Action::Merge {
+            commit: [1; 20],
+            strategy: MergeStrategy::Merge,
+        },
+    ));
+    assert_eq!(fold(&ops).expect("thread").state, State::Open);
+    // The author closes their own; a moderator does all of it.
+    let own = [first.clone(), op(2, "alice", false, Action::Close)];
+    assert_eq!(fold(&own).expect("thread").state, State::Closed);
+    let t = fold(&attempts(true)).expect("thread");
+    assert_eq!(t.title, "bob's");
+    assert_eq!(t.state, State::Closed);
+    assert!(t.labels.contains("bug") && t.assignees.contains("bob"));
+}
+
 #[test]
 fn only_its_author_or_a_moderator_edits_a_comment() {
     let first = open(Kind::Issue, 1);
@@ -215,6 +284,7 @@ fn only_its_author_or_a_moderator_edits_a_comment() {
         stamp: stamp(ms, 1),
         author: who.into(),
         moderator,
+        grant: Vec::new(),
         action,
         ..first.clone()
     };
@@ -317,16 +387,34 @@ fn the_latest_stamp_wins_concurrent_edits() {
     }
 }
 
-/// An operation with every text at its limit still fits one announcement.
+/// An operation with every text at its limit, and a grant of the most records with the
+/// longest names, still fits one announcement.
 #[test]
 fn the_largest_operation_fits_one_announcement() {
     let key = crate::identity::NodeKey::generate().expect("key");
+    let entry = crate::accounts::Entry::TeamRepo {
+        org: "o".repeat(MAX_NAME),
+        team: "t".repeat(MAX_NAME),
+        repo: format!("{}/{}", "o".repeat(MAX_NAME), "r".repeat(MAX_NAME)),
+        perm: crate::accounts::Perm::Admin,
+    };
+    let record = crate::announce::Announcement::sign(
+        &key,
+        crate::announce::Body::Account {
+            stamp: stamp(1, 1),
+            key: entry.key(),
+            entry: Some(entry),
+        },
+    )
+    .encode()
+    .expect("encodes");
     let op = Op {
         repo: format!("{}/{}", "o".repeat(39), "r".repeat(100)),
         thread: None,
         stamp: stamp(1, 1),
         author: "u".repeat(MAX_NAME),
-        moderator: false,
+        moderator: true,
+        grant: vec![record; crate::accounts::MAX_GRANT],
         action: Action::Open {
             kind: Kind::Pull {
                 base: "b".repeat(MAX_TITLE),

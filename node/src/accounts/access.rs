@@ -99,6 +99,31 @@ pub fn grant_for(
     }))
 }
 
+/// The signed records an operation by `user` on `owner/name` carries as its grant (see
+/// `guts_net::collab::Op::grant`): those their access rests on, or their user record alone
+/// when the rule gives them none (a public repository's reader). Empty if the user is gone.
+pub fn op_grant(
+    store: &Store,
+    user: &str,
+    owner: &str,
+    name: &str,
+) -> Result<Vec<Vec<u8>>, StoreError> {
+    let view = StoreView(store);
+    let access = repo_access(&view, user, owner, name)?;
+    let basis = if access.basis.is_empty() {
+        vec![key::user(user)]
+    } else {
+        access.basis
+    };
+    let mut grant = Vec::with_capacity(basis.len());
+    for k in &basis {
+        if let Some(r) = view.record(k)? {
+            grant.push(r);
+        }
+    }
+    Ok(grant)
+}
+
 /// The protected-branch patterns of `owner/name`.
 pub fn protected_patterns(store: &Store, full: &RepoName) -> Result<Vec<String>, StoreError> {
     StoreView(store).list(&key::protections_of(full), |(_, e)| match e {

@@ -28,7 +28,8 @@ mod view;
 mod write;
 
 pub use access::{
-    Access, approvals_needed, grant_for, protected_patterns, repo_perm, require, review_rules,
+    Access, approvals_needed, grant_for, op_grant, protected_patterns, repo_perm, require,
+    review_rules,
 };
 pub use auth::{AuthError, Caller, Principal, authenticate, caller_of, credentials};
 pub use throttle::Throttle;

@@ -116,6 +116,7 @@ fn act(
         stamp,
         author: author.to_string(),
         moderator,
+        grant: Vec::new(),
         action,
     })?;
     publish(st, store, &op)?;
@@ -377,6 +378,7 @@ pub(super) async fn edit(
                 },
                 author: me.clone(),
                 moderator: a.write,
+                grant: Vec::new(),
                 action: action.clone(),
             };
             probe

@@ -74,6 +74,7 @@ mod tests {
             },
             author: "alice".into(),
             moderator: false,
+            grant: Vec::new(),
             action: Action::Open {
                 kind: Kind::Issue,
                 title: title.into(),

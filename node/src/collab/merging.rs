@@ -258,6 +258,7 @@ pub async fn merge(
             stamp,
             author: me.clone(),
             moderator: true,
+            grant: Vec::new(),
             action: Action::Merge {
                 commit: *new.as_bytes(),
                 strategy,

@@ -186,6 +186,7 @@ async fn open(
             stamp,
             author: me.clone(),
             moderator: false,
+            grant: Vec::new(),
             action: Action::Open {
                 kind: Kind::Pull {
                     base: b.base.clone(),
@@ -420,6 +421,7 @@ async fn review(
             stamp,
             author: me.clone(),
             moderator: false,
+            grant: Vec::new(),
             action: Action::Review {
                 verdict,
                 body: b.body.clone(),

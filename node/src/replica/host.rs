@@ -534,6 +534,29 @@ impl Host for NodeHost {
     }
 
     fn apply_op(&self, op: &guts_net::collab::Op, record: Vec<u8>) -> Result<bool, ReplicaError> {
+        // Made by a user allowed to make it, by the records it carries: a moderator's
+        // write access; anyone else's existence, and read access to a private repository.
+        let private = matches!(
+            latest(&self.store, &op.repo)?,
+            Some((_, RepoState::Live(meta))) if meta.private
+        );
+        let need = if op.moderator {
+            Some(guts_net::Perm::Write)
+        } else {
+            private.then_some(guts_net::Perm::Read)
+        };
+        let made = guts_net::accounts::Made {
+            repo: &op.repo,
+            stamp: op.stamp,
+            user: &op.author,
+        };
+        let trusted = |n: &guts_net::NodeId| self.trusted.contains(n);
+        let now = self.signer.now_ms();
+        if let Err(e) = guts_net::accounts::check_access(&made, &op.grant, need, trusted, now) {
+            tracing::warn!(repo = %op.repo, author = %op.author, error = %e, "replicated operation refused");
+            self.metrics.grant_refused();
+            return Ok(false);
+        }
         let (id, thread) = (op.id(), op.thread_id());
         let new =
             self.store

@@ -257,16 +257,29 @@ impl Replication {
         )))
     }
 
-    /// Records an operation on an issue or pull request made here: stamps it (after
-    /// everything this node has seen), checks it as peers will, signs, keeps and flushes
-    /// it, then announces it. Returns it.
+    /// Records an operation on an issue or pull request made here: gives it its author's
+    /// grant (the signed records their access rests on), stamps it after everything this
+    /// node has seen (those records too), checks it as peers will, signs, keeps and
+    /// flushes it, then announces it. Returns it.
     pub fn record_op(
         &self,
         store: &Store,
         make: impl FnOnce(guts_net::Stamp) -> guts_net::collab::Op,
     ) -> Result<guts_net::collab::Op, StoreError> {
-        let op = make(self.signer.stamp());
+        let mut op = make(self.signer.stamp());
+        let full = RepoName::parse(&op.repo).map_err(|e| StoreError::Invalid(e.to_string()))?;
+        op.grant = crate::accounts::op_grant(store, &op.author, full.owner(), full.name())?;
+        op.stamp = self.signer.stamp();
         op.validate()
+            .map_err(|e| StoreError::Invalid(e.to_string()))?;
+        let made = guts_net::accounts::Made {
+            repo: &op.repo,
+            stamp: op.stamp,
+            user: &op.author,
+        };
+        // The records in this store were checked when they were kept.
+        let need = op.moderator.then_some(guts_net::Perm::Write);
+        guts_net::accounts::check_access(&made, &op.grant, need, |_| true, self.signer.now_ms())
             .map_err(|e| StoreError::Invalid(e.to_string()))?;
         let record = Announcement::sign(self.signer.key(), Body::Collab { op: op.clone() })
             .encode()
