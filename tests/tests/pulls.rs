@@ -371,7 +371,7 @@ fn merges(c: &Cluster, w: &Path, alice: &str) {
         422
     );
 
-    approvals(c, w, alice, &carol, &merge);
+    approvals(c, w, alice, &merge);
 
     // A merge commit, made on node 1.
     let old_main = git(w, &["rev-parse", "main"]).trim().to_string();
@@ -461,17 +461,14 @@ fn merges(c: &Cluster, w: &Path, alice: &str) {
     }
 }
 
+/// Merges pull request N on node I as the user with token T, with a JSON body.
+type MergeFn<'a> = dyn Fn(usize, &str, u64, Value) -> (u16, Value) + 'a;
+
 /// A rule on main asking for one approval: a push straight to main is refused; the merge
 /// is refused while the only approval comes from someone without write access, and once
 /// Carol has it (granted on node 0) her approval lets the merge through on node 1 (the
 /// merge itself is made by the caller). Then the rule goes again.
-fn approvals(
-    c: &Cluster,
-    w: &Path,
-    alice: &str,
-    carol: &str,
-    merge: &dyn Fn(usize, &str, u64, Value) -> (u16, Value),
-) {
+fn approvals(c: &Cluster, w: &Path, alice: &str, merge: &MergeFn<'_>) {
     let rule = url(c.node(0), "/repos/alice/app/protections", Some(alice));
     for bad in [
         json!({ "pattern": "main", "required_approvals": 11 }),
