@@ -47,9 +47,19 @@ pub struct Inner {
     pub pulls: crate::replica::pull_through::Pulls,
     /// Each repository's issues and pull requests, folded once per change.
     pub listings: crate::collab::cache::Listings,
+    /// Test merges and fork heads of pull requests, made for upload-pack.
+    pub pull_merges: crate::collab::pull_refs::MergeCache,
 }
 
 impl AppState {
+    /// The pull request refs upload-pack advertises for `repo` (blocking: may merge).
+    pub fn pull_refs(
+        &self,
+        repo: &guts_store::Repo,
+    ) -> Result<crate::collab::pull_refs::PullRefs, guts_store::StoreError> {
+        crate::collab::pull_refs::compute(&self.inner.listings, &self.inner.pull_merges, repo)
+    }
+
     pub fn new(config: NodeConfig, replication: Replication, seeding: Seeding) -> Self {
         let metrics = Metrics::new();
         let trusted = Trusted::new(
@@ -81,6 +91,7 @@ impl AppState {
                 throttle: crate::accounts::Throttle::default(),
                 pulls: Default::default(),
                 listings: Default::default(),
+                pull_merges: Default::default(),
                 replication,
             }),
         }

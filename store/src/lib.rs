@@ -59,4 +59,6 @@ pub use refs::{RefError, RefUpdate};
 pub use repo::Repo;
 pub use repo_name::RepoName;
 pub use reuse::{StoredPacks, send_stored_packs};
-pub use send::{SendOptions, SendProgress, SendStats, send_all, send_pack};
+pub use send::{
+    SendOptions, SendProgress, SendStats, Unstored, send_all, send_pack, send_pack_with,
+};

@@ -64,6 +64,22 @@ pub fn send_pack<W: Write>(
     out: W,
     progress: &mut dyn SendProgress,
 ) -> Result<(SendStats, W), StoreError> {
+    send_pack_with(odb, objects, &[], opts, out, progress)
+}
+
+/// An object that is not stored but sent all the same (a pull request's test merge):
+/// its kind and content, written whole.
+pub type Unstored<'a> = (Kind, &'a [u8]);
+
+/// Writes `objects` (stored, each sent once) and `extra` (not stored) as one pack.
+pub fn send_pack_with<W: Write>(
+    odb: &RepoOdb,
+    objects: impl IntoIterator<Item = ObjectId>,
+    extra: &[Unstored<'_>],
+    opts: SendOptions<'_>,
+    out: W,
+    progress: &mut dyn SendProgress,
+) -> Result<(SendStats, W), StoreError> {
     let mut locs: Vec<(ObjLoc, ObjectId)> = Vec::new();
     let mut seen = HashSet::new();
     for id in objects {
@@ -74,7 +90,7 @@ pub fn send_pack<W: Write>(
         locs.push((loc, id));
     }
     drop(seen);
-    send_located(odb, locs, opts, out, progress)
+    send_located(odb, locs, extra, opts, out, progress)
 }
 
 /// Writes every object of the repository as a pack (a full clone of a repository whose
@@ -89,7 +105,7 @@ pub fn send_all<W: Write>(
         .all_objects()
         .map(|r| r.map(|(id, loc)| (loc, id)))
         .collect::<Result<Vec<_>, _>>()?;
-    send_located(odb, locs, opts, out, progress)
+    send_located(odb, locs, &[], opts, out, progress)
 }
 
 /// Adds to `locs` the bases of the deltas that could not be rebuilt small and that the
@@ -164,6 +180,7 @@ fn copy_entry<W: Write>(
 fn send_located<W: Write>(
     odb: &RepoOdb,
     mut locs: Vec<(ObjLoc, ObjectId)>,
+    extra: &[Unstored<'_>],
     opts: SendOptions<'_>,
     out: W,
     progress: &mut dyn SendProgress,
@@ -176,13 +193,18 @@ fn send_located<W: Write>(
         .enumerate()
         .map(|(i, (_, id))| (*id, i))
         .collect();
-    let total = u32::try_from(locs.len()).map_err(|_| PackError::TooManyObjects {
+    let total = u32::try_from(locs.len() + extra.len()).map_err(|_| PackError::TooManyObjects {
         count: u32::MAX,
         max: u32::MAX,
     })?;
     let mut w = PackWriter::new(out, total)?;
     let mut written: Vec<Option<u64>> = vec![None; locs.len()];
     let mut stats = SendStats::default();
+    for (kind, data) in extra {
+        w.write_whole(*kind, data)?;
+        stats.objects += 1;
+        progress.writing(stats.objects, total);
+    }
     let mut raw = Vec::new();
     let mut stack = Vec::new();
     for start in 0..locs.len() {

@@ -491,3 +491,19 @@ pub fn tmp() -> tempfile::TempDir {
 pub fn sub(dir: &Path, name: &str) -> PathBuf {
     dir.join(name)
 }
+
+/// `/api/v1{path}` on `node`, with `token` (any user name) when given.
+pub fn api_url(node: &TestNode, path: &str, token: Option<&str>) -> String {
+    let u = format!("{}/api/v1{path}", node.anon_url);
+    match token {
+        Some(t) => with_token(&u, "x", t),
+        None => u,
+    }
+}
+
+/// Writes `text` to `file` in work tree `w` and commits everything with `msg`.
+pub fn commit_text(w: &Path, file: &str, text: &str, msg: &str) {
+    std::fs::write(w.join(file), text).expect("write");
+    git(w, &["add", "."]);
+    git(w, &["commit", "-q", "-m", msg]);
+}

@@ -6,17 +6,13 @@
 use std::time::Duration;
 
 use guts_tests::cluster::Cluster;
-use guts_tests::{TestNode, http, wait_for, with_token};
+use guts_tests::{TestNode, http, wait_for};
 use serde_json::{Value, json};
 
 const DEADLINE: Duration = Duration::from_secs(60);
 
 fn url(node: &TestNode, path: &str, token: Option<&str>) -> String {
-    let u = format!("{}/api/v1{path}", node.anon_url);
-    match token {
-        Some(t) => with_token(&u, "x", t),
-        None => u,
-    }
+    guts_tests::api_url(node, path, token)
 }
 
 /// Creates user `name` on node 0 and waits until every node knows their token.

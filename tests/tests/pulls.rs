@@ -13,11 +13,7 @@ use serde_json::{Value, json};
 const DEADLINE: Duration = Duration::from_secs(60);
 
 fn url(node: &TestNode, path: &str, token: Option<&str>) -> String {
-    let u = format!("{}/api/v1{path}", node.anon_url);
-    match token {
-        Some(t) => with_token(&u, "x", t),
-        None => u,
-    }
+    guts_tests::api_url(node, path, token)
 }
 
 fn lines(n: usize, changed: Option<(usize, &str)>) -> String {
@@ -30,9 +26,7 @@ fn lines(n: usize, changed: Option<(usize, &str)>) -> String {
 }
 
 fn commit(w: &Path, file: &str, text: &str, msg: &str) {
-    std::fs::write(w.join(file), text).expect("write");
-    git(w, &["add", "."]);
-    git(w, &["commit", "-q", "-m", msg]);
+    guts_tests::commit_text(w, file, text, msg);
 }
 
 /// What git says of merging `head` into `base`: clean, and the conflicting paths.

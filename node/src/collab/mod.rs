@@ -8,7 +8,9 @@
 //! - `pulls.rs`: `/api/v1/repos/{owner}/{name}/pulls...`: open, list, show (with whether
 //!   it merges), commits; `mergeability.rs`: the merge check over the store's objects;
 //!   `merging.rs`: `PUT .../pulls/{n}/merge` (merge, squash, rebase, fast-forward);
-//!   `approvals.rs`: the approving reviews a protected base branch asks for.
+//!   `approvals.rs`: the approving reviews a protected base branch asks for;
+//!   `pull_refs.rs`: `refs/pull/N/head` and `refs/pull/N/merge` for upload-pack, with the
+//!   unstored objects they need (a test merge, a fork's commits).
 //! - `events.rs`: the hub events an operation makes (`issue.opened`, ...).
 
 pub mod api;
@@ -18,5 +20,6 @@ pub mod events;
 pub mod json;
 mod mergeability;
 mod merging;
+pub mod pull_refs;
 pub mod pulls;
 pub mod view;

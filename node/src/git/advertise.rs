@@ -7,6 +7,7 @@ use guts_store::{Repo, RepoOdb};
 
 use super::GitError;
 use crate::AGENT;
+use crate::collab::pull_refs::PullRefs;
 
 /// Capabilities of upload-pack v0 (before `symref` and `agent`).
 const UPLOAD_CAPS: &str = "multi_ack_detailed no-done side-band side-band-64k thin-pack ofs-delta \
@@ -38,28 +39,28 @@ pub fn peeled(odb: &RepoOdb, id: &ObjectId) -> Result<Option<ObjectId>, GitError
     }
 }
 
-/// The refs upload-pack advertises: the repository's, then `refs/pull/N/head` for each
-/// pull request from one of its own branches (at that branch's tip), as GitHub does, so
-/// `git fetch origin pull/N/head` works. Sorted by name.
-pub fn upload_refs(repo: &Repo) -> Result<Vec<(String, ObjectId)>, GitError> {
+/// The refs upload-pack advertises: the repository's, then its pull request refs
+/// (`refs/pull/N/head`, `refs/pull/N/merge`), as GitHub does, so `git fetch origin
+/// pull/N/head` works. Sorted by name.
+pub fn upload_refs(repo: &Repo, pulls: &PullRefs) -> Result<Vec<(String, ObjectId)>, GitError> {
     let mut refs = repo.list_refs()?;
-    let full = repo.full_name().to_string();
-    for (n, branch) in crate::collab::view::pull_heads(repo.store(), &full)? {
-        if let Some(id) = repo.get_ref(&format!("refs/heads/{branch}"))? {
-            refs.push((format!("refs/pull/{n}/head"), id));
-        }
-    }
+    refs.extend(pulls.refs.iter().cloned());
     refs.sort();
     Ok(refs)
 }
 
 /// The v0 advertisement: the `# service=` header, then refs (HEAD first, tags followed by
 /// their peeled value), the first carrying the capabilities.
-pub fn v0_refs(repo: &Repo, service: &str, out: &mut Vec<u8>) -> Result<(), GitError> {
+pub fn v0_refs(
+    repo: &Repo,
+    pulls: &PullRefs,
+    service: &str,
+    out: &mut Vec<u8>,
+) -> Result<(), GitError> {
     write_text(out, format!("# service={service}").as_bytes())?;
     write_flush(out)?;
     let refs = if service == "git-upload-pack" {
-        upload_refs(repo)?
+        upload_refs(repo, pulls)?
     } else {
         repo.list_refs()?
     };

@@ -30,6 +30,7 @@ use guts_store::{Repo, RepoName, StoreError};
 use serde::Deserialize;
 
 use crate::accounts::{self, Caller};
+use crate::collab::pull_refs::PullRefs;
 use crate::error::ApiError;
 use crate::limits::PeerIp;
 use crate::replica::pull_through;
@@ -341,12 +342,15 @@ async fn info_refs(
     let repo = find_repo(&state, &caller, &owner, &repo, need).await?;
     let v2 = service == "git-upload-pack" && wants_v2(&headers);
     let svc = service.clone();
+    let st = state.clone();
     let body = tokio::task::spawn_blocking(move || -> Result<Vec<u8>, GitError> {
         let mut out = Vec::new();
         if v2 {
             advertise::v2_capabilities(&mut out)?;
+        } else if svc == "git-upload-pack" {
+            advertise::v0_refs(&repo, &st.pull_refs(&repo)?, &svc, &mut out)?;
         } else {
-            advertise::v0_refs(&repo, &svc, &mut out)?;
+            advertise::v0_refs(&repo, &PullRefs::default(), &svc, &mut out)?;
         }
         Ok(out)
     })
@@ -410,7 +414,8 @@ async fn upload_pack(
         tokio::task::spawn_blocking(move || {
             let _permit = permit;
             run_upload(&metrics_state, writer, |out| {
-                upload_v2::serve(&repo, &req, out)
+                let pulls = pull_refs_for(&metrics_state, &repo, &req.command)?;
+                upload_v2::serve(&repo, &pulls, &req, out)
             });
         });
     } else {
@@ -418,7 +423,7 @@ async fn upload_pack(
         tokio::task::spawn_blocking(move || {
             let _permit = permit;
             run_upload(&metrics_state, writer, |out| {
-                upload_v0::serve(&repo, &req, out)
+                upload_v0::serve(&repo, &metrics_state.pull_refs(&repo)?, &req, out)
             });
         });
     }
@@ -461,6 +466,14 @@ fn run_upload(
             }
         }
     }
+}
+
+/// The pull request refs a v2 command needs (none for `object-info`).
+fn pull_refs_for(state: &AppState, repo: &Repo, command: &str) -> Result<PullRefs, GitError> {
+    if command == "object-info" {
+        return Ok(PullRefs::default());
+    }
+    Ok(state.pull_refs(repo)?)
 }
 
 /// The pusher's grant and the repository's protected branches.

@@ -10,7 +10,11 @@ use guts_git::walk::{
     Deepen, Filter, ObjectsWanted, ShallowUpdate, objects_and_known, peel, shallow_update,
 };
 use guts_git::{Kind, ObjectId};
-use guts_store::{Repo, RepoOdb, SendOptions, StoredPacks, send_all, send_pack, send_stored_packs};
+use guts_store::{
+    Repo, RepoOdb, SendOptions, StoredPacks, Unstored, send_all, send_pack_with, send_stored_packs,
+};
+
+use crate::collab::pull_refs::PullRefs;
 
 use super::GitError;
 use super::sideband::{PackOut, Progress};
@@ -138,6 +142,34 @@ fn resolve_ref(repo: &Repo, name: &str) -> Result<ObjectId, GitError> {
     )))
 }
 
+/// What upload-pack reads: the repository's objects, then the unstored objects of its
+/// pull request refs (test merges, forks' commits).
+pub struct Served<'a> {
+    /// The repository's objects.
+    pub odb: &'a RepoOdb,
+    /// Its pull request refs.
+    pub pulls: &'a PullRefs,
+}
+
+impl ObjectRead for Served<'_> {
+    fn read_object(
+        &self,
+        id: &ObjectId,
+    ) -> Result<Option<(Kind, Vec<u8>)>, guts_git::odb::OdbError> {
+        match self.odb.read_object(id)? {
+            Some(o) => Ok(Some(o)),
+            None => self.pulls.read_object(id),
+        }
+    }
+
+    fn object_header(&self, id: &ObjectId) -> Result<Option<(Kind, u64)>, guts_git::odb::OdbError> {
+        match self.odb.object_header(id)? {
+            Some(h) => Ok(Some(h)),
+            None => self.pulls.object_header(id),
+        }
+    }
+}
+
 /// The haves this repository has.
 pub fn common(odb: &RepoOdb, haves: &[ObjectId]) -> Result<Vec<ObjectId>, GitError> {
     let mut out = Vec::new();
@@ -169,7 +201,7 @@ pub enum ToSend {
 
 /// A full clone (every ref wanted, nothing had, no shallow or filter) of a repository whose
 /// stored objects are all reachable: the pack is every stored object, no walk needed.
-fn full_clone(repo: &Repo, args: &FetchArgs) -> Result<bool, GitError> {
+fn full_clone(repo: &Repo, pulls: &PullRefs, args: &FetchArgs) -> Result<bool, GitError> {
     if !args.haves.is_empty()
         || !args.shallows.is_empty()
         || args.depth.is_some()
@@ -182,23 +214,28 @@ fn full_clone(repo: &Repo, args: &FetchArgs) -> Result<bool, GitError> {
     }
     let wants: HashSet<ObjectId> = args.wants.iter().copied().collect();
     let refs = repo.list_refs()?;
-    Ok(!refs.is_empty() && refs.iter().all(|(_, id)| wants.contains(id)))
+    // Every ref wanted, and no pull request ref's unstored object.
+    Ok(!refs.is_empty()
+        && refs.iter().all(|(_, id)| wants.contains(id))
+        && wants.iter().all(|w| pulls.unstored(w).is_none()))
 }
 
 /// Checks the wants, computes shallow boundaries and the objects to send.
 /// With `with_objects` false only the wants and shallow boundaries are computed.
 pub fn plan(
     repo: &Repo,
-    odb: &RepoOdb,
+    served: &Served<'_>,
     args: &FetchArgs,
     with_objects: bool,
 ) -> Result<Plan, GitError> {
+    let odb = served.odb;
     if args.wants.is_empty() {
         return Err(GitError::Protocol("no wants".into()));
     }
     for w in &args.wants {
-        // Any object of the repository may be wanted (partial clones fetch blobs by id).
-        if !odb.contains(w)? {
+        // Any object of the repository may be wanted (partial clones fetch blobs by id),
+        // and those of its pull request refs.
+        if !served.contains(w)? {
             return Err(GitError::Protocol(format!("upload-pack: not our ref {w}")));
         }
     }
@@ -209,12 +246,12 @@ pub fn plan(
         Some(deepen) => {
             let mut want_commits = Vec::new();
             for w in &args.wants {
-                let (id, kind) = peel(odb, w)?;
+                let (id, kind) = peel(served, w)?;
                 if kind == Kind::Commit {
                     want_commits.push(id);
                 }
             }
-            let update = shallow_update(odb, &want_commits, &args.shallows, &deepen)?;
+            let update = shallow_update(served, &want_commits, &args.shallows, &deepen)?;
             cut.extend(update.cut.iter().copied());
             wants.extend(update.extra_wants.iter().copied());
             Some(update)
@@ -228,7 +265,7 @@ pub fn plan(
             known: None,
         });
     }
-    if full_clone(repo, args)? {
+    if full_clone(repo, served.pulls, args)? {
         return Ok(Plan {
             shallow,
             objects: ToSend::All(repo.reusable_packs()?.filter(|_| args.ofs_delta)),
@@ -236,7 +273,7 @@ pub fn plan(
         });
     }
     let (listed, known) = objects_and_known(
-        odb,
+        served,
         &ObjectsWanted {
             wants: &wants,
             haves: &common,
@@ -297,12 +334,12 @@ fn include_tags(
 /// started goes to the client on side-band 3 (when it asked for side-band) and comes back
 /// as [`GitError::Reported`].
 pub fn send(
-    odb: &RepoOdb,
+    served: &Served<'_>,
     plan: Plan,
     args: &FetchArgs,
     mut out: &mut dyn Write,
 ) -> Result<(), GitError> {
-    match send_pack_stream(odb, plan, args, &mut *out) {
+    match send_pack_stream(served, plan, args, &mut *out) {
         Ok(_) => Ok(()),
         Err(e @ GitError::Io(_)) => Err(e),
         Err(e) => match args.sideband {
@@ -318,11 +355,12 @@ pub fn send(
 }
 
 fn send_pack_stream<W: Write>(
-    odb: &RepoOdb,
+    served: &Served<'_>,
     plan: Plan,
     args: &FetchArgs,
     out: W,
 ) -> Result<W, GitError> {
+    let odb = served.odb;
     let Plan { objects, known, .. } = plan;
     let progress = Progress::new(!args.no_progress && args.sideband.is_some());
     let total = match &objects {
@@ -352,7 +390,16 @@ fn send_pack_stream<W: Write>(
             (stats, out, 0)
         }
         ToSend::These(objects) => {
-            let (stats, out) = send_pack(odb, objects, opts, buffered, &mut p)?;
+            // A pull request ref's objects the repository does not store go whole.
+            let mut stored = Vec::with_capacity(objects.len());
+            let mut unstored: Vec<Unstored<'_>> = Vec::new();
+            for id in objects {
+                match served.pulls.unstored(&id) {
+                    Some(o) if !odb.contains(&id)? => unstored.push(o),
+                    _ => stored.push(id),
+                }
+            }
+            let (stats, out) = send_pack_with(odb, stored, &unstored, opts, buffered, &mut p)?;
             (stats, out, 0)
         }
     };

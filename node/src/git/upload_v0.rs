@@ -8,7 +8,8 @@ use guts_git::pktline::{PacketLineRef, PktReader, SidebandKind, write_flush, wri
 use guts_store::Repo;
 
 use super::GitError;
-use super::upload::{FetchArgs, plan, send};
+use super::upload::{FetchArgs, Served, plan, send};
+use crate::collab::pull_refs::PullRefs;
 
 /// A v0 request.
 #[derive(Debug, Default)]
@@ -113,7 +114,12 @@ fn parse_caps(req: &mut V0Request, caps: &[u8]) -> Result<(), GitError> {
 }
 
 /// Answers a request; returns true when a pack was sent.
-pub fn serve(repo: &Repo, req: &V0Request, out: &mut dyn Write) -> Result<bool, GitError> {
+pub fn serve(
+    repo: &Repo,
+    pulls: &PullRefs,
+    req: &V0Request,
+    out: &mut dyn Write,
+) -> Result<bool, GitError> {
     let args = &req.args;
     if args.wants.is_empty() {
         // Nothing wanted: git answers with nothing.
@@ -157,7 +163,8 @@ pub fn serve(repo: &Repo, req: &V0Request, out: &mut dyn Write) -> Result<bool, 
     // A request that ended right after its wants (a stateless client asking for the
     // shallow list before it sends haves) gets only the shallow list.
     let shallow_only = !args.done && !req.flushed;
-    let plan = plan(repo, &odb, args, send_pack && !shallow_only)?;
+    let served = Served { odb: &odb, pulls };
+    let plan = plan(repo, &served, args, send_pack && !shallow_only)?;
     let mut head = Vec::new();
     if let Some(s) = &plan.shallow {
         for id in &s.shallow {
@@ -177,6 +184,6 @@ pub fn serve(repo: &Repo, req: &V0Request, out: &mut dyn Write) -> Result<bool, 
     if !send_pack {
         return Ok(false);
     }
-    send(&odb, plan, args, out)?;
+    send(&served, plan, args, out)?;
     Ok(true)
 }

@@ -11,7 +11,8 @@ use guts_store::Repo;
 
 use super::GitError;
 use super::advertise::peeled;
-use super::upload::{FetchArgs, common, plan, send};
+use super::upload::{FetchArgs, Served, common, plan, send};
+use crate::collab::pull_refs::PullRefs;
 
 /// A v2 request: the command, its capability lines and its arguments.
 #[derive(Debug, Default)]
@@ -63,16 +64,26 @@ pub fn read_request(r: &mut PktReader<impl Read>) -> Result<V2Request, GitError>
 }
 
 /// Answers one command.
-pub fn serve(repo: &Repo, req: &V2Request, out: &mut dyn Write) -> Result<bool, GitError> {
+pub fn serve(
+    repo: &Repo,
+    pulls: &PullRefs,
+    req: &V2Request,
+    out: &mut dyn Write,
+) -> Result<bool, GitError> {
     match req.command.as_str() {
-        "ls-refs" => ls_refs(repo, &req.args, out).map(|()| false),
-        "fetch" => fetch(repo, &req.args, out),
+        "ls-refs" => ls_refs(repo, pulls, &req.args, out).map(|()| false),
+        "fetch" => fetch(repo, pulls, &req.args, out),
         "object-info" => object_info(repo, &req.args, out).map(|()| false),
         other => Err(GitError::Protocol(format!("unknown command {other:?}"))),
     }
 }
 
-fn ls_refs(repo: &Repo, args: &[Vec<u8>], out: &mut dyn Write) -> Result<(), GitError> {
+fn ls_refs(
+    repo: &Repo,
+    pulls: &PullRefs,
+    args: &[Vec<u8>],
+    out: &mut dyn Write,
+) -> Result<(), GitError> {
     let (mut symrefs, mut peel, mut unborn) = (false, false, false);
     let mut prefixes: Vec<String> = Vec::new();
     for a in args {
@@ -94,7 +105,7 @@ fn ls_refs(repo: &Repo, args: &[Vec<u8>], out: &mut dyn Write) -> Result<(), Git
     }
     let wanted =
         |name: &str| prefixes.is_empty() || prefixes.iter().any(|p| name.starts_with(p.as_str()));
-    let refs = super::advertise::upload_refs(repo)?;
+    let refs = super::advertise::upload_refs(repo, pulls)?;
     let odb = repo.odb();
     let head = repo.head_ref();
     let mut buf = Vec::new();
@@ -133,7 +144,12 @@ fn ls_refs(repo: &Repo, args: &[Vec<u8>], out: &mut dyn Write) -> Result<(), Git
 }
 
 /// Returns true when a pack was sent.
-fn fetch(repo: &Repo, args: &[Vec<u8>], out: &mut dyn Write) -> Result<bool, GitError> {
+fn fetch(
+    repo: &Repo,
+    pulls: &PullRefs,
+    args: &[Vec<u8>],
+    out: &mut dyn Write,
+) -> Result<bool, GitError> {
     let mut fa = FetchArgs {
         sideband: Some(SidebandKind::Large),
         ..FetchArgs::default()
@@ -165,7 +181,8 @@ fn fetch(repo: &Repo, args: &[Vec<u8>], out: &mut dyn Write) -> Result<bool, Git
         write_text(&mut head, b"ready")?;
         write_delim(&mut head)?;
     }
-    let plan = plan(repo, &odb, &fa, true)?;
+    let served = Served { odb: &odb, pulls };
+    let plan = plan(repo, &served, &fa, true)?;
     if let Some(s) = &plan.shallow {
         write_text(&mut head, b"shallow-info")?;
         for id in &s.shallow {
@@ -178,7 +195,7 @@ fn fetch(repo: &Repo, args: &[Vec<u8>], out: &mut dyn Write) -> Result<bool, Git
     }
     write_text(&mut head, b"packfile")?;
     out.write_all(&head)?;
-    send(&odb, plan, &fa, out)?;
+    send(&served, plan, &fa, out)?;
     Ok(true)
 }
 
