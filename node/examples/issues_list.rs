@@ -68,8 +68,19 @@ fn main() {
         cached = cached.min(t.elapsed());
         assert_eq!(l.threads.len() as u64, n);
     }
+    // What showing `#N` reads: a lookup in the cached listing.
+    let mut found = Duration::MAX;
+    for _ in 0..5 {
+        let t = Instant::now();
+        let hit = cache
+            .find(&store, "alice/app", &(n / 2).to_string())
+            .expect("find");
+        found = found.min(t.elapsed());
+        assert!(hit.is_some());
+    }
     println!(
         "{n} issues: numbered in {numbered:?}, listed (every thread folded) in {listed:?}, \
-         cached listing in {cached:?}"
+         cached listing in {cached:?}, #{} found in {found:?}",
+        n / 2
     );
 }

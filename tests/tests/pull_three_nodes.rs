@@ -54,7 +54,11 @@ fn a_pull_request_worked_on_from_three_nodes_merges_once_the_same_everywhere() {
     assert_eq!(status, 201, "{body}");
     let (status, _) = http(
         "PUT",
-        &api_url(c.node(0), "/repos/alice/app/collaborators/carol", Some(&alice)),
+        &api_url(
+            c.node(0),
+            "/repos/alice/app/collaborators/carol",
+            Some(&alice),
+        ),
         Some(json!({ "permission": "write" })),
     );
     assert_eq!(status, 204);
@@ -90,17 +94,25 @@ fn a_pull_request_worked_on_from_three_nodes_merges_once_the_same_everywhere() {
     );
     assert_eq!(status, 201, "{pr}");
     assert_eq!(pr["number"], 1);
-    wait_for("the pull request and carol's access on B and C", DEADLINE, || {
-        (1..3).all(|i| pull(&c, i, &carol)["number"] == 1)
-            && (1..3).all(|i| {
-                http(
-                    "GET",
-                    &api_url(c.node(i), "/repos/alice/app/collaborators/carol", Some(&alice)),
-                    None,
-                )
-                .0 == 200
-            })
-    });
+    wait_for(
+        "the pull request and carol's access on B and C",
+        DEADLINE,
+        || {
+            (1..3).all(|i| pull(&c, i, &carol)["number"] == 1)
+                && (1..3).all(|i| {
+                    http(
+                        "GET",
+                        &api_url(
+                            c.node(i),
+                            "/repos/alice/app/collaborators/carol",
+                            Some(&alice),
+                        ),
+                        None,
+                    )
+                    .0 == 200
+                })
+        },
+    );
 
     // Commented on from B and C at once.
     std::thread::scope(|s| {
@@ -160,7 +172,12 @@ fn a_pull_request_worked_on_from_three_nodes_merges_once_the_same_everywhere() {
         let d = dir.path().join("c");
         git(
             dir.path(),
-            &["clone", "-q", &format!("{}/alice/app.git", c.node(i).anon_url), "c"],
+            &[
+                "clone",
+                "-q",
+                &format!("{}/alice/app.git", c.node(i).anon_url),
+                "c",
+            ],
         );
         git(&d, &["fsck", "--strict"]);
         assert_eq!(git(&d, &["rev-parse", "HEAD"]).trim(), sha, "node {i}");

@@ -1,19 +1,19 @@
 //! Merging commits natively, checked against `git merge-tree --write-tree`.
 //!
 //! - `base.rs`: [`merge_bases`], the best common ancestors (`git merge-base --all`).
-//! - `diff.rs`: line diffs (Myers, bounded).
-//! - `content.rs`: three-way merge of file contents with git's conflict markers.
+//! - `diff.rs`: line diffs as xdiff makes them (Myers, and the change compaction);
+//!   `histogram.rs`: xdiff's histogram diff, which git's merges use.
+//! - `content.rs`: three-way merge of file contents (xdiff's merge) with git's markers.
 //! - `tree.rs`: three-way merge of trees, path by path.
 //! - here: [`merge_commits`]: the merge base (several, as in a criss-cross history, are
 //!   first merged into a virtual one, recursively, as git does), then the trees.
 //!
-//! Not yet like git: renames are not detected (git's default merge finds them), and
-//! diffs are Myers' where git's merge uses the histogram algorithm, which can place a
-//! change differently in repetitive text.
+//! Not yet like git: renames are not detected (git's default merge finds them).
 
 mod base;
 pub mod content;
 pub mod diff;
+mod histogram;
 mod tree;
 
 pub use base::merge_bases;

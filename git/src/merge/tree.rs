@@ -104,7 +104,18 @@ impl<O: ObjectRead + ObjectWrite> TreeMerge<'_, O> {
                 self.files(file(b), of, tf, path)
             }
             // One side deleted what the other changed.
-            (None, Some(_)) | (Some(_), None) => {
+            (None, Some((pm, _))) | (Some((pm, _)), None) => {
+                let base_tree = b.is_some_and(|(m, _)| m.is_tree());
+                if base_tree && pm.is_tree() {
+                    // A directory: file by file (each changed file is a modify/delete).
+                    let merged = self.trees(tree(b), tree(o), tree(t), path)?;
+                    return Ok(merged.map(|id| (EntryMode::TREE, id)));
+                }
+                if b.is_some() && base_tree != pm.is_tree() {
+                    // The base's file (or directory) is gone on both sides: one deleted it,
+                    // the other put a directory (or file) in its place.
+                    return Ok(o.or(t));
+                }
                 self.conflict(path, ConflictKind::ModifyDelete);
                 Ok(if self.inner { b } else { o.or(t) })
             }

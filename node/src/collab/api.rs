@@ -96,8 +96,11 @@ fn access(store: &Store, caller: &Caller, owner: &str, name: &str) -> Result<Acc
 }
 
 /// The thread `which` (`#N` or id) of the repository, or 404.
-fn found(store: &Store, repo: &str, which: &str) -> Result<(u64, Thread), ApiError> {
-    view::find(store, repo, which)?.ok_or_else(|| ApiError::not_found("issue", which))
+fn found(st: &AppState, store: &Store, repo: &str, which: &str) -> Result<(u64, Thread), ApiError> {
+    st.inner
+        .listings
+        .find(store, repo, which)?
+        .ok_or_else(|| ApiError::not_found("issue", which))
 }
 
 /// Records an operation on `thread` as `author` and publishes its event.
@@ -264,7 +267,7 @@ async fn create(
                 Action::Assign { user, on: true },
             )?;
         }
-        let (n, t) = found(&store, &a.repo, &view::hex(&id))?;
+        let (n, t) = found(&st, &store, &a.repo, &view::hex(&id))?;
         Ok(json::thread(n, &t))
     })
     .await?;
@@ -277,9 +280,10 @@ async fn show(
     caller: Caller,
     Path((owner, name, which)): Path<(String, String, String)>,
 ) -> Result<Response, ApiError> {
+    let st = state.clone();
     let out = blocking(&state, move |store| {
         let a = access(&store, &caller, &owner, &name)?;
-        let (n, t) = found(&store, &a.repo, &which)?;
+        let (n, t) = found(&st, &store, &a.repo, &which)?;
         Ok(json::thread(n, &t))
     })
     .await?;
@@ -299,7 +303,7 @@ pub(super) async fn edit(
     let st = state.clone();
     let out = blocking(&state, move |store| {
         let a = access(&store, &caller, &owner, &name)?;
-        let (_, t) = found(&store, &a.repo, &which)?;
+        let (_, t) = found(&st, &store, &a.repo, &which)?;
         let mine = t.author == me;
         if !(mine || a.write) {
             return Err(ApiError::forbidden(
@@ -388,7 +392,7 @@ pub(super) async fn edit(
         for action in actions {
             act(&st, &store, &a.repo, Some(t.id), &me, a.write, action)?;
         }
-        let (n, t) = found(&store, &a.repo, &view::hex(&t.id))?;
+        let (n, t) = found(&st, &store, &a.repo, &view::hex(&t.id))?;
         Ok(json::thread(n, &t))
     })
     .await?;
@@ -402,9 +406,10 @@ async fn comments(
     Path((owner, name, which)): Path<(String, String, String)>,
     paged: Paged,
 ) -> Result<Response, ApiError> {
+    let st = state.clone();
     let items = blocking(&state, move |store| {
         let a = access(&store, &caller, &owner, &name)?;
-        let (_, t) = found(&store, &a.repo, &which)?;
+        let (_, t) = found(&st, &store, &a.repo, &which)?;
         Ok(t.comments
             .iter()
             .filter(|c| !c.deleted)
@@ -428,7 +433,7 @@ async fn comment(
     let st = state.clone();
     let out = blocking(&state, move |store| {
         let a = access(&store, &caller, &owner, &name)?;
-        let (_, t) = found(&store, &a.repo, &which)?;
+        let (_, t) = found(&st, &store, &a.repo, &which)?;
         let op = act(
             &st,
             &store,

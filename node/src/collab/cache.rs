@@ -52,6 +52,25 @@ impl Listings {
         map.insert(repo.to_string(), listing.clone());
         Ok(listing)
     }
+
+    /// The thread `#n` (or named by its id in hex) of `repo`, with its number, from the
+    /// listing: a lookup, not a fold of every opening operation.
+    pub fn find(
+        &self,
+        store: &Store,
+        repo: &str,
+        which: &str,
+    ) -> Result<Option<(u64, Thread)>, StoreError> {
+        let listing = self.get(store, repo)?;
+        let hit = match which.parse::<u64>() {
+            Ok(n) => listing.threads.iter().find(|(k, _)| *k == n),
+            Err(_) => match view::parse_id(which) {
+                Some(id) => listing.threads.iter().find(|(_, t)| t.id == id),
+                None => None,
+            },
+        };
+        Ok(hit.cloned())
+    }
 }
 
 #[cfg(test)]

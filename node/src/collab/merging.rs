@@ -94,7 +94,7 @@ pub async fn merge(
     let st = state.clone();
     let out = blocking(&state, move |store| {
         let repo = readable(&store, &caller, &owner, &name, Perm::Write)?;
-        let f = find_pull(&store, &caller, &owner, &name, &which)?;
+        let f = find_pull(&st, &store, &caller, &owner, &name, &which)?;
         match f.thread.state {
             ThreadState::Open => {}
             ThreadState::Merged { .. } => {

@@ -260,6 +260,7 @@ impl Found {
 }
 
 pub(super) fn find_pull(
+    st: &AppState,
     store: &Store,
     caller: &Caller,
     owner: &str,
@@ -268,7 +269,10 @@ pub(super) fn find_pull(
 ) -> Result<Found, ApiError> {
     let repo = readable(store, caller, owner, name, Perm::Read)?;
     let full = repo.full_name().to_string();
-    let (number, thread) = view::find(store, &full, which)?
+    let (number, thread) = st
+        .inner
+        .listings
+        .find(store, &full, which)?
         .filter(|(_, t)| matches!(t.kind, Kind::Pull { .. }))
         .ok_or_else(|| ApiError::not_found("pull request", which))?;
     let Kind::Pull { base, head } = &thread.kind else {
@@ -297,8 +301,9 @@ async fn show(
     caller: Caller,
     Path((owner, name, which)): Path<(String, String, String)>,
 ) -> Result<Response, ApiError> {
+    let st = state.clone();
     let out = blocking(&state, move |store| {
-        let f = find_pull(&store, &caller, &owner, &name, &which)?;
+        let f = find_pull(&st, &store, &caller, &owner, &name, &which)?;
         let open = f.thread.state == ThreadState::Open;
         let merge = match f.tips {
             Some((b, h)) if open => {
@@ -332,8 +337,9 @@ async fn commits(
     Path((owner, name, which)): Path<(String, String, String)>,
     paged: Paged,
 ) -> Result<Response, ApiError> {
+    let st = state.clone();
     let items = blocking(&state, move |store| {
-        let f = find_pull(&store, &caller, &owner, &name, &which)?;
+        let f = find_pull(&st, &store, &caller, &owner, &name, &which)?;
         let Some((b, h)) = f.tips else {
             return Ok(Vec::new());
         };
@@ -360,8 +366,9 @@ async fn reviews(
     Path((owner, name, which)): Path<(String, String, String)>,
     paged: Paged,
 ) -> Result<Response, ApiError> {
+    let st = state.clone();
     let items = blocking(&state, move |store| {
-        let f = find_pull(&store, &caller, &owner, &name, &which)?;
+        let f = find_pull(&st, &store, &caller, &owner, &name, &which)?;
         Ok(f.thread
             .reviews
             .iter()
@@ -399,7 +406,7 @@ async fn review(
     }
     let st = state.clone();
     let out = blocking(&state, move |store| {
-        let f = find_pull(&store, &caller, &owner, &name, &which)?;
+        let f = find_pull(&st, &store, &caller, &owner, &name, &which)?;
         if f.thread.state != ThreadState::Open {
             return Err(unprocessable("the pull request is not open"));
         }
@@ -453,8 +460,9 @@ async fn files(
 ) -> Result<Response, ApiError> {
     use guts_git::odb::ObjectRead;
     use guts_git::treediff::{Status, diff_trees, text_patch};
+    let st = state.clone();
     let items = blocking(&state, move |store| {
-        let f = find_pull(&store, &caller, &owner, &name, &which)?;
+        let f = find_pull(&st, &store, &caller, &owner, &name, &which)?;
         let Some((b, h)) = f.tips else {
             return Ok(Vec::new());
         };
