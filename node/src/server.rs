@@ -265,6 +265,8 @@ fn router(state: AppState, config: &NodeConfig) -> Router {
         .merge(crate::collab::api::routes("/api/v1"))
         .merge(crate::collab::pulls::routes("/api"))
         .merge(crate::collab::pulls::routes("/api/v1"))
+        .merge(crate::collab::labels::routes("/api"))
+        .merge(crate::collab::labels::routes("/api/v1"))
         .layer(TimeoutLayer::with_status_code(
             axum::http::StatusCode::REQUEST_TIMEOUT,
             config.request_timeout,

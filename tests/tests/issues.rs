@@ -265,3 +265,89 @@ fn issues_opened_at_once_on_two_cut_off_nodes_get_distinct_numbers_everywhere() 
     let first = seen(&c, 0, "alice/app", "1").1;
     assert_eq!(first["title"], "from node 0");
 }
+
+/// Labels as GitHub shapes them: added to an issue on one node (a writer only), listed
+/// for the repository with counts on the other, removed one by one; removing a label the
+/// issue lacks is a 404.
+#[test]
+fn labels_are_added_listed_and_removed_on_every_node() {
+    let c = Cluster::start(2);
+    let alice = user(&c, 2, "alice");
+    let bob = user(&c, 2, "bob");
+    let (status, _) = http(
+        "POST",
+        &url(c.node(0), "/repos", Some(&alice)),
+        Some(json!({ "owner": "alice", "name": "app" })),
+    );
+    assert_eq!(status, 201);
+    for title in ["one", "two"] {
+        let (status, _) = http(
+            "POST",
+            &url(c.node(0), "/repos/alice/app/issues", Some(&alice)),
+            Some(json!({ "title": title })),
+        );
+        assert_eq!(status, 201);
+    }
+    let labels = |n: u64, t: &str| {
+        url(
+            c.node(0),
+            &format!("/repos/alice/app/issues/{n}/labels"),
+            Some(t),
+        )
+    };
+    assert_eq!(
+        http("POST", &labels(1, &bob), Some(json!({ "labels": ["bug"] }))).0,
+        403,
+        "bob cannot write"
+    );
+    assert_eq!(
+        http("POST", &labels(1, &alice), Some(json!({ "labels": [] }))).0,
+        422
+    );
+    let (status, v) = http(
+        "POST",
+        &labels(1, &alice),
+        Some(json!({ "labels": ["bug", "ui"] })),
+    );
+    assert_eq!(status, 200, "{v}");
+    assert_eq!(v, json!([{ "name": "bug" }, { "name": "ui" }]));
+    let (status, _) = http(
+        "POST",
+        &labels(2, &alice),
+        Some(json!({ "labels": ["bug"] })),
+    );
+    assert_eq!(status, 200);
+    let (status, _) = http(
+        "PATCH",
+        &url(c.node(0), "/repos/alice/app/issues/2", Some(&alice)),
+        Some(json!({ "state": "closed" })),
+    );
+    assert_eq!(status, 200);
+    let want = json!([
+        { "name": "bug", "open_issues": 1, "closed_issues": 1 },
+        { "name": "ui", "open_issues": 1, "closed_issues": 0 },
+    ]);
+    wait_for("the labels on node 1", DEADLINE, || {
+        http(
+            "GET",
+            &url(c.node(1), "/repos/alice/app/labels", None),
+            None,
+        )
+        .1 == want
+    });
+    let one_on_1 = url(c.node(1), "/repos/alice/app/issues/1/labels", Some(&alice));
+    assert_eq!(
+        http("GET", &one_on_1, None).1,
+        json!([{ "name": "bug" }, { "name": "ui" }])
+    );
+    let (status, v) = http("DELETE", &format!("{}/ui", labels(1, &alice)), None);
+    assert_eq!(status, 200, "{v}");
+    assert_eq!(v, json!([{ "name": "bug" }]));
+    assert_eq!(
+        http("DELETE", &format!("{}/ui", labels(1, &alice)), None).0,
+        404
+    );
+    wait_for("the removal on node 1", DEADLINE, || {
+        http("GET", &one_on_1, None).1 == json!([{ "name": "bug" }])
+    });
+}

@@ -80,12 +80,17 @@ struct CommentBody {
 
 /// What the caller may do on the repository: its full name, and whether they have write
 /// access (collaborators moderate).
-struct Access {
-    repo: String,
-    write: bool,
+pub(super) struct Access {
+    pub repo: String,
+    pub write: bool,
 }
 
-fn access(store: &Store, caller: &Caller, owner: &str, name: &str) -> Result<Access, ApiError> {
+pub(super) fn access(
+    store: &Store,
+    caller: &Caller,
+    owner: &str,
+    name: &str,
+) -> Result<Access, ApiError> {
     let repo = readable(store, caller, owner, name, Perm::Read)?;
     let rec = repo.record();
     let perm = repo_perm(store, caller, &rec.owner, &rec.name, rec.private)?.0;
@@ -96,7 +101,12 @@ fn access(store: &Store, caller: &Caller, owner: &str, name: &str) -> Result<Acc
 }
 
 /// The thread `which` (`#N` or id) of the repository, or 404.
-fn found(st: &AppState, store: &Store, repo: &str, which: &str) -> Result<(u64, Thread), ApiError> {
+pub(super) fn found(
+    st: &AppState,
+    store: &Store,
+    repo: &str,
+    which: &str,
+) -> Result<(u64, Thread), ApiError> {
     st.inner
         .listings
         .find(store, repo, which)?
@@ -104,7 +114,7 @@ fn found(st: &AppState, store: &Store, repo: &str, which: &str) -> Result<(u64, 
 }
 
 /// Records an operation on `thread` as `author` and publishes its event.
-fn act(
+pub(super) fn act(
     st: &AppState,
     store: &Store,
     repo: &str,

@@ -3,6 +3,7 @@
 //!
 //! - `view.rs`: reading threads from the store: decode, fold, number, find, list;
 //!   `cache.rs`: each repository's listing, rebuilt only when a new operation was kept.
+//! - `labels.rs`: `/labels` and a thread's labels (GitHub's shape).
 //! - `json.rs`: the REST shapes (GitHub's, where they fit) and ISO 8601 times.
 //! - `api.rs`: `/api/v1/repos/{owner}/{name}/issues...` handlers.
 //! - `pulls.rs`: `/api/v1/repos/{owner}/{name}/pulls...`: open, list, show (with whether
@@ -18,6 +19,7 @@ pub mod approvals;
 pub mod cache;
 pub mod events;
 pub mod json;
+pub mod labels;
 mod mergeability;
 mod merging;
 pub mod pull_refs;
