@@ -74,8 +74,6 @@ fn main() {
         let out = git(
             repo,
             &[
-                "-c",
-                "merge.renames=false",
                 "merge-tree",
                 "--write-tree",
                 "--stdin",

@@ -7,9 +7,9 @@
 //! - the same with the sides swapped;
 //! - two branches off `j`: one going back to `i`'s tree, the other on to `k`'s.
 //!
-//! `git merge-tree --write-tree` (renames off on both sides, as guts does not detect them
-//! yet) must give the same tree when the merge is clean and the same conflicting paths
-//! when it is not. `GUTS_MERGE_PAIRS` sets how many pairs (40); `GUTS_MERGE_CORPUS` keeps
+//! `git merge-tree --write-tree` (with its defaults: renames found, as guts finds them)
+//! must give the same tree when the merge is clean and the same conflicting paths when it
+//! is not. `GUTS_MERGE_PAIRS` sets how many pairs (40); `GUTS_MERGE_CORPUS` keeps
 //! the corpus (a bare repository and its pairs) for `bench/merge.sh`.
 
 mod common;
@@ -63,8 +63,6 @@ fn git_merge(repo: &Path, ours: &str, theirs: &str) -> (String, BTreeSet<String>
     let out = git_output(
         repo,
         &[
-            "-c",
-            "merge.renames=false",
             "merge-tree",
             "--write-tree",
             "--name-only",

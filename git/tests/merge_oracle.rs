@@ -4,8 +4,9 @@
 //! The corpus is made by the git CLI from real text (this workspace's own Rust sources):
 //! branch pairs with edits scattered over many files (apart, touching, the same on both
 //! sides, overlapping), added, deleted and re-moded files, files replaced by directories,
-//! binary files, and criss-cross histories (two merge bases). Renames are left out: git
-//! detects them and guts does not yet.
+//! binary files, files moved (under their name or a new one, changed or not) while the
+//! other side changes them, and criss-cross histories (two merge bases). git finds renames
+//! (its default), and so must guts.
 
 mod common;
 
@@ -136,7 +137,7 @@ fn edit(dir: &Path, rng: &mut Rng, tag: &str, hot: &[(String, usize)]) {
             write(dir, f, &lines);
         }
     }
-    match rng.below(8) {
+    match rng.below(10) {
         0 => write(
             dir,
             &format!("new_{tag}.txt"),
@@ -154,6 +155,28 @@ fn edit(dir: &Path, rng: &mut Rng, tag: &str, hot: &[(String, usize)]) {
             git(dir, &["update-index", "--chmod=+x", f]);
         }
         4 => std::fs::write(dir.join("data.bin"), format!("\0binary {tag}")).expect("write"),
+        // A file both branches change, moved (the other side's change follows it when
+        // git finds the rename): to another directory under its name, or to a new name
+        // with a line changed on the way.
+        5 | 6 if !hot.is_empty() => {
+            let (f, _) = &hot[rng.below(hot.len())];
+            if dir.join(f).exists() {
+                let name = f.rsplit('/').next().unwrap_or(f);
+                let to = if rng.below(2) == 0 {
+                    format!("moved/{name}")
+                } else {
+                    format!("renamed_{tag}_{name}")
+                };
+                std::fs::create_dir_all(dir.join("moved")).expect("mkdir");
+                git(dir, &["mv", f, &to]);
+                let mut lines = read(dir, &to);
+                if !lines.is_empty() && rng.below(2) == 0 {
+                    let at = rng.below(lines.len());
+                    lines[at] = format!("// moved by {tag}");
+                    write(dir, &to, &lines);
+                }
+            }
+        }
         _ => {}
     }
 }
@@ -163,8 +186,6 @@ fn git_merge(dir: &Path, ours: &str, theirs: &str) -> (String, BTreeSet<String>,
     let out = git_output(
         dir,
         &[
-            "-c",
-            "merge.renames=false",
             "merge-tree",
             "--write-tree",
             "--name-only",
@@ -259,7 +280,7 @@ fn merges_agree_with_git_merge_tree() {
     }
 
     let odb = odb_of(w);
-    let (mut clean, mut conflicted, mut criss_cross) = (0, 0, 0);
+    let (mut clean, mut conflicted, mut criss_cross, mut moved) = (0, 0, 0, 0);
     let mut disagree = Vec::new();
     for (a, b) in &pairs {
         let (ours, theirs) = (rev(w, a), rev(w, b));
@@ -278,6 +299,17 @@ fn merges_agree_with_git_merge_tree() {
             criss_cross += 1;
         }
         let m = merge_commits(&odb, &ours, &theirs, (a, b)).expect("merge");
+        // Pairs where git finds a rename on either side.
+        let base = &bases[0].to_string();
+        if [a, b].iter().any(|side| {
+            !git(
+                w,
+                &["diff", "-M", "--diff-filter=R", "--name-only", base, side],
+            )
+            .is_empty()
+        }) {
+            moved += 1;
+        }
         if git_clean {
             clean += 1;
             if !m.is_clean() || m.tree.to_string() != tree {
@@ -296,7 +328,9 @@ fn merges_agree_with_git_merge_tree() {
             }
         }
     }
-    eprintln!("{clean} clean, {conflicted} conflicted, {criss_cross} criss-cross");
+    eprintln!(
+        "{clean} clean, {conflicted} conflicted, {criss_cross} criss-cross, {moved} with renames"
+    );
     if let Ok(keep) = std::env::var("GUTS_MERGE_CORPUS") {
         let keep = Path::new(&keep);
         let list: String = pairs
@@ -326,4 +360,5 @@ fn merges_agree_with_git_merge_tree() {
         "clean {clean}, conflicted {conflicted}"
     );
     assert!(criss_cross >= 2, "criss-cross pairs: {criss_cross}");
+    assert!(moved >= 5, "pairs with renames: {moved}");
 }

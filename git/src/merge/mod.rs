@@ -4,16 +4,19 @@
 //! - `diff.rs`: line diffs as xdiff makes them (Myers, and the change compaction);
 //!   `histogram.rs`: xdiff's histogram diff, which git's merges use.
 //! - `content.rs`: three-way merge of file contents (xdiff's merge) with git's markers.
-//! - `tree.rs`: three-way merge of trees, path by path.
+//! - `tree.rs`: three-way merge of trees, path by path; `renames.rs`: rename detection
+//!   (merge-ort's) and what renames change, applied with `edit.rs` before the tree merge.
 //! - here: [`merge_commits`]: the merge base (several, as in a criss-cross history, are
 //!   first merged into a virtual one, recursively, as git does), then the trees.
 //!
-//! Not yet like git: renames are not detected (git's default merge finds them).
+//! Not yet like git: directory renames (see `renames.rs`).
 
 mod base;
 pub mod content;
 pub mod diff;
+mod edit;
 mod histogram;
+mod renames;
 mod tree;
 
 pub use base::merge_bases;
@@ -72,6 +75,10 @@ pub enum ConflictKind {
     Binary,
     /// A submodule moved two ways.
     Submodule,
+    /// One side renamed what the other deleted.
+    RenameDelete,
+    /// The two sides renamed one file to different paths.
+    RenameRename,
 }
 
 /// A conflicting path.
@@ -166,17 +173,34 @@ fn trees_at<O: ObjectRead + ObjectWrite>(
     labels: (&str, &str),
     inner: bool,
 ) -> Result<Merged, MergeError> {
+    // Renames first: the base's and the other side's versions move to the new paths.
+    let plan = renames::plan(odb, base, ours, theirs)?;
+    let (mut b, mut o, mut t) = (base, Some(ours), Some(theirs));
+    let mut forced = Vec::new();
+    if !plan.is_empty()
+        && let (Some(nb), Some(no), Some(nt)) = (
+            edit::apply(odb, base, &plan.base)?,
+            edit::apply(odb, Some(ours), &plan.ours)?,
+            edit::apply(odb, Some(theirs), &plan.theirs)?,
+        )
+    {
+        (b, o, t) = (nb, no, nt);
+        forced = plan.conflicts;
+    }
     let mut m = tree::TreeMerge {
         odb,
         labels,
         inner,
         conflicts: Vec::new(),
     };
-    let tree = match m.trees(base, Some(ours), Some(theirs), b"")? {
+    let tree = match m.trees(b, o, t, b"")? {
         Some(id) => id,
         None => empty_tree(odb)?,
     };
     let mut conflicts = m.conflicts;
+    if !inner {
+        conflicts.extend(forced);
+    }
     conflicts.sort();
     conflicts.dedup();
     Ok(Merged {
