@@ -38,7 +38,7 @@ pub async fn ready(State(state): State<AppState>) -> Response {
     probe(ok, &reason)
 }
 
-async fn readiness(state: &AppState) -> (bool, String) {
+pub(crate) async fn readiness(state: &AppState) -> (bool, String) {
     if state.is_shutting_down() {
         return (false, "shutting down".into());
     }
@@ -59,7 +59,7 @@ async fn readiness(state: &AppState) -> (bool, String) {
 }
 
 /// The p2p component: off, starting, failed, or up with peers and replication counters.
-fn p2p(state: &AppState) -> serde_json::Value {
+pub(crate) fn p2p(state: &AppState) -> serde_json::Value {
     let r = state.replication();
     let down =
         |status: &str| json!({ "status": status, "node_id": r.node_id().to_string(), "peers": 0 });

@@ -16,8 +16,9 @@
 //!   protected branches: authentication, the access checks every route makes, and their
 //!   REST API.
 //! - [`events`]: the realtime event hub and `GET /ws`.
-//! - [`collab`]: issues (and, to come, pull requests): operations kept and folded into
-//!   threads, and their REST API.
+//! - [`collab`]: issues and pull requests: operations kept and folded into threads,
+//!   merges, pull request refs, and their REST API.
+//! - [`web`]: the web interface at `/` (server-rendered pages, a stylesheet, a script).
 //! - `replica/`: replication: the node's key and clock, the signed update log of every ref
 //!   change, and the network's [`guts_net::Host`] (logs, packs, applying what arrived).
 //! - `git/`: Git Smart HTTP: routes and path forms (`mod.rs`), body streaming between async
@@ -41,6 +42,7 @@ mod rest;
 mod seeding_api;
 mod server;
 mod state;
+pub mod web;
 
 pub use config::NodeConfig;
 pub use guts_git::pack::{DEFAULT_MAX_OBJECT, DEFAULT_MAX_PACK};

@@ -267,6 +267,7 @@ fn router(state: AppState, config: &NodeConfig) -> Router {
         .merge(crate::collab::pulls::routes("/api/v1"))
         .merge(crate::collab::labels::routes("/api"))
         .merge(crate::collab::labels::routes("/api/v1"))
+        .merge(crate::web::routes())
         .layer(TimeoutLayer::with_status_code(
             axum::http::StatusCode::REQUEST_TIMEOUT,
             config.request_timeout,

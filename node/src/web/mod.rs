@@ -1,0 +1,46 @@
+//! The web interface at `/` (issue 18): server-rendered pages of what this node holds,
+//! with the same access rules as the REST API, templates checked at compile time (maud),
+//! a small stylesheet and script compiled in, and no inline script (a strict
+//! Content-Security-Policy).
+//!
+//! Layout:
+//! - `page.rs`: the page shell, HTML responses with their security headers, error pages;
+//!   `assets.rs`: `/static/guts.css` and `/static/guts.js` (files in `static/`).
+//! - `browse.rs`: reading a repository for pages: which ref and path a URL names, trees,
+//!   files, history pages.
+//! - `home.rs`: `/`; `repo.rs`: a repository's overview, directories, branches and tags;
+//!   `blob.rs`: a file and its raw bytes; `history.rs`: commit history; `commit.rs`: a
+//!   commit and its diff.
+//! - `markdown.rs`: README rendering, sanitized; `highlight.rs`: syntax highlighting.
+
+mod assets;
+mod blob;
+pub mod browse;
+mod commit;
+mod highlight;
+mod history;
+mod home;
+pub mod markdown;
+pub mod page;
+mod repo;
+
+use axum::Router;
+use axum::routing::get;
+
+use crate::state::AppState;
+
+/// The pages.
+pub fn routes() -> Router<AppState> {
+    Router::new()
+        .route("/", get(home::home))
+        .route("/static/{file}", get(assets::asset))
+        .route("/{owner}/{repo}", get(repo::overview))
+        .route("/{owner}/{repo}/tree/{*rest}", get(repo::tree))
+        .route("/{owner}/{repo}/blob/{*rest}", get(blob::blob))
+        .route("/{owner}/{repo}/raw/{*rest}", get(blob::raw))
+        .route("/{owner}/{repo}/commits/{*rest}", get(history::commits))
+        .route("/{owner}/{repo}/commit/{sha}", get(commit::commit))
+        .route("/{owner}/{repo}/branches", get(repo::refs))
+        .route("/{owner}/{repo}/tags", get(repo::refs))
+        .route("/{owner}/{repo}/switch", get(repo::switch))
+}

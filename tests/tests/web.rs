@@ -1,0 +1,234 @@
+//! The web interface, at the HTTP level: pages are parsed as HTML and checked element by
+//! element against what git itself says of the same repository (a `master` repository
+//! with history, directories, a Rust file, a README with an XSS attempt). Private
+//! repositories stay hidden from those who may not read them, every page carries the
+//! Content-Security-Policy, and bad paths get an HTML 404.
+
+use std::path::Path;
+
+use guts_tests::{
+    TestNode, api_url, commit_text, get_raw, git, http, master_repo, new_user, tmp, with_token,
+};
+use scraper::{Html, Selector};
+use serde_json::json;
+
+fn sel(s: &str) -> Selector {
+    Selector::parse(s).expect("selector")
+}
+
+/// A page: status, its headers, and the parsed document.
+fn page(url: &str) -> (u16, Vec<(String, String)>, Html) {
+    let (status, headers, body) = get_raw(url);
+    let text = String::from_utf8(body).expect("utf-8 page");
+    (status, headers, Html::parse_document(&text))
+}
+
+fn texts(doc: &Html, s: &str) -> Vec<String> {
+    doc.select(&sel(s))
+        .map(|e| e.text().collect::<String>().trim().to_string())
+        .collect()
+}
+
+fn attrs(doc: &Html, s: &str, attr: &str) -> Vec<String> {
+    doc.select(&sel(s))
+        .filter_map(|e| e.value().attr(attr).map(str::to_string))
+        .collect()
+}
+
+fn header<'h>(headers: &'h [(String, String)], name: &str) -> Option<&'h str> {
+    headers
+        .iter()
+        .find(|(k, _)| k.eq_ignore_ascii_case(name))
+        .map(|(_, v)| v.as_str())
+}
+
+fn lines_of(w: &Path, args: &[&str]) -> Vec<String> {
+    git(w, args).lines().map(str::to_string).collect()
+}
+
+#[test]
+fn pages_show_what_git_shows_and_hide_what_they_must() {
+    let node = TestNode::start();
+    let alice = new_user(&node, "alice");
+    let bob = new_user(&node, "bob");
+    for (owner, token, private) in [("alice", &alice, false), ("bob", &bob, true)] {
+        let (status, body) = http(
+            "POST",
+            &api_url(&node, "/repos", Some(token)),
+            Some(json!({ "owner": owner, "name": "app", "private": private,
+                         "description": format!("{owner}'s app") })),
+        );
+        assert_eq!(status, 201, "{body}");
+    }
+    let src = tmp();
+    let w = src.path();
+    master_repo(w, 3);
+    std::fs::create_dir_all(w.join("src")).expect("mkdir");
+    commit_text(
+        w,
+        "src/main.rs",
+        "// The entry point.\nfn main() {\n    let s = \"<b>hi</b>\";\n    println!(\"{s} {}\", 42);\n}\n",
+        "add main",
+    );
+    commit_text(
+        w,
+        "README.md",
+        "# The app\n\nIt <script>alert('readme')</script> works.\n\n<img src=x onerror=\"alert(1)\">\n\n[click](javascript:alert(2))\n",
+        "readme",
+    );
+    for i in 0..55 {
+        commit_text(w, "counter.txt", &format!("{i}\n"), &format!("count {i}"));
+    }
+    let push = with_token(&format!("{}/alice/app.git", node.anon_url), "alice", &alice);
+    git(w, &["push", "-q", &push, "--all"]);
+    let base = &node.anon_url;
+
+    // Home: alice's public repository, not bob's private one (but bob sees his).
+    let (status, headers, doc) = page(&format!("{base}/"));
+    assert_eq!(status, 200);
+    assert!(
+        header(&headers, "content-security-policy")
+            .is_some_and(|p| p.contains("script-src 'self'")),
+        "{headers:?}"
+    );
+    let listed = attrs(&doc, "ul.repo-list li > a", "href");
+    assert_eq!(listed, vec!["/alice/app"]);
+    let (_, _, doc) = page(&with_token(&format!("{base}/"), "bob", &bob));
+    let listed = attrs(&doc, "ul.repo-list li > a", "href");
+    assert_eq!(listed, vec!["/alice/app", "/bob/app"]);
+    let (_, _, doc) = page(&format!("{base}/?q=nothing-like-it"));
+    assert!(texts(&doc, "ul.repo-list li").is_empty());
+    assert!(!texts(&doc, "aside.node dd.mono").is_empty(), "the node id");
+
+    // The repository page: tree, README rendered and inert, clone URL, last commit.
+    let (status, _, doc) = page(&format!("{base}/alice/app"));
+    assert_eq!(status, 200);
+    let mut names = texts(&doc, "table.tree td:nth-child(2) a");
+    names.sort();
+    let mut want = lines_of(w, &["ls-tree", "--name-only", "master"]);
+    want.sort();
+    assert_eq!(names, want);
+    assert_eq!(texts(&doc, "#readme .markdown h1"), vec!["The app"]);
+    assert!(doc.select(&sel("#readme script")).next().is_none());
+    assert!(doc.select(&sel("#readme [onerror]")).next().is_none());
+    assert!(
+        attrs(&doc, "#readme a", "href")
+            .iter()
+            .all(|h| !h.contains("javascript")),
+        "a javascript: link survived"
+    );
+    let clone = attrs(&doc, "#clone-url", "value");
+    assert!(clone[0].ends_with("/alice/app.git"), "{clone:?}");
+    let tip = git(w, &["rev-parse", "master"]).trim().to_string();
+    assert_eq!(
+        attrs(&doc, "#last-commit a.mono", "href"),
+        vec![format!("/alice/app/commit/{tip}")]
+    );
+
+    // A directory, and a file with its lines, highlighted and escaped.
+    let (status, _, doc) = page(&format!("{base}/alice/app/tree/master/src"));
+    assert_eq!(status, 200);
+    assert_eq!(
+        texts(&doc, "table.tree tr.blob td:nth-child(2) a"),
+        vec!["main.rs"]
+    );
+    let (status, _, doc) = page(&format!("{base}/alice/app/blob/master/src/main.rs"));
+    assert_eq!(status, 200);
+    let file = git(w, &["show", "master:src/main.rs"]);
+    assert_eq!(
+        doc.select(&sel("table.code tr")).count(),
+        file.lines().count()
+    );
+    assert!(doc.select(&sel("tr#L3 td.src span.s")).next().is_some());
+    assert_eq!(texts(&doc, "tr#L2 td.src span.k"), vec!["fn"]);
+    assert!(
+        doc.select(&sel("td.src b")).next().is_none(),
+        "markup in code ran"
+    );
+    let (status, headers, raw) = get_raw(&format!("{base}/alice/app/raw/master/src/main.rs"));
+    assert_eq!(status, 200);
+    assert_eq!(String::from_utf8(raw).expect("utf-8"), file);
+    assert!(header(&headers, "content-security-policy").is_some_and(|p| p.contains("sandbox")));
+
+    // History: git log's order, 50 a page; per path; a commit's changed files.
+    let (status, _, doc) = page(&format!("{base}/alice/app/commits/master"));
+    assert_eq!(status, 200);
+    let shown: Vec<String> = attrs(&doc, "ol.commits li a.mono", "href")
+        .iter()
+        .map(|h| h.rsplit('/').next().unwrap_or("").to_string())
+        .collect();
+    let all = lines_of(w, &["log", "--format=%H", "master"]);
+    assert_eq!(shown, all[..50].to_vec());
+    let next = attrs(&doc, "nav.pages a[rel=next]", "href");
+    assert_eq!(next, vec!["/alice/app/commits/master?page=2"]);
+    let (_, _, doc) = page(&format!("{base}{}", next[0]));
+    let shown: Vec<String> = attrs(&doc, "ol.commits li a.mono", "href")
+        .iter()
+        .map(|h| h.rsplit('/').next().unwrap_or("").to_string())
+        .collect();
+    assert_eq!(shown, all[50..all.len().min(100)].to_vec());
+    let (_, _, doc) = page(&format!("{base}/alice/app/commits/master/src/main.rs"));
+    let shown: Vec<String> = attrs(&doc, "ol.commits li a.mono", "href")
+        .iter()
+        .map(|h| h.rsplit('/').next().unwrap_or("").to_string())
+        .collect();
+    assert_eq!(
+        shown,
+        lines_of(w, &["log", "--format=%H", "master", "--", "src/main.rs"])
+    );
+    let readme_commit = git(
+        w,
+        &["log", "-1", "--format=%H", "master", "--", "README.md"],
+    );
+    let (status, _, doc) = page(&format!("{base}/alice/app/commit/{}", readme_commit.trim()));
+    assert_eq!(status, 200);
+    assert_eq!(texts(&doc, "div.file strong.path"), vec!["README.md"]);
+    assert!(doc.select(&sel("pre.patch span.add")).count() >= 5);
+
+    // Branches and tags, as git lists them.
+    let (_, _, doc) = page(&format!("{base}/alice/app/branches"));
+    let mut shown = texts(&doc, "ul.refs-list li > a:first-child");
+    shown.sort();
+    let mut want = lines_of(
+        w,
+        &["for-each-ref", "--format=%(refname:short)", "refs/heads"],
+    );
+    want.sort();
+    assert_eq!(shown, want);
+
+    // Hidden and missing: an HTML 404, never bob's private page.
+    for (url, why) in [
+        (format!("{base}/bob/app"), "private to anonymous"),
+        (
+            with_token(&format!("{base}/bob/app"), "alice", &alice),
+            "private to alice",
+        ),
+        (
+            format!("{base}/alice/app/tree/no-such-branch"),
+            "unknown ref",
+        ),
+        (
+            format!("{base}/alice/app/blob/master/nope.txt"),
+            "unknown file",
+        ),
+        (format!("{base}/alice/nothing"), "unknown repository"),
+    ] {
+        let (status, headers, doc) = page(&url);
+        assert_eq!(status, 404, "{why}");
+        assert!(header(&headers, "content-type").is_some_and(|t| t.starts_with("text/html")));
+        assert!(
+            texts(&doc, "section.error h1")[0].starts_with("404"),
+            "{why}"
+        );
+        assert!(
+            texts(&doc, "body").concat().find("bob's app").is_none(),
+            "{why}"
+        );
+    }
+    let (status, _, doc) = page(&with_token(&format!("{base}/bob/app"), "bob", &bob));
+    assert_eq!(status, 200);
+    assert_eq!(
+        texts(&doc, "section.empty-repo h2"),
+        vec!["This repository is empty"]
+    );
+}
