@@ -33,6 +33,15 @@ pub struct Paged {
 }
 
 impl Paged {
+    /// The first page of `per_page` items, for a list read inside the node (a web page).
+    pub(crate) fn first(per_page: usize) -> Paged {
+        Paged {
+            page: 1,
+            per_page,
+            path: String::new(),
+        }
+    }
+
     /// Items before this page.
     pub fn skip(&self) -> usize {
         (self.page - 1).saturating_mul(self.per_page)

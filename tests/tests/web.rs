@@ -232,3 +232,258 @@ fn pages_show_what_git_shows_and_hide_what_they_must() {
         vec!["This repository is empty"]
     );
 }
+
+/// A small browser: keeps cookies, does not follow redirects.
+struct Browser {
+    agent: ureq::Agent,
+    cookies: Vec<(String, String)>,
+}
+
+impl Browser {
+    fn new() -> Browser {
+        Browser {
+            agent: ureq::Agent::config_builder()
+                .http_status_as_error(false)
+                .max_redirects(0)
+                .build()
+                .into(),
+            cookies: Vec::new(),
+        }
+    }
+
+    fn cookie_header(&self) -> String {
+        self.cookies
+            .iter()
+            .map(|(k, v)| format!("{k}={v}"))
+            .collect::<Vec<_>>()
+            .join("; ")
+    }
+
+    fn keep(&mut self, resp: &ureq::http::Response<ureq::Body>) -> Vec<String> {
+        let mut set = Vec::new();
+        for v in resp.headers().get_all("set-cookie") {
+            let v = v.to_str().unwrap_or("").to_string();
+            if let Some((kv, _)) = v.split_once(';').or(Some((v.as_str(), "")))
+                && let Some((k, val)) = kv.split_once('=')
+            {
+                self.cookies.retain(|(n, _)| n != k);
+                if !val.is_empty() {
+                    self.cookies.push((k.to_string(), val.to_string()));
+                }
+            }
+            set.push(v);
+        }
+        set
+    }
+
+    /// GET: status, Location, Set-Cookie values, the page.
+    fn get(&mut self, url: &str) -> (u16, String, Vec<String>, Html) {
+        let mut resp = self
+            .agent
+            .get(url)
+            .header("Cookie", &self.cookie_header())
+            .call()
+            .expect("get");
+        let set = self.keep(&resp);
+        let loc = resp
+            .headers()
+            .get("location")
+            .and_then(|v| v.to_str().ok())
+            .unwrap_or("")
+            .to_string();
+        let text = resp.body_mut().read_to_string().unwrap_or_default();
+        (
+            resp.status().as_u16(),
+            loc,
+            set,
+            Html::parse_document(&text),
+        )
+    }
+
+    /// POST a form: status, Location, Set-Cookie values, the page.
+    fn post(&mut self, url: &str, form: &[(&str, &str)]) -> (u16, String, Vec<String>, Html) {
+        let body: String = form
+            .iter()
+            .map(|(k, v)| format!("{k}={}", encode(v)))
+            .collect::<Vec<_>>()
+            .join("&");
+        let mut resp = self
+            .agent
+            .post(url)
+            .header("Cookie", &self.cookie_header())
+            .header("Content-Type", "application/x-www-form-urlencoded")
+            .send(body.as_bytes())
+            .expect("post");
+        let set = self.keep(&resp);
+        let loc = resp
+            .headers()
+            .get("location")
+            .and_then(|v| v.to_str().ok())
+            .unwrap_or("")
+            .to_string();
+        let text = resp.body_mut().read_to_string().unwrap_or_default();
+        (
+            resp.status().as_u16(),
+            loc,
+            set,
+            Html::parse_document(&text),
+        )
+    }
+}
+
+fn encode(s: &str) -> String {
+    s.bytes()
+        .map(|b| match b {
+            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'_' | b'.' | b'~' => {
+                (b as char).to_string()
+            }
+            _ => format!("%{b:02X}"),
+        })
+        .collect()
+}
+
+#[test]
+fn a_signed_in_user_opens_comments_on_and_merges_a_pull_request_in_pages() {
+    let node = TestNode::start();
+    let alice = new_user(&node, "alice");
+    let (status, _) = http(
+        "POST",
+        &api_url(&node, "/repos", Some(&alice)),
+        Some(json!({ "owner": "alice", "name": "app" })),
+    );
+    assert_eq!(status, 201);
+    let src = tmp();
+    let w = src.path();
+    git(w, &["init", "-q", "-b", "main"]);
+    git(w, &["config", "user.name", "a"]);
+    git(w, &["config", "user.email", "a@example.com"]);
+    commit_text(w, "a.txt", "one\ntwo\nthree\n", "base");
+    git(w, &["checkout", "-q", "-b", "topic"]);
+    commit_text(w, "b.txt", "topic\n", "topic");
+    git(w, &["checkout", "-q", "main"]);
+    commit_text(w, "a.txt", "one\ntwo\nthree\nfour\n", "main moves");
+    let push = with_token(&format!("{}/alice/app.git", node.anon_url), "alice", &alice);
+    git(w, &["push", "-q", &push, "main", "topic"]);
+    let base = node.anon_url.clone();
+    let mut b = Browser::new();
+
+    // Signed out: the form sends to the sign-in page.
+    let (status, loc, _, _) = b.get(&format!("{base}/alice/app/pulls/new"));
+    assert_eq!((status, loc.as_str()), (303, "/login"));
+    let (status, _, set, doc) = b.get(&format!("{base}/login"));
+    assert_eq!(status, 200);
+    assert!(
+        set.iter()
+            .any(|c| c.starts_with("guts_csrf=") && c.contains("HttpOnly"))
+    );
+    let csrf = attrs(&doc, "form[action='/login'] input[name=csrf]", "value")[0].clone();
+    // A wrong token, and a form without the page's CSRF value, change nothing.
+    let (status, _, set, _) = b.post(
+        &format!("{base}/login"),
+        &[
+            ("csrf", &csrf),
+            ("token", "guts_0000000000000000000000000000000000000000"),
+        ],
+    );
+    assert_eq!(status, 401);
+    assert!(set.iter().all(|c| !c.starts_with("guts_session=")));
+    let (status, _, _, _) = b.post(
+        &format!("{base}/login"),
+        &[("csrf", "f00"), ("token", &alice)],
+    );
+    assert_eq!(status, 403);
+    let (status, loc, set, _) = b.post(
+        &format!("{base}/login"),
+        &[("csrf", &csrf), ("user", "alice"), ("token", &alice)],
+    );
+    assert_eq!((status, loc.as_str()), (303, "/"));
+    let session = set
+        .iter()
+        .find(|c| c.starts_with("guts_session="))
+        .expect("a session cookie");
+    assert!(
+        session.contains("HttpOnly") && session.contains("SameSite=Lax"),
+        "{session}"
+    );
+    let (_, _, _, doc) = b.get(&format!("{base}/"));
+    assert_eq!(texts(&doc, "header.top .who strong"), vec!["alice"]);
+
+    // Open a pull request with a title that tries to be markup.
+    let title = "<img src=x onerror=alert(1)> Topic";
+    let (status, loc, _, _) = b.post(
+        &format!("{base}/alice/app/pulls"),
+        &[
+            ("csrf", &csrf),
+            ("title", title),
+            ("head", "topic"),
+            ("base", "main"),
+            ("body", "Please **merge**."),
+        ],
+    );
+    assert_eq!((status, loc.as_str()), (303, "/alice/app/pull/1"));
+    let (status, _, _, doc) = b.get(&format!("{base}/alice/app/pull/1"));
+    assert_eq!(status, 200);
+    assert!(
+        texts(&doc, "#thread-title")[0].starts_with(title),
+        "the title as text"
+    );
+    assert!(
+        doc.select(&sel("#thread-title img, [onerror]"))
+            .next()
+            .is_none()
+    );
+    assert_eq!(attrs(&doc, "#mergeable", "data-state"), vec!["clean"]);
+    assert_eq!(texts(&doc, "#pr-files strong.path"), vec!["b.txt"]);
+    assert_eq!(texts(&doc, ".post .markdown strong"), vec!["merge"]);
+
+    // A comment, then a squash merge; the page and git agree.
+    let (status, _, _, _) = b.post(
+        &format!("{base}/alice/app/issues/1/comment"),
+        &[("csrf", &csrf), ("body", "Looks *good*.")],
+    );
+    assert_eq!(status, 303);
+    let (_, _, _, doc) = b.get(&format!("{base}/alice/app/pull/1"));
+    assert_eq!(texts(&doc, "#comments .comment .markdown em"), vec!["good"]);
+    let old_main = git(w, &["rev-parse", "main"]).trim().to_string();
+    let (status, loc, _, _) = b.post(
+        &format!("{base}/alice/app/pull/1/merge"),
+        &[("csrf", &csrf), ("method", "squash")],
+    );
+    assert_eq!((status, loc.as_str()), (303, "/alice/app/pull/1"));
+    let (_, _, _, doc) = b.get(&format!("{base}/alice/app/pull/1"));
+    assert_eq!(texts(&doc, "#thread-state"), vec!["Merged"]);
+    git(w, &["fetch", "-q", &push, "+main:refs/remotes/o/main"]);
+    let parents = git(
+        w,
+        &["rev-list", "--parents", "-n", "1", "refs/remotes/o/main"],
+    );
+    assert_eq!(
+        parents.split_whitespace().skip(1).collect::<Vec<_>>(),
+        vec![old_main.as_str()]
+    );
+    let tree = git(w, &["rev-parse", "refs/remotes/o/main^{tree}"]);
+    let want = git(w, &["merge-tree", "--write-tree", "main", "topic"]);
+    assert_eq!(tree.trim(), want.lines().next().expect("tree"));
+
+    // Another site's form (no CSRF cookie) changes nothing; signing out ends the session.
+    let mut stranger = Browser::new();
+    stranger.cookies = b
+        .cookies
+        .iter()
+        .filter(|(k, _)| k == "guts_session")
+        .cloned()
+        .collect();
+    let (status, _, _, _) = stranger.post(
+        &format!("{base}/alice/app/issues/1/comment"),
+        &[("csrf", &csrf), ("body", "forged")],
+    );
+    assert_eq!(status, 403);
+    let (_, _, _, doc) = b.get(&format!("{base}/alice/app/pull/1"));
+    assert_eq!(doc.select(&sel("#comments .comment")).count(), 1);
+    let (status, _, set, _) = b.post(&format!("{base}/logout"), &[("csrf", &csrf)]);
+    assert_eq!(status, 303);
+    assert!(set.iter().any(|c| c.starts_with("guts_session=;")));
+    let (_, _, _, doc) = b.get(&format!("{base}/"));
+    assert!(texts(&doc, "header.top .who").is_empty());
+    assert_eq!(texts(&doc, "header.top a.signin"), vec!["Sign in"]);
+}

@@ -222,7 +222,7 @@ async fn list(
 }
 
 /// `POST .../issues`.
-async fn create(
+pub(crate) async fn create(
     State(state): State<AppState>,
     caller: Caller,
     Path((owner, name)): Path<(String, String)>,
@@ -301,7 +301,7 @@ async fn show(
 }
 
 /// `PATCH .../issues/{number}` (and `.../pulls/{number}`).
-pub(super) async fn edit(
+pub(crate) async fn edit(
     State(state): State<AppState>,
     caller: Caller,
     Path((owner, name, which)): Path<(String, String, String)>,
@@ -431,7 +431,7 @@ async fn comments(
 }
 
 /// `POST .../issues/{number}/comments`.
-async fn comment(
+pub(crate) async fn comment(
     State(state): State<AppState>,
     caller: Caller,
     Path((owner, name, which)): Path<(String, String, String)>,

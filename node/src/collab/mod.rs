@@ -21,7 +21,7 @@ pub mod events;
 pub mod json;
 pub mod labels;
 mod mergeability;
-mod merging;
+pub(crate) mod merging;
 pub mod pull_refs;
 pub mod pulls;
 pub mod view;

@@ -147,7 +147,7 @@ fn pull_json(
 }
 
 /// `POST .../pulls`.
-async fn open(
+pub(crate) async fn open(
     State(state): State<AppState>,
     caller: Caller,
     Path((owner, name)): Path<(String, String)>,
@@ -296,7 +296,7 @@ pub(super) fn find_pull(
 }
 
 /// `GET .../pulls/{number}`: with whether it merges, computed now.
-async fn show(
+pub(crate) async fn show(
     State(state): State<AppState>,
     caller: Caller,
     Path((owner, name, which)): Path<(String, String, String)>,
@@ -331,7 +331,7 @@ async fn show(
 }
 
 /// `GET .../pulls/{number}/commits`: the head's commits the base lacks, oldest first.
-async fn commits(
+pub(crate) async fn commits(
     State(state): State<AppState>,
     caller: Caller,
     Path((owner, name, which)): Path<(String, String, String)>,
@@ -381,7 +381,7 @@ async fn reviews(
 
 /// `POST .../pulls/{number}/reviews`: approve, request changes or comment, on the head as
 /// it is now (an author does not approve their own pull request).
-async fn review(
+pub(crate) async fn review(
     State(state): State<AppState>,
     caller: Caller,
     Path((owner, name, which)): Path<(String, String, String)>,
@@ -452,7 +452,7 @@ async fn review(
 /// `GET .../pulls/{number}/files`: the files the head changed since its merge base with the
 /// base (as `git diff base...head`), each with line counts and a unified patch (none for
 /// binary or very large files).
-async fn files(
+pub(crate) async fn files(
     State(state): State<AppState>,
     caller: Caller,
     Path((owner, name, which)): Path<(String, String, String)>,

@@ -11,9 +11,9 @@ use guts_git::odb::ObjectRead;
 use maud::html;
 
 use super::browse::{self, Node};
-use super::page::{Viewer, WebError, page};
+use super::page::{WebError, page};
 use super::repo::{breadcrumbs, find, header as repo_header};
-use crate::accounts::Caller;
+use super::session::Web;
 use crate::error::ApiError;
 use crate::rest::blocking;
 use crate::state::AppState;
@@ -26,9 +26,10 @@ pub const MAX_RAW: u64 = 100 << 20;
 /// `GET /{owner}/{repo}/blob/{*rest}`.
 pub async fn blob(
     State(state): State<AppState>,
-    caller: Caller,
+    web: Web,
     Path((owner, name, rest)): Path<(String, String, String)>,
 ) -> Result<Response, WebError> {
+    let Web { caller, viewer } = web;
     Ok(blocking(&state, move |store| {
         let repo = find(&store, &caller, &owner, &name)?;
         let at = browse::resolve(&repo, &rest)?;
@@ -78,9 +79,6 @@ pub async fn blob(
             }
         };
         let title = format!("{} at {} · {}/{}", at.path, at.name, r.owner, r.name);
-        let viewer = Viewer {
-            user: caller.user().map(str::to_string),
-        };
         Ok(page(&title, &viewer, body))
     })
     .await?)
@@ -90,9 +88,10 @@ pub async fn blob(
 /// of this site (a sandboxing policy and `nosniff`).
 pub async fn raw(
     State(state): State<AppState>,
-    caller: Caller,
+    web: Web,
     Path((owner, name, rest)): Path<(String, String, String)>,
 ) -> Result<Response, WebError> {
+    let caller = web.caller;
     Ok(blocking(&state, move |store| {
         let repo = find(&store, &caller, &owner, &name)?;
         let at = browse::resolve(&repo, &rest)?;

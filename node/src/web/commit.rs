@@ -10,9 +10,9 @@ use guts_git::treediff::{Status, diff_trees, text_patch};
 use maud::html;
 
 use super::browse;
-use super::page::{Viewer, WebError, page};
+use super::page::{WebError, page};
 use super::repo::{find, header as repo_header};
-use crate::accounts::Caller;
+use super::session::Web;
 use crate::error::ApiError;
 use crate::rest::blocking;
 use crate::state::AppState;
@@ -27,9 +27,10 @@ const MAX_PATCHED: u64 = 1 << 20;
 /// `GET /{owner}/{repo}/commit/{sha}`.
 pub async fn commit(
     State(state): State<AppState>,
-    caller: Caller,
+    web: Web,
     Path((owner, name, sha)): Path<(String, String, String)>,
 ) -> Result<Response, WebError> {
+    let Web { caller, viewer } = web;
     Ok(blocking(&state, move |store| {
         let repo = find(&store, &caller, &owner, &name)?;
         let id = browse::commit_of(&repo, &sha)?.ok_or_else(|| ApiError::not_found("commit", &sha))?;
@@ -113,9 +114,6 @@ pub async fn commit(
                     }
                 }
             }
-        };
-        let viewer = Viewer {
-            user: caller.user().map(str::to_string),
         };
         Ok(page(&format!("{} · {}/{}", summary, r.owner, r.name), &viewer, body))
     })

@@ -8,9 +8,9 @@ use maud::html;
 use serde::Deserialize;
 
 use super::browse::{self, PAGE};
-use super::page::{Viewer, WebError, page};
+use super::page::{WebError, page};
 use super::repo::{find, header as repo_header};
-use crate::accounts::Caller;
+use super::session::Web;
 use crate::rest::blocking;
 use crate::state::AppState;
 
@@ -22,11 +22,12 @@ pub struct LogQuery {
 /// `GET /{owner}/{repo}/commits/{*rest}`.
 pub async fn commits(
     State(state): State<AppState>,
-    caller: Caller,
+    web: Web,
     Path((owner, name, rest)): Path<(String, String, String)>,
     Query(q): Query<LogQuery>,
 ) -> Result<Response, WebError> {
     let n = q.page.unwrap_or(1).max(1);
+    let Web { caller, viewer } = web;
     Ok(blocking(&state, move |store| {
         let repo = find(&store, &caller, &owner, &name)?;
         let at = browse::resolve(&repo, &rest)?;
@@ -63,9 +64,6 @@ pub async fn commits(
                 @if n > 1 { a rel="prev" href={ (here) "?page=" (n - 1) } { "Newer" } }
                 @if more { a rel="next" href={ (here) "?page=" (n + 1) } { "Older" } }
             }
-        };
-        let viewer = Viewer {
-            user: caller.user().map(str::to_string),
         };
         Ok(page(&format!("History · {}/{}", r.owner, r.name), &viewer, body))
     })

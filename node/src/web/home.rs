@@ -6,8 +6,9 @@ use axum::response::Response;
 use maud::html;
 use serde::Deserialize;
 
-use super::page::{Viewer, WebError, page};
-use crate::accounts::{Caller, repo_perm};
+use super::page::{WebError, page};
+use super::session::Web;
+use crate::accounts::repo_perm;
 use crate::rest::blocking;
 use crate::state::AppState;
 
@@ -22,12 +23,10 @@ pub struct HomeQuery {
 /// `GET /`.
 pub async fn home(
     State(state): State<AppState>,
-    caller: Caller,
+    web: Web,
     Query(query): Query<HomeQuery>,
 ) -> Result<Response, WebError> {
-    let viewer = Viewer {
-        user: caller.user().map(str::to_string),
-    };
+    let Web { caller, viewer } = web;
     let q = query.q.unwrap_or_default().trim().to_lowercase();
     let needle = q.clone();
     let (repos, more) = blocking(&state, move |store| {

@@ -10,7 +10,10 @@
 //!   files, history pages.
 //! - `home.rs`: `/`; `repo.rs`: a repository's overview, directories, branches and tags;
 //!   `blob.rs`: a file and its raw bytes; `history.rs`: commit history; `commit.rs`: a
-//!   commit and its diff.
+//!   commit and its diff; `threads.rs`: issues and pull requests (lists, conversations,
+//!   commits, files, whether it merges) and their forms.
+//! - `session.rs`: signing in and out (a session cookie), the caller of a page, and the
+//!   CSRF check every form passes.
 //! - `markdown.rs`: README rendering, sanitized; `highlight.rs`: syntax highlighting.
 
 mod assets;
@@ -23,6 +26,8 @@ mod home;
 pub mod markdown;
 pub mod page;
 mod repo;
+pub mod session;
+mod threads;
 
 use axum::Router;
 use axum::routing::get;
@@ -34,6 +39,8 @@ pub fn routes() -> Router<AppState> {
     Router::new()
         .route("/", get(home::home))
         .route("/static/{file}", get(assets::asset))
+        .route("/login", get(session::login_page).post(session::login))
+        .route("/logout", axum::routing::post(session::logout))
         .route("/{owner}/{repo}", get(repo::overview))
         .route("/{owner}/{repo}/tree/{*rest}", get(repo::tree))
         .route("/{owner}/{repo}/blob/{*rest}", get(blob::blob))
@@ -43,4 +50,24 @@ pub fn routes() -> Router<AppState> {
         .route("/{owner}/{repo}/branches", get(repo::refs))
         .route("/{owner}/{repo}/tags", get(repo::refs))
         .route("/{owner}/{repo}/switch", get(repo::switch))
+        .route(
+            "/{owner}/{repo}/issues",
+            get(threads::list).post(threads::create),
+        )
+        .route(
+            "/{owner}/{repo}/pulls",
+            get(threads::list).post(threads::create),
+        )
+        .route("/{owner}/{repo}/issues/new", get(threads::new_form))
+        .route("/{owner}/{repo}/pulls/new", get(threads::new_form))
+        .route("/{owner}/{repo}/issues/{n}", get(threads::issue))
+        .route("/{owner}/{repo}/pull/{n}", get(threads::pull))
+        .route(
+            "/{owner}/{repo}/issues/{n}/{what}",
+            axum::routing::post(threads::act),
+        )
+        .route(
+            "/{owner}/{repo}/pull/{n}/{what}",
+            axum::routing::post(threads::pull_act),
+        )
 }

@@ -16,19 +16,30 @@ pub const CSP: &str = "default-src 'none'; script-src 'self'; style-src 'self'; 
 img-src 'self' data:; connect-src 'self'; base-uri 'none'; form-action 'self'; \
 frame-ancestors 'none'";
 
-/// Who is looking: the signed-in user, if any.
+/// Who is looking: the signed-in user, if any, and the CSRF value their forms carry.
 #[derive(Debug, Clone, Default)]
 pub struct Viewer {
     /// Their login.
     pub user: Option<String>,
+    /// The value every form of the page echoes (the `guts_csrf` cookie's).
+    pub csrf: String,
+    /// The `Set-Cookie` value when the CSRF cookie is new.
+    pub set_csrf: Option<String>,
 }
 
 /// A whole page: `title` (before " · Guts") around `body`.
 pub fn page(title: &str, viewer: &Viewer, body: Markup) -> Response {
-    html_response(StatusCode::OK, document(title, viewer, body))
+    let mut resp = html_response(StatusCode::OK, document(title, viewer, body));
+    if let Some(c) = &viewer.set_csrf
+        && let Ok(v) = HeaderValue::from_str(c)
+    {
+        resp.headers_mut().append(header::SET_COOKIE, v);
+    }
+    resp
 }
 
-fn document(title: &str, viewer: &Viewer, body: Markup) -> Markup {
+/// The whole document around `body`.
+pub fn document(title: &str, viewer: &Viewer, body: Markup) -> Markup {
     html! {
         (DOCTYPE)
         html lang="en" {
@@ -46,8 +57,12 @@ fn document(title: &str, viewer: &Viewer, body: Markup) -> Markup {
                         @match &viewer.user {
                             Some(u) => {
                                 span.who { "Signed in as " strong { (u) } }
+                                form.logout method="post" action="/logout" {
+                                    input type="hidden" name="csrf" value=(viewer.csrf);
+                                    button type="submit" { "Sign out" }
+                                }
                             }
-                            None => {}
+                            None => { a.signin href="/login" { "Sign in" } }
                         }
                     }
                 }

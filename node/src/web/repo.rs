@@ -13,6 +13,7 @@ use maud::{Markup, PreEscaped, html};
 
 use super::browse::{self, At, Node};
 use super::page::{Viewer, WebError, page};
+use super::session::Web;
 use crate::accounts::Caller;
 use crate::error::ApiError;
 use crate::rest::{blocking, readable};
@@ -32,12 +33,6 @@ pub fn find(
     readable(store, caller, owner, name, Perm::Read)
 }
 
-fn viewer(caller: &Caller) -> Viewer {
-    Viewer {
-        user: caller.user().map(str::to_string),
-    }
-}
-
 /// The header of every repository page: its name, description, tabs.
 pub fn header(repo: &Repo, at: &str) -> Markup {
     let r = repo.record();
@@ -52,6 +47,8 @@ pub fn header(repo: &Repo, at: &str) -> Markup {
             nav.tabs {
                 a href=(base) { "Code" }
                 a href={ (base) "/commits/" (at) } { "History" }
+                a href={ (base) "/issues" } { "Issues" }
+                a href={ (base) "/pulls" } { "Pull requests" }
                 a href={ (base) "/branches" } { "Branches" }
                 a href={ (base) "/tags" } { "Tags" }
             }
@@ -169,7 +166,7 @@ fn tree_page(
     repo: &Repo,
     at: &At,
     headers: &HeaderMap,
-    caller: &Caller,
+    viewer: &Viewer,
 ) -> Result<Response, ApiError> {
     let odb = repo.odb();
     let Node::Dir(entries) = browse::node(&odb, &at.commit, &at.path)? else {
@@ -192,7 +189,7 @@ fn tree_page(
         (listing(repo, at, &entries))
         @if let Some(m) = readme(repo, &entries)? { (m) }
     };
-    Ok(page(&title, &viewer(caller), body))
+    Ok(page(&title, viewer, body))
 }
 
 /// Links to each directory on a path.
@@ -238,10 +235,11 @@ fn refs_select(repo: &Repo, current: &str) -> Result<Markup, ApiError> {
 /// `GET /{owner}/{repo}`.
 pub async fn overview(
     State(state): State<AppState>,
-    caller: Caller,
+    web: Web,
     headers: HeaderMap,
     Path((owner, name)): Path<(String, String)>,
 ) -> Result<Response, WebError> {
+    let Web { caller, viewer } = web;
     Ok(blocking(&state, move |store| {
         let repo = find(&store, &caller, &owner, &name)?;
         let branch = repo.record().default_branch.clone();
@@ -252,15 +250,15 @@ pub async fn overview(
                     commit,
                     path: String::new(),
                 };
-                tree_page(&repo, &at, &headers, &caller)
+                tree_page(&repo, &at, &headers, &viewer)
             }
-            None => Ok(empty(&repo, &headers, &caller)),
+            None => Ok(empty(&repo, &headers, &viewer)),
         }
     })
     .await?)
 }
 
-fn empty(repo: &Repo, headers: &HeaderMap, caller: &Caller) -> Response {
+fn empty(repo: &Repo, headers: &HeaderMap, viewer: &Viewer) -> Response {
     let r = repo.record();
     let body = html! {
         (header(repo, &r.default_branch))
@@ -271,20 +269,21 @@ fn empty(repo: &Repo, headers: &HeaderMap, caller: &Caller) -> Response {
             pre { "git remote add origin URL\ngit push -u origin " (r.default_branch) }
         }
     };
-    page(&format!("{}/{}", r.owner, r.name), &viewer(caller), body)
+    page(&format!("{}/{}", r.owner, r.name), viewer, body)
 }
 
 /// `GET /{owner}/{repo}/tree/{*rest}`.
 pub async fn tree(
     State(state): State<AppState>,
-    caller: Caller,
+    web: Web,
     headers: HeaderMap,
     Path((owner, name, rest)): Path<(String, String, String)>,
 ) -> Result<Response, WebError> {
+    let Web { caller, viewer } = web;
     Ok(blocking(&state, move |store| {
         let repo = find(&store, &caller, &owner, &name)?;
         let at = browse::resolve(&repo, &rest)?;
-        tree_page(&repo, &at, &headers, &caller)
+        tree_page(&repo, &at, &headers, &viewer)
     })
     .await?)
 }
@@ -314,11 +313,12 @@ pub async fn switch(
 /// `GET /{owner}/{repo}/branches` and `/tags`.
 pub async fn refs(
     State(state): State<AppState>,
-    caller: Caller,
+    web: Web,
     Path((owner, name)): Path<(String, String)>,
     uri: axum::http::Uri,
 ) -> Result<Response, WebError> {
     let tags = uri.path().ends_with("/tags");
+    let Web { caller, viewer } = web;
     Ok(blocking(&state, move |store| {
         let repo = find(&store, &caller, &owner, &name)?;
         let prefix = if tags { "refs/tags/" } else { "refs/heads/" };
@@ -339,7 +339,7 @@ pub async fn refs(
                 }
             }
         };
-        Ok(page(&format!("{what} · {}/{}", r.owner, r.name), &viewer(&caller), body))
+        Ok(page(&format!("{what} · {}/{}", r.owner, r.name), &viewer, body))
     })
     .await?)
 }
