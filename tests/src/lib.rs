@@ -29,6 +29,7 @@ pub struct TestNode {
     rt: Option<tokio::runtime::Runtime>,
 }
 
+pub mod browser;
 pub mod cluster;
 pub mod ws;
 

@@ -346,12 +346,26 @@ pub(crate) async fn commits(
         let scratch = f.scratch();
         let walk = guts_git::walk::commits_between(&scratch, &[h], &[b], &Default::default())
             .map_err(|e| ApiError::internal(&e))?;
-        let mut out: Vec<Value> = walk
-            .included
-            .iter()
-            .take(MAX_COMMITS)
-            .map(|c| json!({ "sha": c.to_hex() }))
-            .collect();
+        let mut out = Vec::new();
+        for id in walk.included.iter().take(MAX_COMMITS) {
+            let data = guts_git::odb::ObjectRead::read_kind(&scratch, id, guts_git::Kind::Commit)?;
+            let c = guts_git::object::Commit::parse(&data).map_err(|e| ApiError::internal(&e))?;
+            let ident = |raw: &[u8]| {
+                let s = String::from_utf8_lossy(raw).into_owned();
+                let name = s.split(" <").next().unwrap_or("").to_string();
+                let secs: u64 = s.rsplit(' ').nth(1).and_then(|t| t.parse().ok()).unwrap_or(0);
+                json!({ "name": name, "date": json::iso8601(secs.saturating_mul(1000)) })
+            };
+            out.push(json!({
+                "sha": id.to_hex(),
+                "commit": {
+                    "message": String::from_utf8_lossy(c.message.as_deref().unwrap_or_default()),
+                    "author": ident(&c.author),
+                    "committer": ident(&c.committer),
+                },
+                "parents": c.parents.iter().map(|p| json!({ "sha": p.to_hex() })).collect::<Vec<_>>(),
+            }));
+        }
         out.reverse();
         Ok(out)
     })

@@ -113,12 +113,12 @@ fn listing(
             tbody {
                 @if !at.path.is_empty() {
                     @let up = at.path.rsplit_once('/').map_or("", |(p, _)| p);
-                    tr { td.icon { "↰" } td { a href={ "/" (r.owner) "/" (r.name) "/tree/" (at.name) "/" (up) } { ".." } } }
+                    tr { td.icon { "↑" } td { a href={ "/" (r.owner) "/" (r.name) "/tree/" (at.name) "/" (up) } { ".." } } }
                 }
                 @for (mode, name, _) in sorted {
                     @let kind = if mode.is_tree() { "tree" } else if mode.is_commit() { "submodule" } else { "blob" };
                     tr class=(kind) {
-                        td.icon { @if mode.is_tree() { "📁" } @else { "📄" } }
+                        td.icon { @if mode.is_tree() { "▸" } @else { "·" } }
                         td {
                             @if mode.is_commit() {
                                 (name) " (submodule)"
