@@ -231,6 +231,55 @@ fn pages_show_what_git_shows_and_hide_what_they_must() {
         texts(&doc, "section.empty-repo h2"),
         vec!["This repository is empty"]
     );
+    // Compare: the commits and the diff git shows for base...head.
+    let old = all[10].clone();
+    let (status, _, doc) = page(&format!("{base}/alice/app/compare/{old}...master"));
+    assert_eq!(status, 200);
+    let shown: Vec<String> = attrs(&doc, "ol.commits li a.mono", "href")
+        .iter()
+        .map(|h| h.rsplit('/').next().unwrap_or("").to_string())
+        .collect();
+    assert_eq!(shown, all[..10].to_vec());
+    let mut files = texts(&doc, "div.file strong.path");
+    files.sort();
+    let mut want = lines_of(w, &["diff", "--name-only", &format!("{old}...master")]);
+    want.sort();
+    assert_eq!(files, want);
+
+    // People: a user's page shows what the viewer may read; an organization's its members
+    // and teams.
+    let (status, _, doc) = page(&format!("{base}/alice"));
+    assert_eq!(status, 200);
+    assert_eq!(
+        attrs(&doc, "ul.repo-list li > a", "href"),
+        vec!["/alice/app"]
+    );
+    let (_, _, doc) = page(&format!("{base}/bob"));
+    assert!(
+        attrs(&doc, "ul.repo-list li > a", "href").is_empty(),
+        "bob's private app"
+    );
+    let (_, _, doc) = page(&with_token(&format!("{base}/bob"), "bob", &bob));
+    assert_eq!(attrs(&doc, "ul.repo-list li > a", "href"), vec!["/bob/app"]);
+    let (status, body) = http(
+        "POST",
+        &api_url(&node, "/orgs", Some(&alice)),
+        Some(json!({ "name": "acme", "description": "Makers" })),
+    );
+    assert_eq!(status, 201, "{body}");
+    let (status, body) = http(
+        "POST",
+        &api_url(&node, "/orgs/acme/teams", Some(&alice)),
+        Some(json!({ "name": "core" })),
+    );
+    assert_eq!(status, 201, "{body}");
+    let (status, _, doc) = page(&format!("{base}/acme"));
+    assert_eq!(status, 200);
+    assert_eq!(texts(&doc, "ul.members li a"), vec!["alice"]);
+    assert_eq!(texts(&doc, "ul.teams li strong"), vec!["core"]);
+    let (_, _, doc) = page(&format!("{base}/alice"));
+    assert_eq!(texts(&doc, "ul.orgs li a"), vec!["acme"]);
+    assert_eq!(page(&format!("{base}/nobody-here")).0, 404);
 }
 
 /// A small browser: keeps cookies, does not follow redirects.

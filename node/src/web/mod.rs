@@ -8,9 +8,9 @@
 //!   `assets.rs`: `/static/guts.css` and `/static/guts.js` (files in `static/`).
 //! - `browse.rs`: reading a repository for pages: which ref and path a URL names, trees,
 //!   files, history pages.
-//! - `home.rs`: `/`; `repo.rs`: a repository's overview, directories, branches and tags;
+//! - `home.rs`: `/`; `people.rs`: a user's or an organization's page; `repo.rs`: a repository's overview, directories, branches and tags;
 //!   `blob.rs`: a file and its raw bytes; `history.rs`: commit history; `commit.rs`: a
-//!   commit and its diff; `threads.rs`: issues and pull requests (lists, conversations,
+//!   commit; `compare.rs`: two refs compared; `diff.rs`: a diff as a page section; `threads.rs`: issues and pull requests (lists, conversations,
 //!   commits, files, whether it merges) and their forms.
 //! - `session.rs`: signing in and out (a session cookie), the caller of a page, and the
 //!   CSRF check every form passes.
@@ -20,11 +20,14 @@ mod assets;
 mod blob;
 pub mod browse;
 mod commit;
+mod compare;
+mod diff;
 mod highlight;
 mod history;
 mod home;
 pub mod markdown;
 pub mod page;
+mod people;
 mod repo;
 pub mod session;
 mod threads;
@@ -41,12 +44,14 @@ pub fn routes() -> Router<AppState> {
         .route("/static/{file}", get(assets::asset))
         .route("/login", get(session::login_page).post(session::login))
         .route("/logout", axum::routing::post(session::logout))
+        .route("/{name}", get(people::profile))
         .route("/{owner}/{repo}", get(repo::overview))
         .route("/{owner}/{repo}/tree/{*rest}", get(repo::tree))
         .route("/{owner}/{repo}/blob/{*rest}", get(blob::blob))
         .route("/{owner}/{repo}/raw/{*rest}", get(blob::raw))
         .route("/{owner}/{repo}/commits/{*rest}", get(history::commits))
         .route("/{owner}/{repo}/commit/{sha}", get(commit::commit))
+        .route("/{owner}/{repo}/compare/{*spec}", get(compare::compare))
         .route("/{owner}/{repo}/branches", get(repo::refs))
         .route("/{owner}/{repo}/tags", get(repo::refs))
         .route("/{owner}/{repo}/switch", get(repo::switch))
