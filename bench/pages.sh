@@ -42,7 +42,7 @@ names=("repository page" "file ($file, $lines lines)" "history, 50 commits" "com
 gits=("git ls-tree HEAD && git log -1" "git show HEAD:$file" "git log -50" "git show --stat --patch $commit")
 
 stats() { # sorted seconds on stdin -> "p50 p99" in ms
-  awk '{a[NR]=$1} END {p50=a[int((NR+1)*0.5)]; i=int(NR*0.99); if (i<1) i=1; printf "%.1f %.1f", p50*1000, a[i]*1000}'
+  awk '{a[NR]=$1} END {p50=a[int((NR+1)*0.5)]; i=int(NR*0.99); if (i<1) i=1; printf "%.1f %.1f\n", p50*1000, a[i]*1000}'
 }
 printf '%-32s %10s %10s %10s %10s %10s\n' page cold_ms warm_p50 warm_p99 git_p50 git_p99
 for i in "${!pages[@]}"; do

@@ -1,7 +1,8 @@
 //! The web interface in a real browser (headless Chromium over the DevTools protocol), on
 //! two nodes: browse a repository's tree to a file (with a line range) and its history;
 //! a push to the other node shows up on the open page without a reload; sign in, open a
-//! pull request and merge it with the page's forms; XSS attempts in a README, a pull
+//! pull request (a comment made on the other node appears in it, live) and merge it with
+//! the page's forms; XSS attempts in a README, a pull
 //! request title and an issue title stay inert (no script runs, no dialog opens).
 //! Screenshots of the main pages go to `target/screenshots/`.
 
@@ -148,6 +149,25 @@ fn a_browser_browses_follows_live_updates_and_merges_without_running_injected_sc
         json!("clean")
     );
     tab.screenshot(&shots().join("pull-request.png"));
+    // A comment made on node 1 appears in the open pull request on node 0.
+    wait_for("the pull request on node 1", DEADLINE, || {
+        http("GET", &format!("{b}/api/v1/repos/alice/app/pulls/1"), None).0 == 200
+    });
+    let (status, _) = http(
+        "POST",
+        &api_url(
+            c.node(1),
+            "/repos/alice/app/issues/1/comments",
+            Some(&alice),
+        ),
+        Some(json!({ "body": "Commented on the other node" })),
+    );
+    assert_eq!(status, 201);
+    tab.wait(
+        "the comment on the open page",
+        "document.querySelector('#comments')?.textContent.includes('Commented on the other node')",
+        DEADLINE,
+    );
     tab.eval("document.querySelector('form.merge select').value = 'merge'; document.querySelector('#merge-button').click()");
     tab.wait(
         "merged",
