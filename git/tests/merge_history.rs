@@ -17,7 +17,7 @@ mod common;
 use std::collections::BTreeSet;
 use std::path::Path;
 
-use common::{git, git_output, odb_of, rev, text};
+use common::{git, git_merge, odb_of, rev, text};
 use guts_git::merge::merge_commits;
 
 struct Rng(u64);
@@ -56,36 +56,6 @@ fn tree_of(repo: &Path, commit: &str) -> String {
     text(git(repo, &["rev-parse", &format!("{commit}^{{tree}}")]))
         .trim()
         .to_string()
-}
-
-/// git's verdict: the tree, the conflicting paths, clean or not.
-fn git_merge(repo: &Path, ours: &str, theirs: &str) -> (String, BTreeSet<String>, bool) {
-    let out = git_output(
-        repo,
-        &[
-            "merge-tree",
-            "--write-tree",
-            "--name-only",
-            "--no-messages",
-            ours,
-            theirs,
-        ],
-        &[],
-    );
-    let clean = out.status.success();
-    assert!(
-        clean || out.status.code() == Some(1),
-        "merge-tree failed: {}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    let t = text(out.stdout);
-    let mut lines = t.lines();
-    let tree = lines.next().expect("a tree").to_string();
-    let paths = lines
-        .take_while(|l| !l.is_empty())
-        .map(str::to_string)
-        .collect();
-    (tree, paths, clean)
 }
 
 #[test]

@@ -13,7 +13,7 @@ mod common;
 use std::collections::BTreeSet;
 use std::path::{Path, PathBuf};
 
-use common::{git, git_output, odb_of, rev};
+use common::{git, git_merge, git_output, odb_of, rev};
 use guts_git::merge::{Conflict, merge_bases, merge_commits};
 
 /// A small deterministic generator (splitmix64).
@@ -179,36 +179,6 @@ fn edit(dir: &Path, rng: &mut Rng, tag: &str, hot: &[(String, usize)]) {
         }
         _ => {}
     }
-}
-
-/// What git says: the tree and the conflicting paths.
-fn git_merge(dir: &Path, ours: &str, theirs: &str) -> (String, BTreeSet<String>, bool) {
-    let out = git_output(
-        dir,
-        &[
-            "merge-tree",
-            "--write-tree",
-            "--name-only",
-            "--no-messages",
-            ours,
-            theirs,
-        ],
-        &[],
-    );
-    let clean = out.status.success();
-    assert!(
-        clean || out.status.code() == Some(1),
-        "merge-tree failed: {}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    let text = String::from_utf8(out.stdout).expect("utf-8");
-    let mut lines = text.lines();
-    let tree = lines.next().expect("a tree").to_string();
-    let paths = lines
-        .take_while(|l| !l.is_empty())
-        .map(str::to_string)
-        .collect();
-    (tree, paths, clean)
 }
 
 fn paths(conflicts: &[Conflict]) -> BTreeSet<String> {

@@ -2,6 +2,7 @@
 //! git CLI), running git, and reading git's own view of objects and packs.
 #![allow(dead_code, clippy::unwrap_used, missing_docs)]
 
+use std::collections::BTreeSet;
 use std::io::Write;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
@@ -156,4 +157,35 @@ pub fn git_index(pack: &[u8]) -> Vec<(u64, ObjectId, u32)> {
         .collect();
     rows.sort();
     rows
+}
+
+/// What `git merge-tree --write-tree` (git's defaults) says of `ours` and `theirs`: the
+/// tree, the conflicting paths, and whether it is clean.
+pub fn git_merge(repo: &Path, ours: &str, theirs: &str) -> (String, BTreeSet<String>, bool) {
+    let out = git_output(
+        repo,
+        &[
+            "merge-tree",
+            "--write-tree",
+            "--name-only",
+            "--no-messages",
+            ours,
+            theirs,
+        ],
+        &[],
+    );
+    let clean = out.status.success();
+    assert!(
+        clean || out.status.code() == Some(1),
+        "merge-tree failed: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let t = text(out.stdout);
+    let mut lines = t.lines();
+    let tree = lines.next().expect("a tree").to_string();
+    let paths = lines
+        .take_while(|l| !l.is_empty())
+        .map(str::to_string)
+        .collect();
+    (tree, paths, clean)
 }

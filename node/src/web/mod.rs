@@ -73,6 +73,6 @@ pub fn routes() -> Router<AppState> {
         )
         .route(
             "/{owner}/{repo}/pull/{n}/{what}",
-            axum::routing::post(threads::pull_act),
+            axum::routing::post(threads::act),
         )
 }

@@ -447,88 +447,41 @@ pub async fn create(
     Ok(Redirect::to(&format!("/{owner}/{name}/{one}/{n}")).into_response())
 }
 
-/// `POST /{owner}/{repo}/issues/{n}/comment` and `.../state`.
+/// `POST /{owner}/{repo}/issues/{n}/comment` and `.../state`, and
+/// `POST /{owner}/{repo}/pull/{n}/review` and `.../merge`: each through its REST handler,
+/// then back to the page.
 pub async fn act(
     State(state): State<AppState>,
     web: Web,
     headers: HeaderMap,
     Path((owner, name, which, what)): Path<(String, String, String, String)>,
+    uri: axum::http::Uri,
     Form(f): Form<ThreadForm>,
 ) -> Result<Response, WebError> {
     check_csrf(&headers, &f.csrf)?;
+    let pull = uri.path().contains("/pull/");
+    let (st, caller, h) = (State(state), web.caller, json_headers());
     let path = Path((owner.clone(), name.clone(), which.clone()));
-    match what.as_str() {
-        "comment" => {
-            json_of(
-                crate::collab::api::comment(
-                    State(state),
-                    web.caller,
-                    path,
-                    json_headers(),
-                    json_body(json!({ "body": f.body })),
-                )
-                .await,
-            )
-            .await?;
+    let answer = match (pull, what.as_str()) {
+        (false, "comment") => {
+            let body = json_body(json!({ "body": f.body }));
+            crate::collab::api::comment(st, caller, path, h, body).await
         }
-        "state" => {
-            json_of(
-                crate::collab::api::edit(
-                    State(state),
-                    web.caller,
-                    path,
-                    json_headers(),
-                    json_body(json!({ "state": f.state })),
-                )
-                .await,
-            )
-            .await?;
+        (false, "state") => {
+            let body = json_body(json!({ "state": f.state }));
+            crate::collab::api::edit(st, caller, path, h, body).await
+        }
+        (true, "review") => {
+            let body = json_body(json!({ "event": f.event, "body": f.body }));
+            crate::collab::pulls::review(st, caller, path, h, body).await
+        }
+        (true, "merge") => {
+            let body = json_body(json!({ "merge_method": f.method }));
+            crate::collab::merging::merge(st, caller, path, h, body).await
         }
         _ => return Err(WebError(ApiError::not_found("action", &what))),
-    }
-    Ok(Redirect::to(&format!("/{owner}/{name}/issues/{which}")).into_response())
-}
-
-/// `POST /{owner}/{repo}/pull/{n}/review` and `.../merge`.
-pub async fn pull_act(
-    State(state): State<AppState>,
-    web: Web,
-    headers: HeaderMap,
-    Path((owner, name, which, what)): Path<(String, String, String, String)>,
-    Form(f): Form<ThreadForm>,
-) -> Result<Response, WebError> {
-    check_csrf(&headers, &f.csrf)?;
-    let path = Path((owner.clone(), name.clone(), which.clone()));
-    match what.as_str() {
-        "review" => {
-            let body = json!({ "event": f.event, "body": f.body });
-            json_of(
-                crate::collab::pulls::review(
-                    State(state),
-                    web.caller,
-                    path,
-                    json_headers(),
-                    json_body(body),
-                )
-                .await,
-            )
-            .await?;
-        }
-        "merge" => {
-            let body = json!({ "merge_method": f.method });
-            json_of(
-                crate::collab::merging::merge(
-                    State(state),
-                    web.caller,
-                    path,
-                    json_headers(),
-                    json_body(body),
-                )
-                .await,
-            )
-            .await?;
-        }
-        _ => return Err(WebError(ApiError::not_found("action", &what))),
-    }
-    Ok(Redirect::to(&format!("/{owner}/{name}/pull/{which}")).into_response())
+    };
+    json_of(answer).await?;
+    let page = if pull { "pull" } else { "issues" };
+    Ok(Redirect::to(&format!("/{owner}/{name}/{page}/{which}")).into_response())
 }
