@@ -222,20 +222,17 @@ pub fn http(method: &str, url: &str, body: Option<Value>) -> (u16, Value) {
     (status, v)
 }
 
-/// A GET (credentials in the URL become Basic auth); returns the status, the headers
-/// (names lower-case) and the body bytes.
-pub fn get_raw(url: &str) -> (u16, Vec<(String, String)>, Vec<u8>) {
-    let agent: ureq::Agent = ureq::Agent::config_builder()
+/// An agent that answers any status and waits a minute at most.
+fn agent() -> ureq::Agent {
+    ureq::Agent::config_builder()
         .http_status_as_error(false)
         .timeout_global(Some(Duration::from_secs(60)))
         .build()
-        .into();
-    let (url, auth) = split_credentials(url);
-    let mut req = agent.get(&url);
-    if let Some(a) = auth {
-        req = req.header("Authorization", &a);
-    }
-    let mut resp = req.call().expect("request");
+        .into()
+}
+
+/// A response's status, headers and body bytes.
+fn parts(mut resp: ureq::http::Response<ureq::Body>) -> (u16, Vec<(String, String)>, Vec<u8>) {
     let status = resp.status().as_u16();
     let headers = resp
         .headers()
@@ -251,6 +248,17 @@ pub fn get_raw(url: &str) -> (u16, Vec<(String, String)>, Vec<u8>) {
     (status, headers, bytes)
 }
 
+/// A GET (credentials in the URL become Basic auth); returns the status, the headers
+/// (names lower-case) and the body bytes.
+pub fn get_raw(url: &str) -> (u16, Vec<(String, String)>, Vec<u8>) {
+    let (url, auth) = split_credentials(url);
+    let mut req = agent().get(&url);
+    if let Some(a) = auth {
+        req = req.header("Authorization", &a);
+    }
+    parts(req.call().expect("request"))
+}
+
 /// A raw POST with a content type; returns the status, headers and body bytes.
 pub fn post_raw(
     url: &str,
@@ -258,33 +266,15 @@ pub fn post_raw(
     extra: &[(&str, &str)],
     body: &[u8],
 ) -> (u16, Vec<(String, String)>, Vec<u8>) {
-    let agent: ureq::Agent = ureq::Agent::config_builder()
-        .http_status_as_error(false)
-        .timeout_global(Some(Duration::from_secs(60)))
-        .build()
-        .into();
     let (url, auth) = split_credentials(url);
-    let mut req = agent.post(&url).header("Content-Type", content_type);
+    let mut req = agent().post(&url).header("Content-Type", content_type);
     if let Some(a) = auth {
         req = req.header("Authorization", &a);
     }
     for (k, v) in extra {
         req = req.header(*k, *v);
     }
-    let mut resp = req.send(body).expect("request");
-    let status = resp.status().as_u16();
-    let headers = resp
-        .headers()
-        .iter()
-        .map(|(k, v)| (k.to_string(), v.to_str().unwrap_or("").to_string()))
-        .collect();
-    let bytes = resp
-        .body_mut()
-        .with_config()
-        .limit(1 << 30)
-        .read_to_vec()
-        .unwrap_or_default();
-    (status, headers, bytes)
+    parts(req.send(body).expect("request"))
 }
 
 /// Runs git in `dir` with a clean environment; returns its output.

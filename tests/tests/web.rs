@@ -325,14 +325,11 @@ impl Browser {
         set
     }
 
-    /// GET: status, Location, Set-Cookie values, the page.
-    fn get(&mut self, url: &str) -> (u16, String, Vec<String>, Html) {
-        let mut resp = self
-            .agent
-            .get(url)
-            .header("Cookie", &self.cookie_header())
-            .call()
-            .expect("get");
+    /// Status, Location, Set-Cookie values and the page of a response.
+    fn finish(
+        &mut self,
+        mut resp: ureq::http::Response<ureq::Body>,
+    ) -> (u16, String, Vec<String>, Html) {
         let set = self.keep(&resp);
         let loc = resp
             .headers()
@@ -349,6 +346,17 @@ impl Browser {
         )
     }
 
+    /// GET: status, Location, Set-Cookie values, the page.
+    fn get(&mut self, url: &str) -> (u16, String, Vec<String>, Html) {
+        let resp = self
+            .agent
+            .get(url)
+            .header("Cookie", &self.cookie_header())
+            .call()
+            .expect("get");
+        self.finish(resp)
+    }
+
     /// POST a form: status, Location, Set-Cookie values, the page.
     fn post(&mut self, url: &str, form: &[(&str, &str)]) -> (u16, String, Vec<String>, Html) {
         let body: String = form
@@ -356,27 +364,14 @@ impl Browser {
             .map(|(k, v)| format!("{k}={}", encode(v)))
             .collect::<Vec<_>>()
             .join("&");
-        let mut resp = self
+        let resp = self
             .agent
             .post(url)
             .header("Cookie", &self.cookie_header())
             .header("Content-Type", "application/x-www-form-urlencoded")
             .send(body.as_bytes())
             .expect("post");
-        let set = self.keep(&resp);
-        let loc = resp
-            .headers()
-            .get("location")
-            .and_then(|v| v.to_str().ok())
-            .unwrap_or("")
-            .to_string();
-        let text = resp.body_mut().read_to_string().unwrap_or_default();
-        (
-            resp.status().as_u16(),
-            loc,
-            set,
-            Html::parse_document(&text),
-        )
+        self.finish(resp)
     }
 }
 
