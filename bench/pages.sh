@@ -8,7 +8,8 @@
 #   a commit's diff      vs  git show --stat --patch COMMIT
 # Each page is asked N times over one keep-alive-less loop (curl's time_total, server on
 # loopback); "cold" is the first request after the node started, "warm" the rest.
-# Usage: bench/pages.sh [REPO] [N]
+# Usage: bench/pages.sh [REPO] [N]   (FILE=path picks the file; default the largest under
+# 100 KB, about 2,000 lines of code)
 set -euo pipefail
 root=$(cd "$(dirname "$0")/.." && pwd)
 repo=$(cd "${1:-$root}" && pwd)
@@ -30,7 +31,7 @@ trap '[ -n "${node_pid:-}" ] && kill "$node_pid" 2>/dev/null || true' EXIT
 start_node
 "$guts" repo create bench/repo --token "$token" --node "http://127.0.0.1:$port" > /dev/null
 git -C "$repo" push -q "http://bench:$token@127.0.0.1:$port/bench/repo.git" HEAD:refs/heads/main
-file=$(git -C "$repo" ls-tree -r -l HEAD | awk '$4 < 1000000 {print $4, $5}' | sort -n | tail -1 | cut -d' ' -f2)
+file=${FILE:-$(git -C "$repo" ls-tree -r -l HEAD | awk '$4 < 100000 {print $4, $5}' | sort -n | tail -1 | cut -d' ' -f2)}
 lines=$(git -C "$repo" show "HEAD:$file" | wc -l)
 commit=$(git -C "$repo" rev-list -n 1 --skip 5 HEAD)
 kill "$node_pid"; wait "$node_pid" 2>/dev/null || true

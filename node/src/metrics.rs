@@ -1,6 +1,8 @@
 //! Prometheus metrics (prometheus-client), names prefixed `guts_`, and the middleware that
 //! counts and times every request by route and status.
 
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Instant;
 
 use axum::extract::{MatchedPath, Request, State};
@@ -57,6 +59,8 @@ pub struct Metrics {
     pub updates_replicated: Counter,
     /// Seconds from the origin's acceptance of an update to its application here.
     pub replication_lag: Histogram,
+    /// The last such lag, in milliseconds (`u64::MAX`: none yet), for the web's node box.
+    last_lag_ms: Arc<AtomicU64>,
     /// Conflict tips kept.
     pub conflicts: Counter,
     /// Network counters, copied from the network at each scrape.
@@ -72,6 +76,7 @@ pub struct Metrics {
 pub struct ReplicaMetrics {
     updates_replicated: Counter,
     replication_lag: Histogram,
+    last_lag_ms: Arc<AtomicU64>,
     conflicts: Counter,
     grants_refused: Counter,
 }
@@ -81,6 +86,7 @@ impl ReplicaMetrics {
     pub fn replicated(&self, lag_ms: u64) {
         self.updates_replicated.inc();
         self.replication_lag.observe(lag_ms as f64 / 1000.0);
+        self.last_lag_ms.store(lag_ms, Ordering::Relaxed);
     }
 
     /// A conflict tip was kept.
@@ -255,6 +261,7 @@ impl Metrics {
             hub,
             updates_replicated,
             replication_lag,
+            last_lag_ms: Arc::new(AtomicU64::new(u64::MAX)),
             conflicts,
             net,
             registry,
@@ -281,10 +288,20 @@ impl Metrics {
             .inc();
     }
 
+    /// Replicated updates applied here, and the lag of the last one (ms).
+    pub fn replication(&self) -> (u64, Option<u64>) {
+        let last = self.last_lag_ms.load(Ordering::Relaxed);
+        (
+            self.updates_replicated.get(),
+            (last != u64::MAX).then_some(last),
+        )
+    }
+
     /// Replication's counters, for the network's host.
     pub fn replica(&self) -> ReplicaMetrics {
         ReplicaMetrics {
             updates_replicated: self.updates_replicated.clone(),
+            last_lag_ms: self.last_lag_ms.clone(),
             replication_lag: self.replication_lag.clone(),
             conflicts: self.conflicts.clone(),
             grants_refused: self.auth.grants_refused.clone(),

@@ -122,6 +122,21 @@ fn a_browser_browses_follows_live_updates_and_merges_without_running_injected_sc
         DEADLINE,
     );
 
+    // The home page of node 0 counts what arrived from node 1, with its lag.
+    tab.goto(&format!("{a}/"));
+    let replication = tab.eval("document.querySelector('#replication').textContent");
+    let count: u64 = replication
+        .as_str()
+        .and_then(|t| t.split_whitespace().next())
+        .and_then(|n| n.parse().ok())
+        .unwrap_or(0);
+    assert!(count >= 1, "{replication}");
+    assert!(
+        replication.as_str().unwrap_or("").contains(" ms after"),
+        "{replication}"
+    );
+    tab.screenshot(&shots().join("home.png"));
+
     // Sign in, open a pull request (its title tries to be markup), merge it.
     tab.goto(&format!("{a}/login"));
     tab.eval(&format!(

@@ -280,6 +280,36 @@ fn pages_show_what_git_shows_and_hide_what_they_must() {
     let (_, _, doc) = page(&format!("{base}/alice"));
     assert_eq!(texts(&doc, "ul.orgs li a"), vec!["acme"]);
     assert_eq!(page(&format!("{base}/nobody-here")).0, 404);
+    // A name that is one of the node's pages cannot be taken.
+    for name in ["login", "Static"] {
+        let (status, body) = http(
+            "POST",
+            &api_url(&node, "/users", Some(&node.token)),
+            Some(json!({ "name": name })),
+        );
+        assert_eq!(status, 422, "{name}: {body}");
+    }
+    let (status, _) = http(
+        "POST",
+        &api_url(&node, "/orgs", Some(&alice)),
+        Some(json!({ "name": "metrics" })),
+    );
+    assert_eq!(status, 422);
+    // Lists filter by author.
+    let (status, _) = http(
+        "POST",
+        &api_url(&node, "/repos/alice/app/issues", Some(&bob)),
+        Some(json!({ "title": "from bob" })),
+    );
+    assert_eq!(status, 201);
+    let (status, _) = http(
+        "POST",
+        &api_url(&node, "/repos/alice/app/issues", Some(&alice)),
+        Some(json!({ "title": "from alice" })),
+    );
+    assert_eq!(status, 201);
+    let (_, _, doc) = page(&format!("{base}/alice/app/issues?state=all&author=bob"));
+    assert_eq!(texts(&doc, "ul.threads li > a"), vec!["from bob"]);
 }
 
 /// A small browser: keeps cookies, does not follow redirects.

@@ -107,6 +107,7 @@ pub async fn create(
     let st = state.clone();
     let v = blocking(&state, move |store| {
         guts_store::names::check_name("organization", &b.name)?;
+        super::rest_users::reserved(&b.name)?;
         // Repositories already stored under the name (made by a site administrator, or
         // left by a deleted owner) are not handed to whoever claims it first.
         if name_taken(&store, &b.name)? || (!p.admin && owns_repositories(&store, &b.name)?) {

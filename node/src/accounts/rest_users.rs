@@ -302,6 +302,20 @@ struct NewUser {
     admin: bool,
 }
 
+/// Refuses a user or organization name that is one of the web interface's routes.
+pub(super) fn reserved(name: &str) -> Result<(), ApiError> {
+    if crate::web::RESERVED_NAMES
+        .iter()
+        .any(|r| r.eq_ignore_ascii_case(name))
+    {
+        return Err(ApiError::new(
+            StatusCode::UNPROCESSABLE_ENTITY,
+            format!("{name:?} is reserved (a page of the node has that name)"),
+        ));
+    }
+    Ok(())
+}
+
 /// Creates a user and a first token with every scope (as `guts user create` does).
 pub fn create_user_with_token(
     replication: &Replication,
@@ -310,6 +324,7 @@ pub fn create_user_with_token(
     admin: bool,
 ) -> Result<Value, ApiError> {
     guts_store::names::check_name("user", name).map_err(ApiError::from)?;
+    reserved(name)?;
     if name_taken(store, name)? {
         return Err(ApiError::new(StatusCode::CONFLICT, "that name is taken"));
     }

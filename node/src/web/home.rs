@@ -60,6 +60,7 @@ pub async fn home(
     .await?;
     let net = crate::health::p2p(&state);
     let (ready, reason) = crate::health::readiness(&state).await;
+    let (replicated, lag) = state.metrics().replication();
     let body = html! {
         section.repos {
             h1 { "Repositories" }
@@ -88,6 +89,10 @@ pub async fn home(
                 dt { "Node id" } dd.mono { (net["node_id"].as_str().unwrap_or("")) }
                 dt { "Network" } dd { (net["status"].as_str().unwrap_or("")) }
                 dt { "Peers" } dd #peers { (net["peers"]) }
+                dt { "Replication" } dd #replication {
+                    (replicated) " updates from other nodes"
+                    @if let Some(ms) = lag { "; the last arrived " (ms) " ms after its origin took it" }
+                }
                 dt { "Ready" } dd { @if ready { "yes" } @else { "no: " (reason) } }
             }
         }

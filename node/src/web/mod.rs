@@ -37,6 +37,12 @@ use axum::routing::get;
 
 use crate::state::AppState;
 
+/// Names a user or organization may not take: their page would be one of the node's own
+/// routes (`/login`, `/static/...`, `/api/...`, ...).
+pub const RESERVED_NAMES: &[&str] = &[
+    "api", "git", "health", "login", "logout", "metrics", "repos", "static", "ws",
+];
+
 /// The pages.
 pub fn routes() -> Router<AppState> {
     Router::new()

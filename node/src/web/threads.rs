@@ -64,10 +64,13 @@ fn state_badge(t: &Thread) -> Markup {
     html! { span class={ "state " (class) } #thread-state { (text) } }
 }
 
+/// A list's filters.
 #[derive(Debug, Deserialize)]
 pub struct ListQuery {
     state: Option<String>,
     label: Option<String>,
+    author: Option<String>,
+    assignee: Option<String>,
 }
 
 /// `GET /{owner}/{repo}/issues` and `/pulls`.
@@ -88,6 +91,8 @@ pub async fn list(
         let listing = st.inner.listings.get(&store, &full)?;
         let want = q.state.as_deref().unwrap_or("open");
         let label = q.label.clone().unwrap_or_default();
+        let author = q.author.clone().unwrap_or_default();
+        let assignee = q.assignee.clone().unwrap_or_default();
         let shown: Vec<&(u64, Thread)> = listing
             .threads
             .iter()
@@ -98,6 +103,8 @@ pub async fn list(
                 _ => true,
             })
             .filter(|(_, t)| label.is_empty() || t.labels.contains(&label))
+            .filter(|(_, t)| author.is_empty() || t.author == author)
+            .filter(|(_, t)| assignee.is_empty() || t.assignees.contains(&assignee))
             .take(MAX_LISTED)
             .collect();
         let (what, one) = if pulls {
@@ -129,7 +136,10 @@ pub async fn list(
                             " " a href={ (base) "/" (one) "/" (n) } { (t.title) }
                             " " span.num { "#" (n) }
                             @for l in &t.labels { " " a.label href={ (uri.path()) "?state=all&label=" (l) } { (l) } }
-                            div.meta { "by " (t.author) }
+                            div.meta {
+                                "by " a href={ (uri.path()) "?state=all&author=" (t.author) } { (t.author) }
+                                @for a in &t.assignees { " · assigned to " a href={ (uri.path()) "?state=all&assignee=" (a) } { (a) } }
+                            }
                         }
                     }
                 }
