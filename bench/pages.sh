@@ -48,8 +48,8 @@ stats() { # sorted seconds on stdin -> "p50 p99" in ms
 printf '%-32s %10s %10s %10s %10s %10s\n' page cold_ms warm_p50 warm_p99 git_p50 git_p99
 for i in "${!pages[@]}"; do
   url=${pages[$i]}
-  cold=$(curl -s -o /dev/null -w '%{time_total}' "$url")
-  for _ in $(seq 1 "$n"); do curl -s -o /dev/null -w '%{time_total}\n' "$url"; done | sort -n > "$work/guts.$i"
+  cold=$(curl -sf -o /dev/null -w '%{time_total}' "$url")
+  for _ in $(seq 1 "$n"); do curl -sf -o /dev/null -w '%{time_total}\n' "$url"; done | sort -n > "$work/guts.$i"
   for _ in $(seq 1 "$n"); do
     s=$(date +%s.%N); (cd "$repo" && eval "${gits[$i]}" > /dev/null); e=$(date +%s.%N)
     echo "$e - $s" | bc -l
