@@ -165,6 +165,11 @@ fn a_browser_browses_follows_live_updates_and_merges_without_running_injected_sc
     );
     tab.screenshot(&shots().join("pull-request.png"));
     // A comment made on node 1 appears in the open pull request on node 0.
+    tab.wait(
+        "the live subscription",
+        "document.documentElement.dataset.live === 'on'",
+        DEADLINE,
+    );
     wait_for("the pull request on node 1", DEADLINE, || {
         http("GET", &format!("{b}/api/v1/repos/alice/app/pulls/1"), None).0 == 200
     });

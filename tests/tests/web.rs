@@ -280,6 +280,10 @@ fn pages_show_what_git_shows_and_hide_what_they_must() {
     let (_, _, doc) = page(&format!("{base}/alice"));
     assert_eq!(texts(&doc, "ul.orgs li a"), vec!["acme"]);
     assert_eq!(page(&format!("{base}/nobody-here")).0, 404);
+    // The ref selector with a ref no header may hold: a 404 page, not a dropped request.
+    let (status, headers, _) = get_raw(&format!("{base}/alice/app/switch?ref=%C3%A9%0Ax"));
+    assert_eq!(status, 404);
+    assert!(header(&headers, "content-type").is_some_and(|t| t.starts_with("text/html")));
     // A name that is one of the node's pages cannot be taken.
     for name in ["login", "Static"] {
         let (status, body) = http(

@@ -2,7 +2,7 @@
 //! blobs at a path, commits in the order `git log` shows them, one page at a time.
 
 use std::cmp::Reverse;
-use std::collections::{BinaryHeap, HashSet};
+use std::collections::{BinaryHeap, HashMap, HashSet};
 
 use guts_git::object::{Commit, EntryMode, Tree};
 use guts_git::odb::ObjectRead;
@@ -167,12 +167,15 @@ pub fn log(
         ));
     }
     // Newest first; equal times in the order they were met (as git's priority queue).
+    // Each commit is read once: when it is met, kept until it comes out.
     let mut heap: BinaryHeap<(i64, Reverse<usize>, ObjectId)> = BinaryHeap::new();
+    let mut met: HashMap<ObjectId, Commit> = HashMap::new();
     let mut seen: HashSet<ObjectId> = HashSet::new();
     let first = commit(odb, tip)?;
     heap.push((time_of(&first.committer), Reverse(0), *tip));
+    met.insert(*tip, first);
     seen.insert(*tip);
-    let mut met = 1;
+    let mut order = 1;
     let (mut out, mut passed) = (Vec::new(), 0usize);
     let mut walked = 0usize;
     while let Some((_, _, id)) = heap.pop() {
@@ -180,12 +183,15 @@ pub fn log(
         if walked > MAX_SKIP + n {
             break;
         }
-        let c = commit(odb, &id)?;
+        let Some(c) = met.remove(&id) else {
+            continue;
+        };
         for p in &c.parents {
             if seen.insert(*p) {
                 let pc = commit(odb, p)?;
-                heap.push((time_of(&pc.committer), Reverse(met), *p));
-                met += 1;
+                heap.push((time_of(&pc.committer), Reverse(order), *p));
+                met.insert(*p, pc);
+                order += 1;
             }
         }
         if !path.is_empty() && !touches(odb, &c, path)? {

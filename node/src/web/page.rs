@@ -132,3 +132,31 @@ impl IntoResponse for WebError {
         html_response(status, document(reason, &Viewer::default(), body))
     }
 }
+
+/// A 303 to `path` on this site, with every byte that may not stand in a `Location`
+/// header percent-encoded (paths come from clients: never a panic on them).
+pub fn redirect(path: &str) -> Response {
+    let mut out = String::with_capacity(path.len());
+    for b in path.bytes() {
+        if b.is_ascii_graphic() && b != b'%' {
+            out.push(b as char);
+        } else {
+            out.push_str(&format!("%{b:02X}"));
+        }
+    }
+    axum::response::Redirect::to(&out).into_response()
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn a_redirect_to_any_path_is_a_valid_header() {
+        for p in ["/a/b/tree/é", "/a/b/tree/x\ny", "/a/b/tree/%41 z"] {
+            let r = super::redirect(p);
+            let loc = r.headers()[axum::http::header::LOCATION]
+                .to_str()
+                .expect("ascii");
+            assert!(loc.starts_with("/a/b/tree/"), "{loc}");
+        }
+    }
+}

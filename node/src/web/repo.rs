@@ -297,14 +297,14 @@ pub struct Switch {
 pub async fn switch(
     Path((owner, name)): Path<(String, String)>,
     axum::extract::Query(q): axum::extract::Query<Switch>,
-) -> axum::response::Redirect {
+) -> Response {
     let target: String = q
         .r#ref
         .chars()
         .filter(|c| !c.is_control())
         .take(256)
         .collect();
-    axum::response::Redirect::to(&format!(
+    super::page::redirect(&format!(
         "/{owner}/{name}/tree/{}",
         target.trim_start_matches('/')
     ))

@@ -8,13 +8,13 @@ use axum::Form;
 use axum::body::Bytes;
 use axum::extract::{Path, Query, State};
 use axum::http::{HeaderMap, HeaderValue, header};
-use axum::response::{IntoResponse, Redirect, Response};
+use axum::response::Response;
 use guts_net::collab::{Kind, State as ThreadState, Thread};
 use maud::{Markup, PreEscaped, html};
 use serde::Deserialize;
 use serde_json::{Value, json};
 
-use super::page::{WebError, page};
+use super::page::{WebError, page, redirect};
 use super::repo::{find, header as repo_header};
 use super::session::{Web, check_csrf};
 use crate::accounts::Caller;
@@ -218,7 +218,7 @@ pub async fn issue(
             .find(&store, &full, &which)?
             .ok_or_else(|| ApiError::not_found("issue", &which))?;
         if matches!(t.kind, Kind::Pull { .. }) {
-            return Ok(Redirect::to(&format!("/{full}/pull/{n}")).into_response());
+            return Ok(redirect(&format!("/{full}/pull/{n}")));
         }
         let action = format!("/{full}/issues/{n}");
         let body = html! {
@@ -373,7 +373,7 @@ pub async fn new_form(
     let pulls = uri.path().ends_with("/pulls/new");
     let Web { caller, viewer } = web;
     if viewer.user.is_none() {
-        return Ok(Redirect::to("/login").into_response());
+        return Ok(redirect("/login"));
     }
     Ok(blocking(&state, move |store| {
         let repo = find(&store, &caller, &owner, &name)?;
@@ -454,7 +454,7 @@ pub async fn create(
     } else {
         "issues"
     };
-    Ok(Redirect::to(&format!("/{owner}/{name}/{one}/{n}")).into_response())
+    Ok(redirect(&format!("/{owner}/{name}/{one}/{n}")))
 }
 
 /// `POST /{owner}/{repo}/issues/{n}/comment` and `.../state`, and
@@ -493,5 +493,5 @@ pub async fn act(
     };
     json_of(answer).await?;
     let page = if pull { "pull" } else { "issues" };
-    Ok(Redirect::to(&format!("/{owner}/{name}/{page}/{which}")).into_response())
+    Ok(redirect(&format!("/{owner}/{name}/{page}/{which}")))
 }

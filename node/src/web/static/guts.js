@@ -70,7 +70,12 @@
     ws.onmessage = function (m) {
       var e;
       try { e = JSON.parse(m.data); } catch (err) { return; }
-      if (!e || !e.type || e.type === "subscribed") return;
+      if (e && e.type === "subscribed") {
+        // Tests and readers can tell the page follows its repository from here on.
+        document.documentElement.dataset.live = "on";
+        return;
+      }
+      if (!e || !e.type) return;
       refresh(e);
     };
   }
